@@ -1,0 +1,82 @@
+package grading
+
+// MaxListedFailures bounds how many failures a Summary lists, so the summary
+// of a very large batch stays small in workflow history.
+const MaxListedFailures = 100
+
+// Outcome is what grading one delivery reports back to a batch: identifiers
+// and numbers only, never output or files.
+type Outcome struct {
+	DeliveryID string       `json:"delivery_id"`
+	User       string       `json:"user"`
+	Status     ResultStatus `json:"status"`
+	Score      float64      `json:"score"`
+	MaxScore   float64      `json:"max_score"`
+	Reason     string       `json:"reason,omitempty"`
+	DurationMS int64        `json:"duration_ms,omitempty"`
+	// QueueWaitMS is how long the work waited in its task queue before a
+	// worker picked it up (schedule-to-start).
+	QueueWaitMS int64 `json:"queue_wait_ms,omitempty"`
+}
+
+// Failure names a delivery that was not graded and why.
+type Failure struct {
+	DeliveryID string       `json:"delivery_id"`
+	User       string       `json:"user"`
+	Status     ResultStatus `json:"status"`
+	Reason     string       `json:"reason"`
+}
+
+// Counts are the number of deliveries per result status.
+type Counts struct {
+	Graded   int `json:"graded"`
+	Ungraded int `json:"ungraded"`
+	Error    int `json:"error"`
+}
+
+// Summary aggregates the outcomes of a batch. Score statistics cover graded
+// deliveries only: an ungraded delivery has no score, not a score of 0.
+type Summary struct {
+	Total           int       `json:"total"`
+	Counts          Counts    `json:"counts"`
+	MeanScore       float64   `json:"mean_score"`
+	MinScore        float64   `json:"min_score"`
+	MaxScore        float64   `json:"max_score"`
+	ScoreSum        float64   `json:"score_sum"`
+	MaxPossible     float64   `json:"max_possible"`
+	Failures        []Failure `json:"failures"`
+	FailuresOmitted int       `json:"failures_omitted,omitempty"`
+}
+
+// Add folds one outcome into the summary.
+func (s *Summary) Add(o Outcome) {
+	s.Total++
+	switch o.Status {
+	case StatusGraded:
+		s.Counts.Graded++
+		if s.Counts.Graded == 1 || o.Score < s.MinScore {
+			s.MinScore = o.Score
+		}
+		if s.Counts.Graded == 1 || o.Score > s.MaxScore {
+			s.MaxScore = o.Score
+		}
+		s.ScoreSum += o.Score
+		s.MeanScore = s.ScoreSum / float64(s.Counts.Graded)
+		if o.MaxScore > s.MaxPossible {
+			s.MaxPossible = o.MaxScore
+		}
+		return
+	case StatusUngraded:
+		s.Counts.Ungraded++
+	default:
+		s.Counts.Error++
+	}
+	if len(s.Failures) >= MaxListedFailures {
+		s.FailuresOmitted++
+		return
+	}
+	s.Failures = append(s.Failures, Failure{DeliveryID: o.DeliveryID, User: o.User, Status: o.Status, Reason: o.Reason})
+}
+
+// Failed is the number of deliveries that did not get a score.
+func (s *Summary) Failed() int { return s.Counts.Ungraded + s.Counts.Error }

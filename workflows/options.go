@@ -1,0 +1,87 @@
+package workflows
+
+import (
+	"time"
+
+	sdktemporal "go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Queues are the full task-queue names a batch sends activities to. The
+// starter resolves them with its client's prefix and they travel in the
+// input, so a later change of prefix never alters a running batch's history.
+type Queues struct {
+	Core       string `json:"core"`
+	Submission string `json:"submission"`
+	Pipeline   string `json:"pipeline"`
+}
+
+// QueuesFor resolves the queue names with format (temporal.Client's
+// FormatTaskQueue). lane selects a pipeline queue; empty means the default.
+func QueuesFor(format func(suffix string) string, lane string) Queues {
+	if lane == "" {
+		lane = PipelineTaskQueue
+	}
+	return Queues{
+		Core:       format(CoreTaskQueue),
+		Submission: format(SubmissionTaskQueue),
+		Pipeline:   format(lane),
+	}
+}
+
+// businessErrors are failures that retrying cannot fix.
+var businessErrors = []string{
+	ErrTypeInvalidInput, ErrTypeCollectionNotFound, ErrTypeConfigNotFound,
+	ErrTypeDeliveryNotFound, ErrTypeInvalidConfig, ErrTypeMissingFiles,
+}
+
+// submissionOptions: listing deliveries is a quick query; retry transient
+// database trouble for a few minutes.
+func submissionOptions(queue string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:           queue,
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &sdktemporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Second,
+			MaximumAttempts:        8,
+			NonRetryableErrorTypes: businessErrors,
+		},
+	}
+}
+
+// pipelineOptions: grading runs student code for up to timeout and
+// heartbeats, so a lost worker is noticed within the heartbeat timeout and
+// cancellation reaches the running processes. Waiting for cancellation lets
+// the activity kill its processes and remove its scratch directory before
+// the batch closes.
+func pipelineOptions(queue string, timeout time.Duration) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:           queue,
+		StartToCloseTimeout: timeout,
+		HeartbeatTimeout:    30 * time.Second,
+		WaitForCancellation: true,
+		RetryPolicy: &sdktemporal.RetryPolicy{
+			InitialInterval:        2 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			MaximumAttempts:        3,
+			NonRetryableErrorTypes: businessErrors,
+		},
+	}
+}
+
+// coreOptions: recording the outcome must eventually succeed; retry long.
+func coreOptions(queue string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:           queue,
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &sdktemporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    20,
+		},
+	}
+}
