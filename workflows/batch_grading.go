@@ -36,6 +36,8 @@ type BatchGradingInput struct {
 	MaxPerRun int `json:"max_per_run,omitempty"`
 	// Queues are the full task-queue names of the activities (QueuesFor).
 	Queues Queues `json:"queues"`
+	// RegradeOf, when set, grades only the deliveries that batch failed.
+	RegradeOf string `json:"regrade_of,omitempty"`
 	// PipelineTimeout bounds one ExecutePipeline attempt; zero means 10 min.
 	PipelineTimeout time.Duration `json:"pipeline_timeout,omitempty"`
 	// Carry is the state handed from one run to the next by continue-as-new.
@@ -298,8 +300,9 @@ func (b *batch) fetchPage(ctx workflow.Context) error {
 	var page LatestDeliveriesResult
 	err := workflow.ExecuteActivity(ctx, GetCollectionLatestDeliveriesName, LatestDeliveriesInput{
 		CollectionID: b.in.CollectionID,
-		AfterUser:    b.carry.Cursor,
-		Limit:        b.in.PageSize,
+		AfterUser:     b.carry.Cursor,
+		Limit:         b.in.PageSize,
+		FailedInBatch: b.in.RegradeOf,
 	}).Get(ctx, &page)
 	if err != nil {
 		return keepType(fmt.Sprintf("get latest deliveries of collection %s", b.in.CollectionID), err)

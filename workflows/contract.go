@@ -14,6 +14,17 @@ const (
 	PipelineTaskQueue   = "pipeline-default"
 )
 
+// Pipeline lanes: separate queues so exam, interactive and regrade work
+// each get their own worker concurrency and rate limits.
+const (
+	PipelineExamQueue        = "pipeline-exam"
+	PipelineInteractiveQueue = "pipeline-interactive"
+	PipelineRegradeQueue     = "pipeline-regrade"
+)
+
+// PipelineQueues are every pipeline queue a pipeline worker polls by default.
+var PipelineQueues = []string{PipelineTaskQueue, PipelineExamQueue, PipelineInteractiveQueue, PipelineRegradeQueue}
+
 // Registered names. They are constants so renaming a Go function never
 // breaks a running execution.
 const (
@@ -56,11 +67,13 @@ func BatchWorkflowID(collectionID, configID string) string {
 }
 
 // LatestDeliveriesInput asks for one page of a collection's latest
-// deliveries, ordered by user, starting after AfterUser.
+// deliveries, ordered by user, starting after AfterUser. With FailedInBatch
+// set, only the deliveries that batch failed to grade are listed.
 type LatestDeliveriesInput struct {
-	CollectionID string `json:"collection_id"`
-	AfterUser    string `json:"after_user,omitempty"`
-	Limit        int    `json:"limit"`
+	CollectionID  string `json:"collection_id"`
+	AfterUser     string `json:"after_user,omitempty"`
+	Limit         int    `json:"limit"`
+	FailedInBatch string `json:"failed_in_batch,omitempty"`
 }
 
 // DeliveryRef identifies one delivery to grade; it is all the workflow keeps.

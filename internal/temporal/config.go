@@ -1,8 +1,10 @@
 package temporal
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -164,3 +166,32 @@ type QueueConfig struct {
 
 // DefaultStopTimeout is the drain time of a stopping worker.
 const DefaultStopTimeout = 10 * time.Second
+
+// LoadExtensionConfig loads an extension's Config: the standard variables,
+// then, when ZINC_CORE_URL is set, the properties ZINC core serves for the
+// extension (RFD 0010), which take precedence.
+func LoadExtensionConfig(ctx context.Context, extension string) (Config, error) {
+	base, err := LoadConfig()
+	if err != nil {
+		return Config{}, err
+	}
+	core := os.Getenv("ZINC_CORE_URL")
+	if core == "" {
+		return base, nil
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	c, err := FetchConfiguration(ctx, hc, core, extension)
+	if err != nil {
+		return Config{}, err
+	}
+	return FromConfiguration(base, c)
+}
+
+// ExtensionConfig returns a constructor of an extension's Config, for fx.
+func ExtensionConfig(extension string) func() (Config, error) {
+	return func() (Config, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		return LoadExtensionConfig(ctx, extension)
+	}
+}

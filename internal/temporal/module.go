@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
+
+	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
 )
 
 // ClientModule dials the process's Temporal client from a Config and closes
@@ -30,6 +32,7 @@ type ClientParams struct {
 	Log       *slog.Logger
 	Tracer    trace.TracerProvider
 	Meter     metric.MeterProvider
+	Health    *servicedefaults.Health `optional:"true"`
 }
 
 func newClient(p ClientParams) (*Client, error) {
@@ -38,6 +41,9 @@ func newClient(p ClientParams) (*Client, error) {
 	c, err := Dial(context.Background(), p.Config, p.Log, p.Tracer, p.Meter)
 	if err != nil {
 		return nil, err
+	}
+	if p.Health != nil {
+		p.Health.AddReadiness("temporal", c.Ready)
 	}
 	p.Lifecycle.Append(fx.StopHook(c.Close))
 	return c, nil

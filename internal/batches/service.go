@@ -1,0 +1,278 @@
+// Package batches is ZINC core's batch service: it starts, reads and steers
+// grading batches (BatchGradingWorkflow executions) and, as the core
+// activity, records their outcome. The HTTP API is its transport.
+package batches
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/temporal"
+	"github.com/zinc-edu/orchestrator/workflows"
+)
+
+// ErrInvalid reports a request that can never succeed as written.
+var ErrInvalid = errors.New("invalid request")
+
+// Store is the part of ZINC's store the service uses.
+type Store interface {
+	CreateBatch(ctx context.Context, b grading.Batch) (grading.Batch, error)
+	DeleteBatch(ctx context.Context, id string) error
+	SetBatchRun(ctx context.Context, id, runID string) error
+	Batch(ctx context.Context, id string) (grading.Batch, error)
+	RecordBatchOutcome(ctx context.Context, id string, status grading.BatchStatus, summary grading.Summary) error
+	BatchResults(ctx context.Context, batchID string) ([]grading.Result, error)
+}
+
+// Service starts and steers batches.
+type Service struct {
+	store  Store
+	client *temporal.Client
+	log    *slog.Logger
+}
+
+// NewService returns a batch service.
+func NewService(s Store, c *temporal.Client, log *slog.Logger) *Service {
+	return &Service{store: s, client: c, log: log}
+}
+
+// StartRequest asks for a new batch.
+type StartRequest struct {
+	CollectionID string `json:"collection_id"`
+	ConfigID     string `json:"config_id"`
+	Concurrency  int    `json:"concurrency,omitempty"`
+	ChunkSize    int    `json:"chunk_size,omitempty"`
+	// Lane picks a pipeline task-queue suffix such as "pipeline-exam".
+	Lane string `json:"lane,omitempty"`
+	// RegradeOf grades only the deliveries that batch failed.
+	RegradeOf string `json:"regrade_of,omitempty"`
+}
+
+// Start validates the request, records the batch and starts its workflow.
+// A running batch for the same collection and config is a conflict.
+func (s *Service) Start(ctx context.Context, req StartRequest) (grading.Batch, error) {
+	if req.Lane != "" && !slices.Contains(workflows.PipelineQueues, req.Lane) {
+		return grading.Batch{}, fmt.Errorf("start batch: %w: lane %q: want one of %v", ErrInvalid, req.Lane, workflows.PipelineQueues)
+	}
+	in := workflows.BatchGradingInput{
+		CollectionID: req.CollectionID,
+		ConfigID:     req.ConfigID,
+		Concurrency:  req.Concurrency,
+		ChunkSize:    req.ChunkSize,
+		RegradeOf:    req.RegradeOf,
+		Queues:       workflows.QueuesFor(s.client.FormatTaskQueue, req.Lane),
+	}
+	if err := in.Validate(); err != nil {
+		return grading.Batch{}, fmt.Errorf("start batch: %w: %w", ErrInvalid, err)
+	}
+	// The row comes first: results reference it as soon as grading starts.
+	wid := workflows.BatchWorkflowID(req.CollectionID, req.ConfigID)
+	b, err := s.store.CreateBatch(ctx, grading.Batch{
+		WorkflowID: wid, CollectionID: req.CollectionID, ConfigID: req.ConfigID, Status: grading.BatchRunning,
+	})
+	if err != nil {
+		return grading.Batch{}, fmt.Errorf("start batch: %w", err)
+	}
+	in.BatchID = b.ID
+
+	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       wid,
+		TaskQueue:                s.client.FormatTaskQueue(workflows.CoreTaskQueue),
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+	}, workflows.BatchGradingName, in)
+	if err != nil {
+		if delErr := s.store.DeleteBatch(ctx, b.ID); delErr != nil {
+			s.log.ErrorContext(ctx, "unstarted batch not deleted", "batch_id", b.ID, "err", delErr)
+		}
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			return grading.Batch{}, fmt.Errorf("start batch: a batch of config %s over collection %s is already running (workflow %s): %w",
+				req.ConfigID, req.CollectionID, wid, grading.ErrConflict)
+		}
+		return grading.Batch{}, fmt.Errorf("start batch workflow: %w", err)
+	}
+	b.RunID = run.GetRunID()
+	if err := s.store.SetBatchRun(ctx, b.ID, b.RunID); err != nil {
+		s.log.WarnContext(ctx, "batch run id not recorded", "batch_id", b.ID, "err", err)
+	}
+	return b, nil
+}
+
+// RegradeFailed starts a new batch grading again, on the regrade lane, the
+// deliveries a finished batch did not grade.
+func (s *Service) RegradeFailed(ctx context.Context, id string) (grading.Batch, error) {
+	v, err := s.Get(ctx, id)
+	if err != nil {
+		return grading.Batch{}, err
+	}
+	if v.Status == grading.BatchRunning {
+		return grading.Batch{}, fmt.Errorf("regrade failed deliveries of batch %s: the batch is still running: %w", id, grading.ErrConflict)
+	}
+	if v.Summary != nil && v.Summary.Failed() == 0 {
+		return grading.Batch{}, fmt.Errorf("regrade failed deliveries of batch %s: no delivery failed: %w", id, grading.ErrConflict)
+	}
+	return s.Start(ctx, StartRequest{
+		CollectionID: v.CollectionID, ConfigID: v.ConfigID, RegradeOf: id, Lane: workflows.PipelineRegradeQueue,
+	})
+}
+
+// View is a batch as the API shows it.
+type View struct {
+	grading.Batch
+	Progress workflows.Progress `json:"progress"`
+}
+
+// Get returns a batch with its live status and progress.
+func (s *Service) Get(ctx context.Context, id string) (View, error) {
+	b, err := s.store.Batch(ctx, id)
+	if err != nil {
+		return View{}, fmt.Errorf("get batch %s: %w", id, err)
+	}
+	v := View{Batch: b}
+	if b.Status == grading.BatchRunning {
+		status, err := s.liveStatus(ctx, b)
+		if err != nil {
+			return View{}, err
+		}
+		v.Status = status
+	}
+	if v.Status == grading.BatchRunning {
+		if v.Progress, err = s.progress(ctx, b); err != nil {
+			return View{}, err
+		}
+		return v, nil
+	}
+	if b.Summary != nil {
+		v.Progress = workflows.Progress{Total: b.Summary.Total, Done: b.Summary.Total, Failed: b.Summary.Failed()}
+	}
+	return v, nil
+}
+
+// liveStatus asks Temporal about a batch the store still shows as running:
+// a workflow that was terminated never records its own outcome.
+func (s *Service) liveStatus(ctx context.Context, b grading.Batch) (grading.BatchStatus, error) {
+	desc, err := s.client.DescribeWorkflowExecution(ctx, b.WorkflowID, "")
+	if err != nil {
+		return "", fmt.Errorf("describe batch workflow %s: %w", b.WorkflowID, err)
+	}
+	switch desc.GetWorkflowExecutionInfo().GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		return grading.BatchRunning, nil
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return grading.BatchCompleted, nil
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return grading.BatchCancelled, nil
+	default:
+		return grading.BatchFailed, nil
+	}
+}
+
+func (s *Service) progress(ctx context.Context, b grading.Batch) (workflows.Progress, error) {
+	var p workflows.Progress
+	v, err := s.client.QueryWorkflow(ctx, b.WorkflowID, "", workflows.ProgressQuery)
+	if err != nil {
+		return p, fmt.Errorf("query batch %s progress: %w", b.ID, err)
+	}
+	if err := v.Get(&p); err != nil {
+		return p, fmt.Errorf("decode batch %s progress: %w", b.ID, err)
+	}
+	return p, nil
+}
+
+// Results returns the stored result of every delivery the batch graded.
+func (s *Service) Results(ctx context.Context, id string) ([]grading.Result, error) {
+	if _, err := s.store.Batch(ctx, id); err != nil {
+		return nil, fmt.Errorf("get batch %s: %w", id, err)
+	}
+	rs, err := s.store.BatchResults(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("list results of batch %s: %w", id, err)
+	}
+	return rs, nil
+}
+
+// Cancel asks a running batch to stop; its running pipelines are cancelled
+// and their processes killed.
+func (s *Service) Cancel(ctx context.Context, id string) error {
+	b, err := s.running(ctx, id, "cancel")
+	if err != nil {
+		return err
+	}
+	if err := s.client.CancelWorkflow(ctx, b.WorkflowID, ""); err != nil {
+		return fmt.Errorf("cancel batch %s: %w", id, err)
+	}
+	return nil
+}
+
+// Pause stops dispatching new deliveries; running ones finish.
+func (s *Service) Pause(ctx context.Context, id string) error {
+	return s.update(ctx, id, "pause", workflows.PauseUpdate)
+}
+
+// Resume continues a paused batch.
+func (s *Service) Resume(ctx context.Context, id string) error {
+	return s.update(ctx, id, "resume", workflows.ResumeUpdate)
+}
+
+// SetConcurrency changes how many pipelines a running batch runs at once.
+func (s *Service) SetConcurrency(ctx context.Context, id string, n int) error {
+	if n < 1 || n > workflows.MaxConcurrency {
+		return fmt.Errorf("set concurrency of batch %s: %w: concurrency %d: want 1..%d", id, ErrInvalid, n, workflows.MaxConcurrency)
+	}
+	return s.update(ctx, id, "set concurrency of", workflows.SetConcurrencyUpdate, n)
+}
+
+func (s *Service) update(ctx context.Context, id, verb, name string, args ...any) error {
+	b, err := s.running(ctx, id, verb)
+	if err != nil {
+		return err
+	}
+	h, err := s.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   b.WorkflowID,
+		UpdateName:   name,
+		Args:         args,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	if err != nil {
+		if isRejection(err) {
+			return fmt.Errorf("%s batch %s: %w: %v", verb, id, grading.ErrConflict, err)
+		}
+		return fmt.Errorf("%s batch %s: %w", verb, id, err)
+	}
+	return nil
+}
+
+// running returns the batch when it is still running, or a conflict.
+func (s *Service) running(ctx context.Context, id, verb string) (grading.Batch, error) {
+	v, err := s.Get(ctx, id)
+	if err != nil {
+		return grading.Batch{}, err
+	}
+	if v.Status != grading.BatchRunning {
+		return grading.Batch{}, fmt.Errorf("%s batch %s: the batch is %s: %w", verb, id, v.Status, grading.ErrConflict)
+	}
+	return v.Batch, nil
+}
+
+// isRejection tells an update refused by the workflow's validator (or a
+// workflow that closed meanwhile) from an infrastructure failure.
+func isRejection(err error) bool {
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return true
+	}
+	var app interface{ Type() string }
+	return errors.As(err, &app)
+}

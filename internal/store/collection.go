@@ -1,0 +1,247 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/zinc-edu/orchestrator/internal/grading"
+)
+
+// CreateCollection stores c and returns it with its ID (assigned when empty)
+// and CreatedAt set. A duplicate ID is a grading.ErrConflict.
+func (s *Store) CreateCollection(ctx context.Context, c grading.Collection) (grading.Collection, error) {
+	id, err := ensureID(c.ID)
+	if err != nil {
+		return grading.Collection{}, fmt.Errorf("create collection: %w", err)
+	}
+	c.ID = id
+	c.CreatedAt = now()
+	c.StartAt, c.DueAt, c.StopAt = normTimePtr(c.StartAt), normTimePtr(c.DueAt), normTimePtr(c.StopAt)
+	_, err = s.db.ExecContext(ctx,
+		`INSERT INTO collection (id, name, start_at, due_at, stop_at, created_at)
+		 VALUES ($1, $2, $3, $4, $5, $6)`,
+		c.ID, c.Name, nullMicros(c.StartAt), nullMicros(c.DueAt), nullMicros(c.StopAt), micros(c.CreatedAt))
+	if violated(err) == constraintUnique {
+		return grading.Collection{}, fmt.Errorf("create collection %s: %w", c.ID, grading.ErrConflict)
+	}
+	if err != nil {
+		return grading.Collection{}, fmt.Errorf("create collection: %w", err)
+	}
+	return c, nil
+}
+
+// Collection returns the collection with the given id.
+func (s *Store) Collection(ctx context.Context, id string) (grading.Collection, error) {
+	var (
+		c                      grading.Collection
+		startAt, dueAt, stopAt sql.NullInt64
+		createdAt              int64
+	)
+	err := s.db.QueryRowContext(ctx,
+		`SELECT id, name, start_at, due_at, stop_at, created_at FROM collection WHERE id = $1`, id).
+		Scan(&c.ID, &c.Name, &startAt, &dueAt, &stopAt, &createdAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return grading.Collection{}, fmt.Errorf("collection %s: %w", id, grading.ErrNotFound)
+	}
+	if err != nil {
+		return grading.Collection{}, fmt.Errorf("get collection %s: %w", id, err)
+	}
+	c.StartAt, c.DueAt, c.StopAt = fromNullMicros(startAt), fromNullMicros(dueAt), fromNullMicros(stopAt)
+	c.CreatedAt = fromMicros(createdAt)
+	return c, nil
+}
+
+// CreateDelivery stores d and returns it with its ID (assigned when empty)
+// and SubmittedAt (now when zero) set. An unknown collection is a
+// grading.ErrNotFound; a duplicate ID is a grading.ErrConflict.
+func (s *Store) CreateDelivery(ctx context.Context, d grading.Delivery) (grading.Delivery, error) {
+	id, err := ensureID(d.ID)
+	if err != nil {
+		return grading.Delivery{}, fmt.Errorf("create delivery: %w", err)
+	}
+	d.ID = id
+	if d.SubmittedAt.IsZero() {
+		d.SubmittedAt = now()
+	}
+	d.SubmittedAt = normTime(d.SubmittedAt)
+	_, err = s.db.ExecContext(ctx,
+		`INSERT INTO delivery (id, collection_id, user_name, submitted_at, object_key, size, checksum)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		d.ID, d.CollectionID, d.User, micros(d.SubmittedAt), d.ObjectKey, d.Size, d.Checksum)
+	switch violated(err) {
+	case constraintForeignKey:
+		return grading.Delivery{}, fmt.Errorf("create delivery: collection %s: %w", d.CollectionID, grading.ErrNotFound)
+	case constraintUnique:
+		return grading.Delivery{}, fmt.Errorf("create delivery %s: %w", d.ID, grading.ErrConflict)
+	}
+	if err != nil {
+		return grading.Delivery{}, fmt.Errorf("create delivery: %w", err)
+	}
+	return d, nil
+}
+
+// deliveryColumns are the columns scanDelivery reads, for a delivery aliased d.
+const deliveryColumns = `d.id, d.collection_id, d.user_name, d.submitted_at, d.object_key, d.size, d.checksum`
+
+// scanDelivery reads one row of deliveryColumns.
+func scanDelivery(row interface{ Scan(...any) error }) (grading.Delivery, error) {
+	var (
+		d           grading.Delivery
+		submittedAt int64
+	)
+	if err := row.Scan(&d.ID, &d.CollectionID, &d.User, &submittedAt, &d.ObjectKey, &d.Size, &d.Checksum); err != nil {
+		return grading.Delivery{}, err
+	}
+	d.SubmittedAt = fromMicros(submittedAt)
+	return d, nil
+}
+
+// Delivery returns the delivery with the given id.
+func (s *Store) Delivery(ctx context.Context, id string) (grading.Delivery, error) {
+	d, err := scanDelivery(s.db.QueryRowContext(ctx,
+		`SELECT `+deliveryColumns+` FROM delivery d WHERE d.id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return grading.Delivery{}, fmt.Errorf("delivery %s: %w", id, grading.ErrNotFound)
+	}
+	if err != nil {
+		return grading.Delivery{}, fmt.Errorf("get delivery %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// latestDeliveries selects, per user, the delivery no other delivery of the
+// same user beats: within the collection's stop_at cut-off, a later
+// submitted_at wins and equal times go to the higher id. NOT EXISTS rather
+// than a window function lets the engine walk delivery_latest_idx in user
+// order and stop after LIMIT rows, so each page costs the page, not the
+// whole collection.
+const latestDeliveries = `
+SELECT ` + deliveryColumns + `
+FROM delivery d
+JOIN collection c ON c.id = d.collection_id
+WHERE d.collection_id = $1
+  AND d.user_name > $2
+  AND (c.stop_at IS NULL OR d.submitted_at <= c.stop_at)
+  AND NOT EXISTS (
+    SELECT 1 FROM delivery n
+    WHERE n.collection_id = d.collection_id
+      AND n.user_name = d.user_name
+      AND (c.stop_at IS NULL OR n.submitted_at <= c.stop_at)
+      AND (n.submitted_at > d.submitted_at OR (n.submitted_at = d.submitted_at AND n.id > d.id))
+  )
+ORDER BY d.user_name
+LIMIT $3`
+
+// LatestDeliveries returns the latest delivery of each user in the
+// collection: the newest submitted at or before the collection's StopAt
+// (when set), equal times going to the higher id. Rows are ordered by user
+// and paged by user: only users after afterUser ("" for the first page), at
+// most limit rows. An unknown collection is a grading.ErrNotFound.
+func (s *Store) LatestDeliveries(ctx context.Context, collectionID, afterUser string, limit int) ([]grading.Delivery, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("list latest deliveries: limit %d is not positive", limit)
+	}
+	rows, err := s.db.QueryContext(ctx, latestDeliveries, collectionID, afterUser, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list latest deliveries: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := []grading.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list latest deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list latest deliveries: %w", err)
+	}
+	// An empty page is either the end of a collection or no collection at
+	// all; only the first needs the extra lookup.
+	if len(out) == 0 {
+		if err := s.requireCollection(ctx, collectionID); err != nil {
+			return nil, fmt.Errorf("list latest deliveries: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// CountLatestDeliveries returns how many rows LatestDeliveries yields over
+// all pages: the number of users with a delivery within the cut-off. An
+// unknown collection is a grading.ErrNotFound.
+func (s *Store) CountLatestDeliveries(ctx context.Context, collectionID string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx,
+		`SELECT COUNT(DISTINCT d.user_name)
+		 FROM delivery d
+		 JOIN collection c ON c.id = d.collection_id
+		 WHERE d.collection_id = $1
+		   AND (c.stop_at IS NULL OR d.submitted_at <= c.stop_at)`, collectionID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count latest deliveries: %w", err)
+	}
+	if n == 0 {
+		if err := s.requireCollection(ctx, collectionID); err != nil {
+			return 0, fmt.Errorf("count latest deliveries: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// requireCollection returns a grading.ErrNotFound error unless the
+// collection exists.
+func (s *Store) requireCollection(ctx context.Context, id string) error {
+	ok, err := s.exists(ctx, "collection", id)
+	if err != nil {
+		return fmt.Errorf("look up collection %s: %w", id, err)
+	}
+	if !ok {
+		return fmt.Errorf("collection %s: %w", id, grading.ErrNotFound)
+	}
+	return nil
+}
+
+// FailedDeliveries returns the deliveries whose current result was written
+// by the batch and is not graded, ordered and paged by user like
+// LatestDeliveries. They are what "regrade failed" grades again.
+func (s *Store) FailedDeliveries(ctx context.Context, batchID, afterUser string, limit int) ([]grading.Delivery, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("list failed deliveries: limit %d is not positive", limit)
+	}
+	rows, err := s.db.QueryContext(ctx, `
+SELECT `+deliveryColumns+`
+FROM grading_result r
+JOIN delivery d ON d.id = r.delivery_id
+WHERE r.batch_id = $1 AND r.status <> 'graded' AND d.user_name > $2
+ORDER BY d.user_name
+LIMIT $3`, batchID, afterUser, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list failed deliveries: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := []grading.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list failed deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list failed deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// CountFailedDeliveries counts what FailedDeliveries yields over all pages.
+func (s *Store) CountFailedDeliveries(ctx context.Context, batchID string) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM grading_result WHERE batch_id = $1 AND status <> 'graded'`, batchID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count failed deliveries: %w", err)
+	}
+	return n, nil
+}

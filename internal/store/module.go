@@ -1,0 +1,41 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+
+	"go.uber.org/fx"
+
+	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
+)
+
+// Config names the database.
+type Config struct {
+	// URL is postgres://… for PostgreSQL or sqlite://… for a SQLite file.
+	URL string `env:"DATABASE_URL" envDefault:"sqlite:zinc.db"`
+	// Migrate applies pending migrations at start-up; they are idempotent
+	// and locked on PostgreSQL, so every process may do it.
+	Migrate bool `env:"ZINC_MIGRATE" envDefault:"true"`
+}
+
+// Module provides an open, migrated *Store from the Config the caller
+// supplies, registers it as the "database" readiness check and closes it on
+// stop.
+var Module = fx.Module("store", fx.Provide(provide))
+
+func provide(lc fx.Lifecycle, cfg Config, log *slog.Logger, health *servicedefaults.Health) (*Store, error) {
+	ctx := context.Background()
+	s, err := Open(ctx, cfg.URL, log)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Migrate {
+		if err := s.Migrate(ctx); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
+	health.AddReadiness("database", s.Ping)
+	lc.Append(fx.StopHook(s.Close))
+	return s, nil
+}
