@@ -4,15 +4,17 @@ import "time"
 
 // Limits bound what one command may use. A zero field means "use the
 // runner's default"; defaults are never unlimited.
+// The env tags name the variables that set Config.DefaultLimits, under the
+// prefix ZINC_SANDBOX_ (for example ZINC_SANDBOX_MEMORY_MB).
 type Limits struct {
-	CPUSeconds       int   `json:"cpu_seconds,omitempty"`
-	MemoryMB         int   `json:"memory_mb,omitempty"`
-	MaxProcesses     int   `json:"max_processes,omitempty"`
-	MaxFileMB        int   `json:"max_file_mb,omitempty"`
-	OpenFiles        int   `json:"open_files,omitempty"`
-	OutputLimitBytes int64 `json:"output_limit_bytes,omitempty"`
+	CPUSeconds       int   `json:"cpu_seconds,omitempty" env:"CPU_SECONDS"`
+	MemoryMB         int   `json:"memory_mb,omitempty" env:"MEMORY_MB"`
+	MaxProcesses     int   `json:"max_processes,omitempty" env:"MAX_PROCESSES"`
+	MaxFileMB        int   `json:"max_file_mb,omitempty" env:"MAX_FILE_MB"`
+	OpenFiles        int   `json:"open_files,omitempty" env:"OPEN_FILES"`
+	OutputLimitBytes int64 `json:"output_limit_bytes,omitempty" env:"OUTPUT_LIMIT_BYTES"`
 	// Network allows network access; by default the command gets none.
-	Network bool `json:"network,omitempty"`
+	Network bool `json:"network,omitempty" env:"NETWORK"`
 }
 
 // Spec is one command to run in isolation.

@@ -1,0 +1,12 @@
+/* Compile error: a missing semicolon and an undeclared variable. */
+#include <stdio.h>
+
+int main(void)
+{
+	long long sum = 0, x
+
+	while (scanf("%lld", &x) == 1)
+		sum += x;
+	printf("%lld\n", total);
+	return 0;
+}

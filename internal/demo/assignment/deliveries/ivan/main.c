@@ -1,0 +1,13 @@
+/* Right output, but exits with status 1: a stage passes only when the
+ * program exits 0. */
+#include <stdio.h>
+
+int main(void)
+{
+	long long sum = 0, x;
+
+	while (scanf("%lld", &x) == 1)
+		sum += x;
+	printf("%lld\n", sum);
+	return 1;
+}
