@@ -88,6 +88,8 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (grading.Batch, e
 		TaskQueue:                s.client.FormatTaskQueue(workflows.CoreTaskQueue),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		// Without it the SDK hands back the running batch as if it were new.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}, workflows.BatchGradingName, in)
 	if err != nil {
 		if delErr := s.store.DeleteBatch(ctx, b.ID); delErr != nil {

@@ -32,7 +32,7 @@ func NewWorkers(c *Client, cfg WorkerConfig, log *slog.Logger, acts []Activity, 
 	ws := &Workers{log: log}
 	for _, q := range cfg.Queues {
 		name := c.FormatTaskQueue(q.Suffix)
-		w := worker.New(c, name, worker.Options{
+		w := worker.New(c.Client, name, worker.Options{
 			MaxConcurrentActivityExecutionSize:     q.MaxConcurrentActivities,
 			MaxConcurrentWorkflowTaskExecutionSize: q.MaxConcurrentWorkflowTasks,
 			TaskQueueActivitiesPerSecond:           q.ActivitiesPerSecond,

@@ -1,0 +1,358 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+
+	"github.com/zinc-edu/orchestrator/internal/archive"
+	"github.com/zinc-edu/orchestrator/internal/definition"
+	"github.com/zinc-edu/orchestrator/internal/engine"
+	"github.com/zinc-edu/orchestrator/internal/events"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/objectstore"
+	"github.com/zinc-edu/orchestrator/workflows"
+)
+
+// DefaultTaskQueue is this extension's task-queue suffix.
+const DefaultTaskQueue = workflows.PipelineTaskQueue
+
+// heartbeatEvery keeps heartbeats well inside the workflow's 30 s heartbeat
+// timeout, also while one long stage runs.
+const heartbeatEvery = 5 * time.Second
+
+// unpackLimits bound what one delivery may expand to on the worker's disk.
+var unpackLimits = archive.Limits{MaxFiles: 2000, MaxTotalBytes: 256 << 20, MaxFileBytes: 64 << 20}
+
+// Store is the part of ZINC's store the activities use.
+type Store interface {
+	Config(ctx context.Context, id string) (grading.Config, error)
+	Delivery(ctx context.Context, id string) (grading.Delivery, error)
+	SaveResult(ctx context.Context, r grading.Result) (grading.Result, error)
+}
+
+// Runner runs a parsed pipeline on a prepared scratch directory.
+type Runner interface {
+	Run(ctx context.Context, def *definition.Definition, in engine.Input) (engine.Report, error)
+}
+
+// Publisher sends asynchronous events.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, v any, opts ...events.PublishOption) error
+}
+
+// ResultGraded is the payload of events.SubjectResultGraded.
+type ResultGraded struct {
+	DeliveryID string               `json:"delivery_id"`
+	ConfigID   string               `json:"config_id"`
+	BatchID    string               `json:"batch_id,omitempty"`
+	User       string               `json:"user"`
+	Status     grading.ResultStatus `json:"status"`
+	Score      float64              `json:"score"`
+	MaxScore   float64              `json:"max_score"`
+	Attempt    int                  `json:"attempt"`
+}
+
+// Grader grades deliveries: the extension's work, free of Temporal, so a
+// benchmark can run it without a server.
+type Grader struct {
+	store   Store
+	bucket  *blob.Bucket
+	runner  Runner
+	events  Publisher
+	log     *slog.Logger
+	scratch string // parent of scratch directories; "" means os.TempDir
+
+	mu      sync.Mutex
+	configs map[string]parsedConfig
+}
+
+type parsedConfig struct {
+	cfg grading.Config
+	def *definition.Definition
+}
+
+// NewGrader returns a grader.
+func NewGrader(s Store, bucket *blob.Bucket, r Runner, events Publisher, log *slog.Logger) *Grader {
+	return &Grader{store: s, bucket: bucket, runner: r, events: events, log: log, configs: map[string]parsedConfig{}}
+}
+
+// Activities are the pipeline extension's activities: Temporal's view of a
+// Grader, adding heartbeats and error translation.
+type Activities struct {
+	grader *Grader
+	log    *slog.Logger
+}
+
+// NewActivities returns the pipeline activities.
+func NewActivities(g *Grader, log *slog.Logger) *Activities {
+	return &Activities{grader: g, log: log}
+}
+
+// GetGradingConfig checks that a config exists and parses, before a batch
+// spends any work on it.
+func (a *Activities) GetGradingConfig(ctx context.Context, in workflows.GradingConfigInput) (workflows.GradingConfigResult, error) {
+	def, cfg, err := a.grader.definition(ctx, in.ConfigID)
+	if err != nil {
+		return workflows.GradingConfigResult{}, toApplicationError(err)
+	}
+	return workflows.GradingConfigResult{ConfigID: cfg.ID, Name: cfg.Name, MaxScore: def.MaxScore()}, nil
+}
+
+// ExecutePipeline grades one delivery and stores its result. Grading again
+// overwrites the result of the same (delivery, config), never duplicates it.
+func (a *Activities) ExecutePipeline(ctx context.Context, in workflows.ExecutePipelineInput) (grading.Outcome, error) {
+	hb := startHeartbeat(ctx, nil)
+	defer hb.stop()
+	out, err := a.grader.Grade(ctx, in.BatchID, in.ConfigID, in.Delivery)
+	if err != nil {
+		return grading.Outcome{}, toApplicationError(err)
+	}
+	out.QueueWaitMS = queueWait(ctx)
+	return out, nil
+}
+
+// chunkProgress is the heartbeat of ExecutePipelines: the outcomes of the
+// deliveries already done, so a retry resumes after them.
+type chunkProgress struct {
+	Outcomes []grading.Outcome `json:"outcomes"`
+}
+
+// ExecutePipelines grades several deliveries one after the other. Each
+// finished delivery is recorded in the heartbeat, so a retried attempt
+// skips it; every delivery still gets exactly one result row.
+func (a *Activities) ExecutePipelines(ctx context.Context, in workflows.ExecutePipelinesInput) (workflows.ExecutePipelinesResult, error) {
+	var prog chunkProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &prog); err != nil {
+			a.log.WarnContext(ctx, "heartbeat details unreadable, grading the chunk again", "err", err)
+			prog = chunkProgress{}
+		}
+	}
+	var mu sync.Mutex
+	hb := startHeartbeat(ctx, func() any {
+		mu.Lock()
+		defer mu.Unlock()
+		return chunkProgress{Outcomes: append([]grading.Outcome(nil), prog.Outcomes...)}
+	})
+	defer hb.stop()
+
+	for _, d := range in.Deliveries[min(len(prog.Outcomes), len(in.Deliveries)):] {
+		out, err := a.grader.Grade(ctx, in.BatchID, in.ConfigID, d)
+		out.QueueWaitMS = queueWait(ctx)
+		if err != nil {
+			if ctx.Err() != nil || !isBusinessFailure(err) {
+				return workflows.ExecutePipelinesResult{}, toApplicationError(err)
+			}
+			// One delivery's own failure is its outcome, not the chunk's.
+			out = grading.Outcome{DeliveryID: d.ID, User: d.User, Status: grading.StatusError, Reason: err.Error()}
+		}
+		mu.Lock()
+		prog.Outcomes = append(prog.Outcomes, out)
+		mu.Unlock()
+		hb.beat()
+	}
+	return workflows.ExecutePipelinesResult{Outcomes: prog.Outcomes}, nil
+}
+
+func isBusinessFailure(err error) bool {
+	for _, target := range []error{errDeliveryNotFound, errMissingFiles, errInvalidInput, grading.ErrNotFound} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// queueWait is how long the activity waited in its task queue.
+func queueWait(ctx context.Context) int64 {
+	info := activity.GetInfo(ctx)
+	return max(info.StartedTime.Sub(info.ScheduledTime).Milliseconds(), 0)
+}
+
+// Grade runs the pipeline of one delivery and stores its result: the body
+// of both ExecutePipeline and ExecutePipelines. Grading again overwrites the
+// result of the same (delivery, config), never duplicates it.
+func (g *Grader) Grade(ctx context.Context, batchID, configID string, ref workflows.DeliveryRef) (grading.Outcome, error) {
+	started := time.Now()
+	if ref.ID == "" || configID == "" {
+		return grading.Outcome{}, fmt.Errorf("grade delivery: delivery id and config id are required: %w", errInvalidInput)
+	}
+	def, _, err := g.definition(ctx, configID)
+	if err != nil {
+		return grading.Outcome{}, err
+	}
+	d, err := g.store.Delivery(ctx, ref.ID)
+	if errors.Is(err, grading.ErrNotFound) {
+		return grading.Outcome{}, fmt.Errorf("get delivery %s: %w", ref.ID, errDeliveryNotFound)
+	} else if err != nil {
+		return grading.Outcome{}, fmt.Errorf("get delivery %s: %w", ref.ID, err)
+	}
+
+	run := batchID
+	if run == "" {
+		run = "adhoc"
+	}
+	res := grading.Result{DeliveryID: d.ID, ConfigID: configID, BatchID: batchID, User: d.User, ObjectKey: objectstore.ResultKey(d.ID, run)}
+	report, err := g.run(ctx, configID, def, d)
+	switch {
+	case errors.Is(err, errMissingFiles):
+		// Record why this delivery has no grade, then fail it for good.
+		res.Status, res.Diagnostic, res.MaxScore = grading.StatusError, err.Error(), def.MaxScore()
+		if _, saveErr := g.save(ctx, res, run, engine.Report{}); saveErr != nil {
+			return grading.Outcome{}, saveErr
+		}
+		return grading.Outcome{}, err
+	case err != nil:
+		return grading.Outcome{}, err
+	}
+
+	res.Status, res.Score, res.MaxScore = report.Status, report.Score, report.MaxScore
+	res.Components, res.Steps, res.Diagnostic = report.Components, report.Steps, report.Diagnostic
+	saved, err := g.save(ctx, res, run, report)
+	if err != nil {
+		return grading.Outcome{}, err
+	}
+	return grading.Outcome{
+		DeliveryID: d.ID,
+		User:       d.User,
+		Status:     saved.Status,
+		Score:      saved.Score,
+		MaxScore:   saved.MaxScore,
+		Reason:     saved.Diagnostic,
+		DurationMS: time.Since(started).Milliseconds(),
+	}, nil
+}
+
+// run prepares a fresh scratch directory with the delivery's files, runs the
+// pipeline in it and removes it, whatever happens.
+func (g *Grader) run(ctx context.Context, configID string, def *definition.Definition, d grading.Delivery) (engine.Report, error) {
+	dir, err := os.MkdirTemp(g.scratch, "zinc-grade-")
+	if err != nil {
+		return engine.Report{}, fmt.Errorf("create scratch directory: %w", err)
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(dir); rmErr != nil {
+			g.log.WarnContext(ctx, "scratch directory left behind", "dir", dir, "err", rmErr)
+		}
+	}()
+	if err := g.fetchFiles(ctx, d, dir); err != nil {
+		return engine.Report{}, err
+	}
+	assets, err := g.assets(ctx, configID, def)
+	if err != nil {
+		return engine.Report{}, err
+	}
+	report, err := g.runner.Run(ctx, def, engine.Input{ScratchDir: dir, Assets: assets})
+	if err != nil {
+		return engine.Report{}, fmt.Errorf("run pipeline %s on delivery %s: %w", def.Name, d.ID, err)
+	}
+	return report, nil
+}
+
+func (g *Grader) fetchFiles(ctx context.Context, d grading.Delivery, dir string) error {
+	if d.ObjectKey == "" {
+		return fmt.Errorf("delivery %s has no files: %w", d.ID, errMissingFiles)
+	}
+	r, err := g.bucket.NewReader(ctx, d.ObjectKey, nil)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return fmt.Errorf("delivery %s: object %s not found: %w", d.ID, d.ObjectKey, errMissingFiles)
+	} else if err != nil {
+		return fmt.Errorf("open delivery %s files: %w", d.ID, err)
+	}
+	defer func() { _ = r.Close() }()
+	if _, err := archive.Unpack(r, dir, unpackLimits); err != nil {
+		if errors.Is(err, archive.ErrInvalidArchive) || errors.Is(err, archive.ErrUnsafePath) || errors.Is(err, archive.ErrTooLarge) {
+			return fmt.Errorf("unpack delivery %s: %v: %w", d.ID, err, errMissingFiles)
+		}
+		return fmt.Errorf("unpack delivery %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// assets loads the assignment files that were uploaded with the config;
+// inline files travel inside the definition.
+func (g *Grader) assets(ctx context.Context, configID string, def *definition.Definition) (map[string][]byte, error) {
+	assets := map[string][]byte{}
+	for _, f := range def.Files {
+		if !f.Upload {
+			continue
+		}
+		b, err := g.bucket.ReadAll(ctx, objectstore.ConfigAssetKey(configID, f.Name))
+		if err != nil {
+			return nil, fmt.Errorf("read assignment file %s: %w", f.Name, err)
+		}
+		assets[f.Name] = b
+	}
+	return assets, nil
+}
+
+// save stores full outputs and result.json in object storage, then the
+// result row, then announces it.
+func (g *Grader) save(ctx context.Context, res grading.Result, run string, report engine.Report) (grading.Result, error) {
+	for _, art := range report.Artifacts {
+		for stream, data := range map[string][]byte{"stdout": art.Stdout, "stderr": art.Stderr} {
+			key := objectstore.StepKey(res.DeliveryID, run, art.Stage, art.Scenario, stream)
+			if err := g.bucket.WriteAll(ctx, key, data, nil); err != nil {
+				return grading.Result{}, fmt.Errorf("write %s: %w", key, err)
+			}
+		}
+	}
+	res.GradedAt = time.Now().UTC()
+	doc, err := json.Marshal(res)
+	if err != nil {
+		return grading.Result{}, fmt.Errorf("encode result of delivery %s: %w", res.DeliveryID, err)
+	}
+	if err := g.bucket.WriteAll(ctx, res.ObjectKey, doc, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+		return grading.Result{}, fmt.Errorf("write %s: %w", res.ObjectKey, err)
+	}
+	saved, err := g.store.SaveResult(ctx, res)
+	if err != nil {
+		return grading.Result{}, fmt.Errorf("save result of delivery %s: %w", res.DeliveryID, err)
+	}
+	ev := ResultGraded{
+		DeliveryID: saved.DeliveryID, ConfigID: saved.ConfigID, BatchID: saved.BatchID, User: saved.User,
+		Status: saved.Status, Score: saved.Score, MaxScore: saved.MaxScore, Attempt: saved.Attempt,
+	}
+	// The row is the source of truth; a lost notification must not make the
+	// grading run again.
+	if err := g.events.Publish(ctx, events.SubjectResultGraded, ev,
+		events.WithMsgID(fmt.Sprintf("%s:%s:%d", saved.DeliveryID, saved.ConfigID, saved.Attempt))); err != nil {
+		g.log.WarnContext(ctx, "result event not published", "delivery_id", saved.DeliveryID, "err", err)
+	}
+	return saved, nil
+}
+
+// definition returns the parsed pipeline of a config. Configs never change
+// once stored, so both are cached by id.
+func (g *Grader) definition(ctx context.Context, configID string) (*definition.Definition, grading.Config, error) {
+	g.mu.Lock()
+	c, ok := g.configs[configID]
+	g.mu.Unlock()
+	if ok {
+		return c.def, c.cfg, nil
+	}
+	cfg, err := g.store.Config(ctx, configID)
+	if errors.Is(err, grading.ErrNotFound) {
+		return nil, grading.Config{}, fmt.Errorf("grading config %s: %w", configID, errConfigNotFound)
+	} else if err != nil {
+		return nil, grading.Config{}, fmt.Errorf("get grading config %s: %w", configID, err)
+	}
+	def, err := definition.Parse([]byte(cfg.Source))
+	if err != nil {
+		return nil, grading.Config{}, fmt.Errorf("grading config %s: %w: %v", configID, errInvalidConfig, err)
+	}
+	g.mu.Lock()
+	g.configs[configID] = parsedConfig{cfg: cfg, def: def}
+	g.mu.Unlock()
+	return def, cfg, nil
+}

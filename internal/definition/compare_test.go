@@ -1,0 +1,68 @@
+package definition_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zinc-edu/orchestrator/internal/definition"
+)
+
+func TestCompareMatch(t *testing.T) {
+	tol := 0.01
+	zero := 0.0
+	v1 := definition.Compare{IgnoreTrailingSpace: true}
+	tests := []struct {
+		name         string
+		giveCompare  definition.Compare
+		giveExpected string
+		giveActual   string
+		wantOK       bool
+		wantReason   string
+	}{
+		{"v1 equal", v1, "Hello\n", "Hello\n", true, ""},
+		{"v1 crlf and trailing blanks", v1, "a\nb\n", "a  \r\nb\t\r\n\r\n\n", true, ""},
+		{"v1 missing final newline", v1, "a\n", "a", true, ""},
+		{"v1 leading space matters", v1, "a\n", " a\n", false, "line 1 differs from the expected output"},
+		{"v1 inner space matters", v1, "a b\n", "a  b\n", false, "line 1 differs from the expected output"},
+		{"v1 extra line", v1, "a\n", "a\nb\n", false, "expected 1 lines, got 2"},
+		{"v1 blank line inside matters", v1, "a\nb\n", "a\n\nb\n", false, "line 2 differs from the expected output"},
+		{"trailing space kept", definition.Compare{}, "a\n", "a \n", false, "line 1 differs from the expected output"},
+		{"final newline kept", definition.Compare{}, "a\n", "a", false, "expected 2 lines, got 1"},
+		{"crlf always normalised", definition.Compare{}, "a\n", "a\r\n", true, ""},
+		{"exact equal", definition.Compare{Exact: true}, "a\n", "a\n", true, ""},
+		{"exact crlf differs", definition.Compare{Exact: true}, "a\n", "a\r\n", false, "output differs from the expected output"},
+		{"all space", definition.Compare{IgnoreTrailingSpace: true, IgnoreAllSpace: true}, "1 2 3\n", " 1  2\t3 \n", true, ""},
+		{"all space keeps lines", definition.Compare{IgnoreAllSpace: true}, "1 2\n", "1\n2\n", false, "line 1 differs from the expected output"},
+		{"blank lines", definition.Compare{IgnoreTrailingSpace: true, IgnoreBlankLines: true}, "a\nb\n", "\n a\n   \n\nb\n", false, "line 1 differs from the expected output"},
+		{"blank lines dropped", definition.Compare{IgnoreTrailingSpace: true, IgnoreBlankLines: true}, "a\nb\n", "\na\n   \n\nb\n", true, ""},
+		{"case", definition.Compare{IgnoreTrailingSpace: true, IgnoreCase: true}, "Hello World\n", "hELLO wORLD\n", true, ""},
+		{"case matters by default", v1, "Hello\n", "hello\n", false, "line 1 differs from the expected output"},
+		{"tolerance within", definition.Compare{IgnoreTrailingSpace: true, NumericTolerance: &tol}, "x = 3.14159\n", "x  =  3.142\n", true, ""},
+		{"tolerance relative", definition.Compare{IgnoreTrailingSpace: true, NumericTolerance: &tol}, "1000\n", "1009\n", true, ""},
+		{"tolerance exceeded", definition.Compare{IgnoreTrailingSpace: true, NumericTolerance: &tol}, "0.5\n", "0.52\n", false, "line 1 differs from the expected output"},
+		{"tolerance words still exact", definition.Compare{IgnoreTrailingSpace: true, NumericTolerance: &tol}, "pi 3.14\n", "Pi 3.14\n", false, "line 1 differs from the expected output"},
+		{"tolerance token count", definition.Compare{IgnoreTrailingSpace: true, NumericTolerance: &tol}, "1 2\n", "1 2 3\n", false, "line 1 differs from the expected output"},
+		{"tolerance nan never equal", definition.Compare{IgnoreTrailingSpace: true, NumericTolerance: &tol}, "1\n", "NaN\n", false, "line 1 differs from the expected output"},
+		{"zero tolerance compares values", definition.Compare{IgnoreTrailingSpace: true, NumericTolerance: &zero}, "1.0 2\n", "1.00 2e0\n", true, ""},
+		{"regex whole output", definition.Compare{IgnoreTrailingSpace: true, Regex: true}, "took \\d+ms\n", "took 42ms\n\n", true, ""},
+		{"regex anchored", definition.Compare{IgnoreTrailingSpace: true, Regex: true}, "\\d+", "x42", false, "output does not match the expected pattern"},
+		{"regex multi line", definition.Compare{IgnoreTrailingSpace: true, Regex: true}, "a\\nb+", "a\r\nbbb\n", true, ""},
+		{"regex ignore case", definition.Compare{IgnoreTrailingSpace: true, Regex: true, IgnoreCase: true}, "[A-Z]+", "abc", true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, reason, err := tt.giveCompare.Match([]byte(tt.giveExpected), []byte(tt.giveActual))
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantOK, ok)
+			assert.Equal(t, tt.wantReason, reason)
+		})
+	}
+}
+
+func TestCompareMatchInvalidPattern(t *testing.T) {
+	_, _, err := definition.Compare{Regex: true}.Match([]byte("(x"), []byte("x"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "compile expected pattern: error parsing regexp: missing closing )")
+}

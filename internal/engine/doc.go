@@ -1,0 +1,23 @@
+// Package engine runs a grading pipeline definition against one delivery:
+// it orders the stages by their dependencies, runs each command through a
+// sandbox, judges outputs (in Go, or with the assignment's checker), keeps
+// the full outputs as artifacts and scores the steps with
+// definition.Score.
+//
+// States. A step succeeds when its command exits 0 within its limits and
+// its output is accepted; fails when the student's work is wrong (non-zero
+// exit, crash by signal, wrong output, a program path that does not exist,
+// rejection by the checker); ends in error when it could not be judged
+// normally (timeout, a resource or output limit, a program missing on the
+// worker, a sandbox or checker fault); and is skipped, with no exit code and
+// no output, when a dependency did not succeed. How errors count is
+// definition.Score's business.
+//
+// Isolation. Every student command gets a scrubbed environment (PATH,
+// HOME=scratch directory, LANG=C.UTF-8 and the definition's variables) and
+// runs in the scratch directory. Assignment files reach it only when they
+// are visible_to_student (present for every stage) or listed in the stage's
+// files (present for that stage only). Expected outputs are compared in Go;
+// a checker runs in a private directory outside the scratch directory, after
+// all of its stage's student commands have ended.
+package engine

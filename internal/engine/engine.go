@@ -1,0 +1,282 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/zinc-edu/orchestrator/internal/definition"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/sandbox"
+)
+
+// MaxStepOutput bounds the stdout and stderr copies kept in a step; the full
+// text is in the report's artifacts.
+const MaxStepOutput = 4 << 10
+
+// ErrMissingAsset reports that the definition names an uploaded assignment
+// file the input does not carry. It is a configuration fault: retrying does
+// not help.
+var ErrMissingAsset = errors.New("missing assignment file")
+
+// Sandbox runs one command in isolation. *sandbox.Runner implements it.
+type Sandbox interface {
+	Run(ctx context.Context, spec sandbox.Spec) (sandbox.Result, error)
+}
+
+// Input is one delivery to grade.
+type Input struct {
+	// ScratchDir already holds the student's files. Stages run in it and
+	// assignment files are copied into it while a stage needs them; the
+	// caller removes it afterwards.
+	ScratchDir string
+	// Assets holds the bytes of the definition's files with source: upload,
+	// by file name.
+	Assets map[string][]byte
+	// PrivateDir is where checker inputs are prepared, out of the student's
+	// reach; empty means the system temporary directory.
+	PrivateDir string
+	// Progress, when set, is told how many steps are done out of how many,
+	// after each step; calls never overlap.
+	Progress func(done, total int)
+}
+
+// Report is the outcome of running a definition against one delivery.
+type Report struct {
+	Status     grading.ResultStatus
+	Score      float64
+	MaxScore   float64
+	Components []grading.Component
+	// Steps are in execution order, with outputs clipped to MaxStepOutput.
+	Steps []grading.Step
+	// Artifacts hold the full captured output of every step that ran.
+	Artifacts  []Artifact
+	Diagnostic string
+}
+
+// Artifact is the full output of one step, for blob storage.
+type Artifact struct {
+	Stage    string
+	Scenario string
+	Stdout   []byte
+	Stderr   []byte
+}
+
+// Engine runs grading pipelines. It is safe for concurrent use.
+type Engine struct {
+	sb  Sandbox
+	log *slog.Logger
+}
+
+// New returns an Engine that runs every command through sb.
+func New(sb Sandbox, log *slog.Logger) *Engine {
+	return &Engine{sb: sb, log: log}
+}
+
+// Run executes def against the delivery in in.ScratchDir and scores it.
+// Stages run in dependency order; a stage runs only when all its
+// dependencies succeeded and is skipped otherwise. Problems of one step
+// (a timeout, a missing program, a sandbox fault) are recorded in that step;
+// Run returns an error only when nothing can be graded: an invalid
+// definition, a missing assignment file (ErrMissingAsset), an unusable
+// scratch directory, or ctx ending, in which case running commands are
+// killed and ctx.Err() is returned.
+func (e *Engine) Run(ctx context.Context, def *definition.Definition, in Input) (Report, error) {
+	if err := def.Validate(); err != nil {
+		return Report{}, fmt.Errorf("validate definition: %w", err)
+	}
+	if err := checkAssets(def, in.Assets); err != nil {
+		return Report{}, err
+	}
+	root, err := os.OpenRoot(in.ScratchDir)
+	if err != nil {
+		return Report{}, fmt.Errorf("open scratch directory: %w", err)
+	}
+	defer func() { _ = root.Close() }()
+
+	r := &run{e: e, def: def, in: in, root: root}
+	for _, s := range def.Stages {
+		r.total += len(s.Runs())
+	}
+	succeeded := map[string]bool{}
+	var steps []grading.Step
+	var artifacts []Artifact
+	for _, i := range def.Order() {
+		if err := ctx.Err(); err != nil {
+			return Report{}, err
+		}
+		s := &def.Stages[i]
+		var results []result
+		if dep, ok := failedDependency(s, succeeded); ok {
+			results = r.skip(s, dep)
+		} else if results, err = r.stage(ctx, s); err != nil {
+			return Report{}, err
+		}
+		succeeded[s.Name] = true
+		for _, res := range results {
+			succeeded[s.Name] = succeeded[s.Name] && res.step.State == grading.StepSuccess
+			steps = append(steps, res.step)
+			if res.artifact != nil {
+				artifacts = append(artifacts, *res.artifact)
+			}
+		}
+		e.log.DebugContext(ctx, "stage finished", "stage", s.Name, "succeeded", succeeded[s.Name])
+	}
+	sc := definition.Score(def, steps)
+	return Report{
+		Status:     sc.Status,
+		Score:      sc.Score,
+		MaxScore:   sc.MaxScore,
+		Components: sc.Components,
+		Steps:      sc.Steps,
+		Artifacts:  artifacts,
+		Diagnostic: sc.Diagnostic,
+	}, nil
+}
+
+// checkAssets makes sure every uploaded file the definition names is there
+// before anything runs.
+func checkAssets(def *definition.Definition, assets map[string][]byte) error {
+	var missing []string
+	for _, f := range def.Files {
+		if _, ok := assets[f.Name]; f.Upload && !ok {
+			missing = append(missing, f.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s", ErrMissingAsset, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// failedDependency returns the first dependency of s that did not succeed.
+func failedDependency(s *definition.Stage, succeeded map[string]bool) (string, bool) {
+	for _, dep := range s.DependsOn {
+		if !succeeded[dep] {
+			return dep, true
+		}
+	}
+	return "", false
+}
+
+// run is the state of one Engine.Run call.
+type run struct {
+	e     *Engine
+	def   *definition.Definition
+	in    Input
+	root  *os.Root
+	total int
+
+	mu   sync.Mutex
+	done int
+}
+
+// result is one finished step with what the judging phase still needs.
+type result struct {
+	step     grading.Step
+	artifact *Artifact
+	stdin    []byte
+	stdout   []byte
+}
+
+// progress counts one finished step and tells the caller.
+func (r *run) progress() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done++
+	if r.in.Progress != nil {
+		r.in.Progress(r.done, r.total)
+	}
+}
+
+func (r *run) skip(s *definition.Stage, dep string) []result {
+	var out []result
+	for _, sc := range s.Runs() {
+		out = append(out, result{step: grading.Step{
+			Stage:      s.Name,
+			Scenario:   sc.Name,
+			State:      grading.StepSkipped,
+			Message:    fmt.Sprintf("skipped: dependency %q did not succeed", dep),
+			Visibility: string(sc.Visibility),
+		}})
+		r.progress()
+	}
+	return out
+}
+
+// fileBytes returns the content of an assignment file.
+func (r *run) fileBytes(name string) ([]byte, error) {
+	f, ok := r.def.File(name)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%w: %s", ErrMissingAsset, name)
+	case f.Upload:
+		b, ok := r.in.Assets[name]
+		if !ok {
+			return nil, fmt.Errorf("%w: %s", ErrMissingAsset, name)
+		}
+		return b, nil
+	}
+	return []byte(f.Content), nil
+}
+
+// forEach calls fn for 0..n-1 with at most limit calls at once, and starts
+// no new call once ctx has ended.
+func forEach(ctx context.Context, n, limit int, fn func(i int)) {
+	// The buffer is the bound on concurrent scenarios.
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
+}
+
+// stepEnv is the complete environment of a command: a fixed minimal base
+// and the definition's variables, later layers winning. Nothing comes from
+// the worker's own environment.
+func stepEnv(home string, layers ...map[string]string) []string {
+	env := map[string]string{
+		"PATH": defaultPath,
+		"HOME": home,
+		"LANG": "C.UTF-8",
+	}
+	for _, l := range layers {
+		for k, v := range l {
+			env[k] = v
+		}
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// defaultPath is the PATH every command starts with.
+const defaultPath = "/usr/local/bin:/usr/bin:/bin"
+
+// envPath returns the PATH a command with env will search.
+func envPath(env []string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,351 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/zinc-edu/orchestrator/internal/definition"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/sandbox"
+)
+
+// stage runs every scenario of s and judges the outputs. It returns an
+// error only when ctx ended.
+func (r *run) stage(ctx context.Context, s *definition.Stage) ([]result, error) {
+	runs := s.Runs()
+	results := make([]result, len(runs))
+	fail := func(format string, args ...any) []result {
+		for k, sc := range runs {
+			results[k] = result{step: newStep(s, sc)}
+			results[k].step.State = grading.StepError
+			results[k].step.Message = fmt.Sprintf(format, args...)
+			r.progress()
+		}
+		return results
+	}
+	for _, prog := range s.Requires {
+		if !lookPath(prog, envPath(stepEnv("", s.Env))) {
+			return fail("%s is not installed on this worker", prog), nil
+		}
+	}
+	dir, cleanup, err := r.prepare(ctx, s)
+	defer cleanup()
+	if err != nil {
+		return fail("prepare stage: %v", err), nil
+	}
+	// Student commands first. A checker runs only once they have all ended,
+	// so expected outputs exist on disk only while no student process does.
+	forEach(ctx, len(runs), s.Parallelism, func(k int) {
+		results[k] = r.execute(ctx, s, runs[k], dir)
+		if s.Checker == nil {
+			r.compare(&results[k], runs[k])
+			r.progress()
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.Checker != nil {
+		forEach(ctx, len(runs), s.Parallelism, func(k int) {
+			r.check(ctx, s, runs[k], &results[k])
+			r.progress()
+		})
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+func newStep(s *definition.Stage, sc definition.Scenario) grading.Step {
+	return grading.Step{Stage: s.Name, Scenario: sc.Name, Visibility: string(sc.Visibility)}
+}
+
+// execute runs the stage's command for one scenario.
+func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Scenario, dir string) result {
+	res := result{step: newStep(s, sc)}
+	env := stepEnv(r.in.ScratchDir, s.Env, sc.Env)
+	if msg, missing := r.missingProgram(s.Command[0], dir, envPath(env)); missing != "" {
+		res.step.State, res.step.Message = missing, msg
+		return res
+	}
+	stdin := []byte(sc.Stdin)
+	if sc.StdinFile != "" {
+		b, err := r.fileBytes(sc.StdinFile)
+		if err != nil {
+			res.step.State, res.step.Message = grading.StepError, fmt.Sprintf("read stdin file: %v", err)
+			return res
+		}
+		stdin = b
+	}
+	res.stdin = stdin
+	out, err := r.e.sb.Run(ctx, sandbox.Spec{
+		Argv:    append(slices.Clone(s.Command), sc.Args...),
+		Dir:     dir,
+		Stdin:   stdin,
+		Env:     env,
+		Timeout: sc.Timeout,
+		Limits:  sandboxLimits(s.Limits),
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			r.e.log.WarnContext(ctx, "sandbox run failed", "stage", s.Name, "scenario", sc.Name, "err", err)
+		}
+		res.step.State, res.step.Message = grading.StepError, fmt.Sprintf("run command: %v", err)
+		return res
+	}
+	res.stdout = out.Stdout
+	res.artifact = &Artifact{Stage: s.Name, Scenario: sc.Name, Stdout: out.Stdout, Stderr: out.Stderr}
+	st := &res.step
+	if out.Signal == "" {
+		code := out.ExitCode
+		st.ExitCode = &code
+	}
+	st.Signal = out.Signal
+	st.TimedOut = out.TimedOut
+	st.LimitHit = out.LimitHit
+	st.DurationMS = out.Duration.Milliseconds()
+	var cut bool
+	st.Stdout, cut = clip(out.Stdout)
+	st.Truncated = cut || out.StdoutTruncated || out.StderrTruncated
+	st.Stderr, cut = clip(out.Stderr)
+	st.Truncated = st.Truncated || cut
+
+	switch {
+	case out.TimedOut:
+		st.State, st.Message = grading.StepError, fmt.Sprintf("timed out after %s", sc.Timeout)
+	case out.LimitHit != "":
+		st.State, st.Message = grading.StepError, limitMessage(out.LimitHit)
+	case out.StdoutTruncated && (sc.Expected != nil || s.Checker != nil):
+		// A clipped output cannot be judged; the flood is the student's.
+		st.State, st.Message, st.LimitHit = grading.StepError, limitMessage("output"), "output"
+	case out.Signal != "":
+		st.State, st.Message = grading.StepFailed, "terminated by "+out.Signal
+	case out.ExitCode == definition.ValgrindErrorExitCode && s.Kind == definition.KindValgrind:
+		st.State, st.Message = grading.StepFailed, "valgrind reported memory errors"
+	case out.ExitCode != 0:
+		st.State, st.Message = grading.StepFailed, fmt.Sprintf("exit status %d", out.ExitCode)
+	default:
+		st.State = grading.StepSuccess
+	}
+	return res
+}
+
+// missingProgram checks argv[0] before running it. A program given by path
+// is the student's to provide, so its absence fails the step; a program
+// looked up in PATH is the worker's, so its absence is an error.
+func (r *run) missingProgram(prog, dir, path string) (string, grading.StepState) {
+	if !strings.Contains(prog, "/") {
+		if lookPath(prog, path) {
+			return "", ""
+		}
+		return fmt.Sprintf("program %q is not installed on this worker", prog), grading.StepError
+	}
+	if !r.programExists(prog, dir) {
+		return fmt.Sprintf("program %q not found", prog), grading.StepFailed
+	}
+	return "", ""
+}
+
+// compare judges a run that exited 0 against its expected output, in Go,
+// so the expected output never reaches the student's directory.
+func (r *run) compare(res *result, sc definition.Scenario) {
+	if res.step.State != grading.StepSuccess || sc.Expected == nil {
+		return
+	}
+	want := []byte(sc.Expected.Text)
+	if sc.Expected.File != "" {
+		b, err := r.fileBytes(sc.Expected.File)
+		if err != nil {
+			res.step.State, res.step.Message = grading.StepError, fmt.Sprintf("read expected output: %v", err)
+			return
+		}
+		want = b
+	}
+	ok, reason, err := sc.Expected.Compare.Match(want, res.stdout)
+	switch {
+	case err != nil:
+		res.step.State, res.step.Message = grading.StepError, err.Error()
+	case !ok:
+		res.step.State, res.step.Message = grading.StepFailed, reason
+	}
+}
+
+// check runs the stage's checker on a run that exited 0. Only the checker's
+// exit status 0 or 1 judges the student; anything else is the checker's
+// fault and leaves the step in error.
+func (r *run) check(ctx context.Context, s *definition.Stage, sc definition.Scenario, res *result) {
+	if res.step.State != grading.StepSuccess {
+		return
+	}
+	st := &res.step
+	fail := func(format string, args ...any) {
+		st.State, st.Message = grading.StepError, fmt.Sprintf(format, args...)
+	}
+	want := []byte(nil)
+	if e := sc.Expected; e != nil {
+		want = []byte(e.Text)
+		if e.File != "" {
+			b, err := r.fileBytes(e.File)
+			if err != nil {
+				fail("read expected output: %v", err)
+				return
+			}
+			want = b
+		}
+	}
+	dir, cleanup, err := r.checkerDir(ctx, s.Checker, res.stdin, want, res.stdout)
+	defer cleanup()
+	if err != nil {
+		fail("prepare checker: %v", err)
+		return
+	}
+	env := stepEnv(dir)
+	if msg, state := r.missingProgram(s.Checker.Command[0], dir, envPath(env)); state != "" {
+		fail("checker: %s", msg)
+		return
+	}
+	argv := append(slices.Clone(s.Checker.Command), checkerInput, checkerExpected, checkerActual)
+	out, err := r.e.sb.Run(ctx, sandbox.Spec{
+		Argv:    argv,
+		Dir:     dir,
+		Env:     env,
+		Timeout: s.Checker.Timeout,
+		Limits:  sandboxLimits(s.Limits),
+	})
+	switch {
+	case err != nil:
+		fail("run checker: %v", err)
+		return
+	case out.TimedOut:
+		fail("checker timed out after %s", s.Checker.Timeout)
+		return
+	case out.LimitHit != "":
+		fail("checker: %s", limitMessage(out.LimitHit))
+		return
+	case out.Signal != "":
+		fail("checker terminated by %s", out.Signal)
+		return
+	case out.ExitCode != 0 && out.ExitCode != 1:
+		fail("checker exited with status %d: %s", out.ExitCode, firstLine(out.Stderr))
+		return
+	}
+	credit, hasCredit, feedback, err := parseCheckerOutput(out.Stdout)
+	if err != nil {
+		fail("checker: %v", err)
+		return
+	}
+	if out.ExitCode == 1 {
+		st.State = grading.StepFailed
+		if feedback == "" {
+			feedback = "rejected by the checker"
+		}
+	}
+	st.Message = feedback
+	if hasCredit {
+		// Score reads partial credit as Points/MaxPoints.
+		st.Points, st.MaxPoints = credit, 1
+	}
+}
+
+// File names the checker receives, in its private directory.
+const (
+	checkerInput    = "input"
+	checkerExpected = "expected"
+	checkerActual   = "actual"
+)
+
+// maxFeedback bounds the checker feedback kept as a step message.
+const maxFeedback = 1 << 10
+
+// parseCheckerOutput reads the checker protocol from stdout: an optional
+// "points: X" line with X in [0, 1] (clamped), everything else feedback.
+func parseCheckerOutput(stdout []byte) (credit float64, ok bool, feedback string, err error) {
+	var lines []string
+	for _, line := range strings.Split(string(stdout), "\n") {
+		line = strings.TrimRight(line, " \t\r")
+		v, isPoints := strings.CutPrefix(line, "points:")
+		if !isPoints {
+			if line != "" {
+				lines = append(lines, line)
+			}
+			continue
+		}
+		x, perr := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if perr != nil || x != x {
+			return 0, false, "", fmt.Errorf("invalid points line %q", line)
+		}
+		credit, ok = min(max(x, 0), 1), true
+	}
+	feedback, _ = clipTo(strings.Join(lines, "\n"), maxFeedback)
+	return credit, ok, feedback, nil
+}
+
+func sandboxLimits(l definition.Limits) sandbox.Limits {
+	return sandbox.Limits{
+		CPUSeconds:       l.CPUSeconds,
+		MemoryMB:         l.MemoryMB,
+		MaxProcesses:     l.MaxProcesses,
+		MaxFileMB:        l.MaxFileMB,
+		OpenFiles:        l.OpenFiles,
+		OutputLimitBytes: l.OutputLimitBytes,
+		Network:          l.Network,
+	}
+}
+
+func limitMessage(limit string) string {
+	switch limit {
+	case "memory":
+		return "memory limit exceeded"
+	case "cpu":
+		return "CPU time limit exceeded"
+	case "processes":
+		return "process limit exceeded"
+	case "file_size":
+		return "file size limit exceeded"
+	case "output":
+		return "output limit exceeded"
+	}
+	return limit + " limit exceeded"
+}
+
+// clip turns output into valid UTF-8 of at most MaxStepOutput bytes.
+func clip(b []byte) (string, bool) {
+	return clipTo(string(b), MaxStepOutput)
+}
+
+func clipTo(s string, n int) (string, bool) {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s, false
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s, true
+}
+
+func firstLine(b []byte) string {
+	line, _, _ := strings.Cut(string(b), "\n")
+	s, _ := clipTo(line, 200)
+	return s
+}
+
+// programPath is argv[0] relative to the scratch directory, or "" when it
+// points elsewhere.
+func programPath(scratch, dir, prog string) string {
+	if !filepath.IsAbs(prog) {
+		prog = filepath.Join(dir, prog)
+	}
+	rel, err := filepath.Rel(scratch, prog)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return ""
+	}
+	return rel
+}
