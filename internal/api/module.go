@@ -1,0 +1,64 @@
+package api
+
+import (
+	"log/slog"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/fx"
+	"gocloud.dev/blob"
+
+	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
+	"github.com/zinc-edu/orchestrator/internal/temporal"
+)
+
+// Module provides the *Server from the Config the caller supplies (for
+// example servicedefaults.LoadEnv[api.Config]); it listens when the app
+// starts, so a taken port fails start-up, and drains on stop. The caller
+// binds Store, Batches and Publisher to their implementations, and supplies
+// the temporal.Config whose settings extensions are served. It needs
+// servicedefaults.Module and a *blob.Bucket (objectstore.Module).
+var Module = fx.Module("api",
+	fx.Provide(provideServer),
+	fx.Invoke(func(*Server) {}),
+)
+
+// ModuleParams are the dependencies of the Module's *Server.
+type ModuleParams struct {
+	fx.In
+
+	Lifecycle      fx.Lifecycle
+	Config         Config
+	Store          Store
+	Batches        Batches
+	Bucket         *blob.Bucket
+	Events         Publisher
+	Temporal       temporal.Config
+	Health         *servicedefaults.Health
+	Log            *slog.Logger
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	Propagator     propagation.TextMapPropagator
+}
+
+func provideServer(p ModuleParams) (*Server, error) {
+	s, err := NewServer(Params{
+		Config:         p.Config,
+		Store:          p.Store,
+		Batches:        p.Batches,
+		Bucket:         p.Bucket,
+		Events:         p.Events,
+		Temporal:       p.Temporal.Configuration(),
+		Health:         p.Health,
+		Log:            p.Log,
+		TracerProvider: p.TracerProvider,
+		MeterProvider:  p.MeterProvider,
+		Propagator:     p.Propagator,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.Lifecycle.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
+	return s, nil
+}

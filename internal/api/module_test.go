@@ -1,0 +1,92 @@
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+	"gocloud.dev/blob/memblob"
+
+	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
+	"github.com/zinc-edu/orchestrator/internal/store/storetest"
+	"github.com/zinc-edu/orchestrator/internal/temporal"
+)
+
+// moduleOptions builds the Module with everything it needs, listening on
+// addr.
+func moduleOptions(t *testing.T, addr string) fx.Option {
+	t.Helper()
+	s := storetest.Open(t)
+	bucket := memblob.OpenBucket(nil)
+	t.Cleanup(func() { assert.NoError(t, bucket.Close()) })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return fx.Options(
+		fx.NopLogger,
+		fx.Supply(
+			Config{Addr: addr},
+			temporal.Config{HostPort: "127.0.0.1:7233", Namespace: "default", TaskQueuePrefix: "zinc"},
+			log,
+			bucket,
+			servicedefaults.NewHealth("127.0.0.1:0", log),
+			fx.Annotate(tracenoop.NewTracerProvider(), fx.As(new(trace.TracerProvider))),
+			fx.Annotate(metricnoop.NewMeterProvider(), fx.As(new(metric.MeterProvider))),
+			fx.Annotate(propagation.TraceContext{}, fx.As(new(propagation.TextMapPropagator))),
+			fx.Annotate(s, fx.As(new(Store))),
+			fx.Annotate(newFakeBatches(s), fx.As(new(Batches))),
+			fx.Annotate(&fakePublisher{}, fx.As(new(Publisher))),
+		),
+		Module,
+	)
+}
+
+func TestModuleLifecycle(t *testing.T) {
+	var srv *Server
+	app := fxtest.New(t, moduleOptions(t, "127.0.0.1:0"), fx.Populate(&srv))
+	app.RequireStart()
+	addr := srv.Addr()
+	require.NotEmpty(t, addr)
+
+	for path, want := range map[string]int{
+		"/livez":                                http.StatusOK,
+		"/v1/extensions/pipeline/configuration": http.StatusOK,
+		"/v1/collections/nope":                  http.StatusNotFound,
+	} {
+		resp, err := http.Get("http://" + addr + path)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, want, resp.StatusCode, path)
+	}
+
+	app.RequireStop()
+	_, err := net.Dial("tcp", addr)
+	assert.Error(t, err, "the port is released on stop")
+}
+
+func TestModuleFailsToStartOnTakenPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+
+	app := fx.New(moduleOptions(t, ln.Addr().String()))
+	require.NoError(t, app.Err())
+	err = app.Start(context.Background())
+	require.ErrorContains(t, err, "listen api")
+	assert.NoError(t, app.Stop(context.Background()))
+}
+
+func TestModuleRefusesBadConfig(t *testing.T) {
+	app := fx.New(moduleOptions(t, "127.0.0.1:0"), fx.Replace(Config{MaxUploadBytes: -5}))
+	assert.ErrorContains(t, app.Err(), "max upload bytes -5 is negative")
+}

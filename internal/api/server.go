@@ -1,0 +1,369 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"gocloud.dev/blob"
+
+	"github.com/zinc-edu/orchestrator/internal/archive"
+	"github.com/zinc-edu/orchestrator/internal/batches"
+	"github.com/zinc-edu/orchestrator/internal/events"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
+	"github.com/zinc-edu/orchestrator/internal/temporal"
+)
+
+// Defaults applied to zero fields of Config.
+const (
+	DefaultAddr           = "127.0.0.1:8080"
+	DefaultMaxJSONBytes   = 1 << 20
+	DefaultMaxConfigBytes = 1 << 20
+	DefaultMaxUploadBytes = 64 << 20
+)
+
+// Server timeouts. Uploads may be large and slow, so only the headers have
+// a deadline; idle keep-alive connections are dropped after a while.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// Config is the API's configuration, read from the environment by the
+// caller (servicedefaults.LoadEnv[api.Config]). Zero sizes take the defaults.
+type Config struct {
+	// Addr is where the server listens, "host:port"; port 0 picks a free
+	// one, reported by Server.Addr once started.
+	Addr string `env:"ZINC_API_ADDR" envDefault:"127.0.0.1:8080"`
+	// MaxJSONBytes bounds a JSON request body.
+	MaxJSONBytes int64 `env:"ZINC_API_MAX_JSON_BYTES" envDefault:"1048576"`
+	// MaxConfigBytes bounds a grading config's YAML definition.
+	MaxConfigBytes int64 `env:"ZINC_API_MAX_CONFIG_BYTES" envDefault:"1048576"`
+	// MaxUploadBytes bounds a multipart body: a delivery, or a grading
+	// config sent with its assignment files.
+	MaxUploadBytes int64 `env:"ZINC_API_MAX_UPLOAD_BYTES" envDefault:"67108864"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.MaxJSONBytes == 0 {
+		c.MaxJSONBytes = DefaultMaxJSONBytes
+	}
+	if c.MaxConfigBytes == 0 {
+		c.MaxConfigBytes = DefaultMaxConfigBytes
+	}
+	if c.MaxUploadBytes == 0 {
+		c.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	return c
+}
+
+// Validate reports every setting that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	for _, l := range []struct {
+		name string
+		v    int64
+	}{
+		{"max JSON bytes", c.MaxJSONBytes},
+		{"max config bytes", c.MaxConfigBytes},
+		{"max upload bytes", c.MaxUploadBytes},
+	} {
+		if l.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %d is negative", l.name, l.v))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("validate api config: %w", err)
+	}
+	return nil
+}
+
+// Store is the part of ZINC's store the API reads and writes directly.
+type Store interface {
+	CreateCollection(ctx context.Context, c grading.Collection) (grading.Collection, error)
+	Collection(ctx context.Context, id string) (grading.Collection, error)
+	CreateDelivery(ctx context.Context, d grading.Delivery) (grading.Delivery, error)
+	Delivery(ctx context.Context, id string) (grading.Delivery, error)
+	CreateConfig(ctx context.Context, cfg grading.Config) (grading.Config, error)
+	Config(ctx context.Context, id string) (grading.Config, error)
+	Result(ctx context.Context, deliveryID, configID string) (grading.Result, error)
+}
+
+// Batches starts, reads and steers grading batches.
+type Batches interface {
+	Start(ctx context.Context, req batches.StartRequest) (grading.Batch, error)
+	Get(ctx context.Context, id string) (batches.View, error)
+	Results(ctx context.Context, id string) ([]grading.Result, error)
+	Cancel(ctx context.Context, id string) error
+	Pause(ctx context.Context, id string) error
+	Resume(ctx context.Context, id string) error
+	SetConcurrency(ctx context.Context, id string, n int) error
+	RegradeFailed(ctx context.Context, id string) (grading.Batch, error)
+}
+
+// Publisher sends asynchronous events.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, v any, opts ...events.PublishOption) error
+}
+
+// Params are the Server's dependencies. Health, the telemetry providers and
+// the propagator are optional: without Health no /livez and /readyz are
+// mounted, and nil providers mean OpenTelemetry's globals.
+type Params struct {
+	Config   Config
+	Store    Store
+	Batches  Batches
+	Bucket   *blob.Bucket
+	Events   Publisher
+	Temporal temporal.Configuration
+	Health   *servicedefaults.Health
+	Log      *slog.Logger
+	// Archive caps what one delivery may hold once unpacked; zero fields
+	// take archive.DefaultLimits.
+	Archive archive.Limits
+
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	Propagator     propagation.TextMapPropagator
+}
+
+// Server is ZINC's HTTP API. Handler serves it in-process; Start and Stop
+// run it on its own listener.
+type Server struct {
+	cfg      Config
+	store    Store
+	batches  Batches
+	bucket   *blob.Bucket
+	events   Publisher
+	temporal temporal.Configuration
+	archive  archive.Limits
+	log      *slog.Logger
+	mux      *http.ServeMux
+	// formMemory is how much of an upload's files is kept in memory before
+	// spooling to disk; a field only so tests can reach the disk path.
+	formMemory int64
+	handler    http.Handler
+
+	mu     sync.Mutex
+	ln     net.Listener
+	srv    *http.Server
+	served chan struct{} // closed when Serve has returned
+}
+
+// NewServer checks p and builds the routes. It does not listen: see Start.
+func NewServer(p Params) (*Server, error) {
+	cfg := p.Config.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var missing []error
+	if p.Store == nil {
+		missing = append(missing, errors.New("store is nil"))
+	}
+	if p.Batches == nil {
+		missing = append(missing, errors.New("batches is nil"))
+	}
+	if p.Bucket == nil {
+		missing = append(missing, errors.New("bucket is nil"))
+	}
+	if p.Events == nil {
+		missing = append(missing, errors.New("events publisher is nil"))
+	}
+	if p.Log == nil {
+		missing = append(missing, errors.New("logger is nil"))
+	}
+	if p.Temporal.Name == "" {
+		missing = append(missing, errors.New("temporal configuration is empty"))
+	}
+	if err := errors.Join(missing...); err != nil {
+		return nil, fmt.Errorf("new api server: %w", err)
+	}
+	s := &Server{
+		cfg:      cfg,
+		store:    p.Store,
+		batches:  p.Batches,
+		bucket:   p.Bucket,
+		events:   p.Events,
+		temporal: p.Temporal,
+		archive:  p.Archive,
+		log:      p.Log,
+		mux:      http.NewServeMux(),
+
+		formMemory: multipartMemory,
+	}
+	s.routes(p.Health)
+
+	opts := []otelhttp.Option{
+		otelhttp.WithFilter(servicedefaults.Traced),
+		// The mux has set r.Pattern by the time the span is named, so
+		// spans group by route ("GET /v1/batches/{id}"), not by raw path.
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			if r.Pattern != "" {
+				return r.Pattern
+			}
+			return r.Method
+		}),
+	}
+	if p.TracerProvider != nil {
+		opts = append(opts, otelhttp.WithTracerProvider(p.TracerProvider))
+	}
+	if p.MeterProvider != nil {
+		opts = append(opts, otelhttp.WithMeterProvider(p.MeterProvider))
+	}
+	if p.Propagator != nil {
+		opts = append(opts, otelhttp.WithPropagators(p.Propagator))
+	}
+	s.handler = otelhttp.NewHandler(http.HandlerFunc(s.dispatch), "zinc-api", opts...)
+	return s, nil
+}
+
+// Handler returns the API with its middleware, for tests and for callers
+// that run their own http.Server.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// routes mounts every endpoint. Health probes are mounted on the same mux
+// but excluded from tracing by servicedefaults.Traced.
+func (s *Server) routes(h *servicedefaults.Health) {
+	s.mux.HandleFunc("POST /v1/collections", s.handle(s.createCollection))
+	s.mux.HandleFunc("GET /v1/collections/{id}", s.handle(s.getCollection))
+	s.mux.HandleFunc("POST /v1/collections/{id}/deliveries", s.handle(s.createDelivery))
+
+	s.mux.HandleFunc("POST /v1/grading-configs", s.handle(s.createConfig))
+	s.mux.HandleFunc("GET /v1/grading-configs/{id}", s.handle(s.getConfig))
+
+	s.mux.HandleFunc("POST /v1/batches", s.handle(s.startBatch))
+	s.mux.HandleFunc("GET /v1/batches/{id}", s.handle(s.getBatch))
+	s.mux.HandleFunc("PATCH /v1/batches/{id}", s.handle(s.patchBatch))
+	s.mux.HandleFunc("POST /v1/batches/{id}/cancel", s.handle(s.cancelBatch))
+	s.mux.HandleFunc("POST /v1/batches/{id}/pause", s.handle(s.pauseBatch))
+	s.mux.HandleFunc("POST /v1/batches/{id}/resume", s.handle(s.resumeBatch))
+	s.mux.HandleFunc("POST /v1/batches/{id}/regrade-failed", s.handle(s.regradeFailed))
+	s.mux.HandleFunc("GET /v1/batches/{id}/results", s.handle(s.batchResults))
+
+	s.mux.HandleFunc("GET /v1/deliveries/{id}/results/{config_id}", s.handle(s.deliveryResult))
+	s.mux.HandleFunc("GET /v1/deliveries/{id}/results/{config_id}/gradescope", s.handle(s.gradescope))
+	s.mux.HandleFunc("GET /v1/deliveries/{id}/results/{config_id}/prairielearn", s.handle(s.prairieLearn))
+
+	s.mux.HandleFunc("GET /v1/extensions/{name}/configuration", s.handle(s.extensionConfiguration))
+
+	if h != nil {
+		h.Routes(s.mux)
+	}
+}
+
+// dispatch serves matched routes through the mux and answers everything
+// else in JSON: the mux alone would reply 404 and 405 in plain text.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// Let the mux decide between 404 and 405 (and compute Allow), then
+	// rewrite its answer.
+	rec := &unmatched{header: http.Header{}}
+	s.mux.ServeHTTP(rec, r)
+	if rec.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", rec.header.Get("Allow"))
+		_ = writeJSON(w, http.StatusMethodNotAllowed, errorBody{
+			Error: fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow")),
+		})
+		return
+	}
+	_ = writeJSON(w, http.StatusNotFound, errorBody{Error: fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})
+}
+
+// unmatched records the mux's own answer to a request no route matched.
+type unmatched struct {
+	header http.Header
+	status int
+}
+
+func (u *unmatched) Header() http.Header         { return u.header }
+func (u *unmatched) Write(b []byte) (int, error) { return len(b), nil }
+func (u *unmatched) WriteHeader(status int)      { u.status = status }
+
+// handle adapts an error-returning handler: a returned error is answered
+// by writeError, the one place that maps errors to status codes.
+func (s *Server) handle(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// Start listens on Config.Addr before returning, so a taken port fails the
+// caller's start-up, then serves in the background until Stop.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return errors.New("start api server: already started")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen api: %w", err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.served = make(chan struct{})
+	go s.serve(s.srv, ln, s.served)
+	s.log.InfoContext(ctx, "api server started", slog.String("addr", ln.Addr().String()))
+	return nil
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener, served chan<- struct{}) {
+	defer close(served)
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		s.log.Error("api server stopped", slog.Any("err", err))
+	}
+}
+
+// Stop shuts the server down, letting requests in progress finish until ctx
+// ends, then closes what is left. Stopping a server that was never started
+// does nothing.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	srv, served := s.srv, s.served
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+		<-served
+		return fmt.Errorf("shut down api server: %w", err)
+	}
+	<-served
+	s.log.InfoContext(ctx, "api server stopped")
+	return nil
+}
+
+// Addr returns the address actually bound, or "" before Start.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
