@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/metric/noop"
@@ -25,7 +26,9 @@ import (
 	"github.com/zinc-edu/orchestrator/extensions/submission"
 	"github.com/zinc-edu/orchestrator/internal/archive"
 	"github.com/zinc-edu/orchestrator/internal/batches"
+	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/devstack"
+	"github.com/zinc-edu/orchestrator/internal/engine"
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/objectstore"
@@ -272,4 +275,33 @@ func TempDir(pattern string) (dir string, cleanup func() error, err error) {
 		return "", nil, fmt.Errorf("create stack directory: %w", err)
 	}
 	return dir, func() error { return os.RemoveAll(dir) }, nil
+}
+
+// NoopRunner grades every delivery full marks without running anything, so
+// a batch measures orchestration alone. A delivery holding a file named
+// "fail-once" is reported ungraded the first time its content is seen,
+// which gives regrade tests something to regrade.
+type NoopRunner struct {
+	mu     sync.Mutex
+	failed map[string]bool
+}
+
+// Run implements pipeline.Runner.
+func (r *NoopRunner) Run(_ context.Context, _ *definition.Definition, in engine.Input) (engine.Report, error) {
+	if token, err := os.ReadFile(filepath.Join(in.ScratchDir, "fail-once")); err == nil {
+		r.mu.Lock()
+		if r.failed == nil {
+			r.failed = map[string]bool{}
+		}
+		first := !r.failed[string(token)]
+		r.failed[string(token)] = true
+		r.mu.Unlock()
+		if first {
+			return engine.Report{Status: grading.StatusUngraded, MaxScore: 1, Diagnostic: "fail-once"}, nil
+		}
+	}
+	return engine.Report{
+		Status: grading.StatusGraded, Score: 1, MaxScore: 1,
+		Steps: []grading.Step{{Stage: "noop", State: grading.StepSuccess, Points: 1, MaxPoints: 1}},
+	}, nil
 }
