@@ -11,6 +11,13 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/grading"
 )
 
+// memoVersion introduced the memo: batches started before it never upsert
+// one, so their histories replay unchanged.
+const (
+	memoChange  = "progress-memo"
+	memoVersion = 1
+)
+
 // Batch sizing defaults.
 const (
 	DefaultPageSize = 500
@@ -138,6 +145,7 @@ func BatchGrading(ctx workflow.Context, in BatchGradingInput) (BatchGradingResul
 	if err := b.registerHandlers(ctx); err != nil {
 		return BatchGradingResult{}, err
 	}
+	b.memo = workflow.GetVersion(ctx, memoChange, workflow.DefaultVersion, memoVersion) >= memoVersion
 
 	err := b.run(ctx)
 	var can *workflow.ContinueAsNewError
@@ -177,6 +185,7 @@ type batch struct {
 
 	wake     workflow.Channel
 	selector workflow.Selector
+	memo     bool // upsert the progress memo (workflow version ≥ memoVersion)
 }
 
 func newBatch(ctx workflow.Context, in BatchGradingInput) *batch {
@@ -313,6 +322,26 @@ func (b *batch) fetchPage(ctx workflow.Context) error {
 	b.fetched = true
 	b.queue = page.Deliveries
 	b.lastPage = page.Done || len(page.Deliveries) == 0
+	return b.upsertMemo(ctx)
+}
+
+// upsertMemo shows the batch and its progress in the Temporal UI's memo,
+// refreshed once per page so it costs a handful of events per run.
+func (b *batch) upsertMemo(ctx workflow.Context) error {
+	if !b.memo {
+		return nil
+	}
+	err := workflow.UpsertMemo(ctx, map[string]any{
+		"batch_id":      b.in.BatchID,
+		"collection_id": b.in.CollectionID,
+		"config_id":     b.in.ConfigID,
+		"total":         b.carry.Total,
+		"done":          b.carry.Summary.Total,
+		"failed":        b.carry.Summary.Failed(),
+	})
+	if err != nil {
+		return fmt.Errorf("upsert batch memo: %w", err)
+	}
 	return nil
 }
 
