@@ -1,0 +1,95 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/zinc-edu/orchestrator/internal/devstack"
+)
+
+// Documented default addresses; each moves to a free port when taken, unless
+// its flag was given.
+const (
+	defaultAPIAddr      = "127.0.0.1:8080"
+	defaultTemporalAddr = "127.0.0.1:7233"
+	defaultUIAddr       = "127.0.0.1:8233"
+)
+
+// config is apphost's command line.
+type config struct {
+	apiAddr      string
+	temporalAddr string
+	uiAddr       string
+	dataDir      string
+	binDir       string
+	demo         bool
+	exit         bool
+	readyTimeout time.Duration
+	stopTimeout  time.Duration
+	demoTimeout  time.Duration
+	// set holds the names of flags given on the command line.
+	set map[string]bool
+}
+
+func parseFlags(args []string, output io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("apphost", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.StringVar(&c.apiAddr, "api-addr", defaultAPIAddr, "API listen address; port 0 picks a free one (default falls back to a free port when taken)")
+	fs.StringVar(&c.temporalAddr, "temporal-addr", defaultTemporalAddr, "Temporal frontend gRPC address, IP:PORT (default falls back to a free port when taken)")
+	fs.StringVar(&c.uiAddr, "ui-addr", defaultUIAddr, "Temporal Web UI address, IP:PORT (default falls back to a free port when taken)")
+	fs.StringVar(&c.dataDir, "data-dir", ".zinc", "directory for Temporal's and ZINC's SQLite files, blobs, NATS data and built binaries")
+	fs.StringVar(&c.binDir, "bin-dir", "", "directory with prebuilt api, submission-worker and pipeline-worker binaries; empty builds them into <data-dir>/bin")
+	fs.BoolVar(&c.demo, "demo", false, "seed a demo collection and grading config through the API, grade a batch and print the results")
+	fs.BoolVar(&c.exit, "exit", false, "stop after start-up (and the demo): exit status 0 only if everything, the demo batch included, completed")
+	fs.DurationVar(&c.readyTimeout, "ready-timeout", 2*time.Minute, "how long servers and processes may take to become ready")
+	fs.DurationVar(&c.stopTimeout, "stop-timeout", 10*time.Second, "how long processes may take to exit after SIGTERM before SIGKILL")
+	fs.DurationVar(&c.demoTimeout, "demo-timeout", 5*time.Minute, "how long the demo batch may take")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("parse flags: unexpected arguments %q", fs.Args())
+	}
+	c.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
+	return c, nil
+}
+
+// endpoint is a resolved listen address.
+type endpoint struct {
+	host string
+	port int
+}
+
+func (e endpoint) String() string { return net.JoinHostPort(e.host, strconv.Itoa(e.port)) }
+
+// resolve turns the value of flag name into an endpoint: exactly the given
+// address when the flag was set (port 0 meaning a free port), otherwise the
+// default, moved to a free port when something already listens there.
+// needIP is for servers that bind an IP, not a host name.
+func (c config) resolve(name, value string, needIP bool) (endpoint, error) {
+	host, p, err := net.SplitHostPort(value)
+	if err != nil {
+		return endpoint{}, fmt.Errorf("parse --%s: %w", name, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return endpoint{}, fmt.Errorf("parse --%s: invalid port %q", name, p)
+	}
+	if host == "" || (needIP && net.ParseIP(host) == nil) {
+		return endpoint{}, fmt.Errorf("parse --%s: want IP:PORT, got %q", name, value)
+	}
+	free, err := devstack.PreferPort(host, port)
+	if err != nil {
+		return endpoint{}, fmt.Errorf("resolve --%s: %w", name, err)
+	}
+	if c.set[name] && port != 0 && free != port {
+		return endpoint{}, fmt.Errorf("resolve --%s: %s is in use", name, value)
+	}
+	return endpoint{host: host, port: free}, nil
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func runDemoAgainst(t *testing.T, api *fakeAPI) (string, error) {
+	t.Helper()
+	srv := httptest.NewServer(api.handler())
+	t.Cleanup(srv.Close)
+	configYAML, deliveries, err := stubContent()
+	require.NoError(t, err)
+	var out bytes.Buffer
+	d := &demoClient{base: srv.URL, http: newHTTPClient(), out: &out, every: time.Millisecond}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err = d.run(ctx, configYAML, deliveries)
+	return out.String(), err
+}
+
+func TestDemoGradesThroughTheAPI(t *testing.T) {
+	api := &fakeAPI{runningPolls: 2}
+	out, err := runDemoAgainst(t, api)
+	require.NoError(t, err)
+
+	_, deliveries, _ := stubContent()
+	require.Len(t, api.deliveries, len(deliveries))
+	for i, d := range deliveries {
+		got := api.deliveries[i]
+		assert.Equal(t, d.User, got.user)
+		assert.Equal(t, string(d.Files["main.c"]), got.files["main.c"], "file content uploaded intact")
+	}
+	assert.Equal(t, []string{stubConfig}, api.configs, "config sent verbatim")
+	require.Len(t, api.batchBodies, 1)
+	assert.Equal(t, map[string]any{"collection_id": "id-1", "config_id": "id-10"}, api.batchBodies[0])
+	assert.Contains(t, api.collections["id-1"], "demo-")
+
+	assert.Contains(t, out, "Progress: 0/8 done, 0 failed, 1 in flight\n")
+	assert.Contains(t, out, "Progress: 8/8 done, 0 failed, 0 in flight\n")
+	assert.Regexp(t, `(?m)^USER\s+STATUS\s+SCORE\s+EXPECTED\s+MATCH\s+STEPS$`, out)
+	assert.Regexp(t, `(?m)^alice\s+graded\s+10/10\s+10\s+yes\s+compile:passed run:failed$`, out)
+	assert.Regexp(t, `(?m)^bob\s+graded\s+0/10\s+0\s+yes\s+compile:passed run:failed\(exit 1\)$`, out)
+	assert.Contains(t, out, "Batch: completed\n")
+	assert.Contains(t, out, `Summary counts: {"graded":8}`+"\n")
+	assert.Contains(t, out, "Summary mean: 5.5\n")
+	assert.Contains(t, out, "Scores as expected: 8/8\n")
+}
+
+func TestDemoSendsNumericIDsBackUnchanged(t *testing.T) {
+	api := &fakeAPI{numericIDs: true}
+	_, err := runDemoAgainst(t, api)
+	require.NoError(t, err)
+	require.Len(t, api.batchBodies, 1)
+	assert.Equal(t, map[string]any{"collection_id": float64(1), "config_id": float64(10)}, api.batchBodies[0])
+}
+
+func TestDemoFailsWhenBatchFails(t *testing.T) {
+	out, err := runDemoAgainst(t, &fakeAPI{finalStatus: "failed"})
+	assert.ErrorContains(t, err, "ended failed")
+	assert.Contains(t, out, "Batch: failed\n", "results are printed anyway")
+}
+
+func TestDemoReportsAPIErrors(t *testing.T) {
+	out, err := runDemoAgainst(t, &fakeAPI{rejectConfig: true})
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "POST /v1/grading-configs: 400 Bad Request: invalid grading config")
+	assert.ErrorContains(t, err, "stages[0].timeout: missing")
+	assert.Empty(t, out)
+}
+
+func TestDemoReportsNonJSONErrors(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	d := &demoClient{base: srv.URL, http: newHTTPClient(), out: &bytes.Buffer{}}
+	err := d.run(t.Context(), stubConfig, nil)
+	assert.ErrorContains(t, err, "POST /v1/collections: 404 Not Found: 404 page not found")
+}
+
+func TestDemoRejectsAnswerWithoutID(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusCreated, map[string]any{})
+	}))
+	t.Cleanup(srv.Close)
+	d := &demoClient{base: srv.URL, http: newHTTPClient(), out: &bytes.Buffer{}}
+	err := d.run(t.Context(), stubConfig, nil)
+	assert.ErrorContains(t, err, "POST /v1/collections: answer has no id")
+}
+
+func TestPrintResultsMarksMismatches(t *testing.T) {
+	three, zero := 3.0, 0.0
+	var out bytes.Buffer
+	err := printResults(&out, batchStatus{Status: "completed"},
+		[]result{
+			{User: "zed", Status: "graded", Score: &three, MaxScore: 10},
+			{User: "bea", Status: "ungraded", MaxScore: 10},
+			{User: "amy", Status: "graded", Score: &zero, MaxScore: 10},
+		},
+		[]delivery{{User: "amy", WantScore: 10}, {User: "bea", WantScore: 0}, {User: "zed", WantScore: 3}})
+	require.NoError(t, err)
+	lines := strings.Split(out.String(), "\n")
+	assert.Regexp(t, `^amy\s+graded\s+0/10\s+10\s+no\s*$`, lines[1], "rows sorted by user")
+	assert.Regexp(t, `^bea\s+ungraded\s+-/10\s+0\s+no\s*$`, lines[2], "no score is not a score of 0")
+	assert.Regexp(t, `^zed\s+graded\s+3/10\s+3\s+yes\s*$`, lines[3])
+	assert.Contains(t, out.String(), "Scores as expected: 1/3\n")
+}
+
+func TestBatchResultsAcceptsBothShapes(t *testing.T) {
+	tests := []struct {
+		name string
+		give string
+	}{
+		{name: "wrapped with steps", give: `{"results":[{"user":"amy","score":4,"steps":[{"name":"run","state":"passed"}]}]}`},
+		{name: "bare array with stages", give: `[{"user":"amy","score":4,"stages":[{"name":"run","state":"passed"}]}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got batchResults
+			require.NoError(t, json.Unmarshal([]byte(tt.give), &got))
+			require.Len(t, got, 1)
+			assert.Equal(t, "amy", got[0].User)
+			assert.Equal(t, 4.0, *got[0].Score)
+			assert.Equal(t, "run:passed", steps(got[0].allSteps()))
+		})
+	}
+}
+
+func TestStepsShowScenarioAndFailingExitCode(t *testing.T) {
+	one, zero := 1, 0
+	got := steps([]step{
+		{Name: "compile", State: "passed", ExitCode: &zero},
+		{Name: "test", Scenario: "large", State: "failed", ExitCode: &one},
+		{Name: "test", Scenario: "empty", State: "skipped"},
+	})
+	assert.Equal(t, "compile:passed test/large:failed(exit 1) test/empty:skipped", got)
+}
+
+func TestProgressTextFallsBackToRawJSON(t *testing.T) {
+	assert.Equal(t, `{"percent":40}`, progressText(json.RawMessage(`{"percent":40}`)))
+	assert.Equal(t, "3/9 done", progressText(json.RawMessage(`{"total":9,"done":3}`)))
+	assert.Empty(t, progressText(nil))
+}

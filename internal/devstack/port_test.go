@@ -1,0 +1,51 @@
+package devstack_test
+
+import (
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zinc-edu/orchestrator/internal/devstack"
+)
+
+func TestFreePortIsBindable(t *testing.T) {
+	port, err := devstack.FreePort("127.0.0.1")
+	require.NoError(t, err)
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	require.NoError(t, err)
+	assert.NoError(t, l.Close())
+}
+
+func TestFreePortBadIP(t *testing.T) {
+	_, err := devstack.FreePort("203.0.113.7") // TEST-NET-3: never a local address
+	assert.ErrorContains(t, err, "find free port")
+}
+
+func TestPreferPortKeepsFreePort(t *testing.T) {
+	want, err := devstack.FreePort("127.0.0.1")
+	require.NoError(t, err)
+	got, err := devstack.PreferPort("127.0.0.1", want)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+}
+
+func TestPreferPortFallsBackWhenTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	taken := l.Addr().(*net.TCPAddr).Port
+
+	got, err := devstack.PreferPort("127.0.0.1", taken)
+	require.NoError(t, err)
+	assert.NotEqual(t, taken, got)
+	assert.Positive(t, got)
+}
+
+func TestPreferPortZeroPicksFreePort(t *testing.T) {
+	got, err := devstack.PreferPort("127.0.0.1", 0)
+	require.NoError(t, err)
+	assert.Positive(t, got)
+}

@@ -1,0 +1,42 @@
+//go:build unix
+
+package supervise
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+const (
+	sigTerm = syscall.SIGTERM
+	sigKill = syscall.SIGKILL
+)
+
+// newProcessGroup puts the child in a process group of its own, so a
+// terminal's Ctrl-C reaches only us and we decide how children stop, and so
+// one signal reaches the child's descendants too.
+func newProcessGroup() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
+
+// signal sends sig to the process's group unless the process is already gone.
+func (p *Process) signal(sig syscall.Signal) error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	err := syscall.Kill(-p.Pid(), sig)
+	if err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signal %s (pid %d): %w", p.name, p.Pid(), err)
+	}
+	return nil
+}
+
+// killGroup kills whatever is left in the process's group after the leader
+// was reaped. The group id cannot be reused while members remain, and an
+// empty group makes this a no-op.
+func (p *Process) killGroup() {
+	_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
+}
