@@ -196,6 +196,10 @@ func newBatch(ctx workflow.Context, in BatchGradingInput) *batch {
 		b.carry.StartedAt = workflow.Now(ctx)
 	}
 	b.carry.Runs++
+	if b.carry.Summary.Failures == nil {
+		// An empty list, not null, in every summary shown to people.
+		b.carry.Summary.Failures = []grading.Failure{}
+	}
 	b.selector = workflow.NewSelector(ctx)
 	// Updates change what may be dispatched; the wake channel lets them
 	// interrupt a Select that is waiting for activities.
@@ -308,7 +312,7 @@ func (b *batch) fetchPage(ctx workflow.Context) error {
 	ctx = workflow.WithActivityOptions(ctx, submissionOptions(b.in.Queues.Submission))
 	var page LatestDeliveriesResult
 	err := workflow.ExecuteActivity(ctx, GetCollectionLatestDeliveriesName, LatestDeliveriesInput{
-		CollectionID: b.in.CollectionID,
+		CollectionID:  b.in.CollectionID,
 		AfterUser:     b.carry.Cursor,
 		Limit:         b.in.PageSize,
 		FailedInBatch: b.in.RegradeOf,
