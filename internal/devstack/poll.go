@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
+
+	"github.com/zinc-edu/orchestrator/internal/supervise"
 )
 
 const (
@@ -53,21 +54,5 @@ func poll(ctx context.Context, probe func(context.Context) error) error {
 
 // getOK is a probe that succeeds when url answers 200.
 func getOK(url string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return fmt.Errorf("build request: %w", err)
-		}
-		// No idle connection outlives the probe, so none outlives the server.
-		req.Close = true
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("get %s: %w", url, err)
-		}
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("get %s: status %d", url, resp.StatusCode)
-		}
-		return nil
-	}
+	return func(ctx context.Context) error { return supervise.ProbeHTTP(ctx, url) }
 }

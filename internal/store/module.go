@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -23,8 +24,13 @@ type Config struct {
 // stop.
 var Module = fx.Module("store", fx.Provide(provide))
 
+// startTimeout bounds connecting and migrating at start-up; a migration that
+// waits on another process's lock gets the same time.
+const startTimeout = 2 * time.Minute
+
 func provide(lc fx.Lifecycle, cfg Config, log *slog.Logger, health *servicedefaults.Health) (*Store, error) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
 	s, err := Open(ctx, cfg.URL, log)
 	if err != nil {
 		return nil, err

@@ -182,7 +182,7 @@ func (p *Process) WaitHTTP(ctx context.Context, url string) error {
 	defer tick.Stop()
 	var last error
 	for {
-		if last = get(ctx, url); last == nil {
+		if last = ProbeHTTP(ctx, url); last == nil {
 			return nil
 		}
 		select {
@@ -203,7 +203,9 @@ func (p *Process) exitText() string {
 	return p.err.Error()
 }
 
-func get(ctx context.Context, url string) error {
+// ProbeHTTP reports whether url answers 200 within a short bound, closing
+// the connection so none outlives the probe or the server it probed.
+func ProbeHTTP(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

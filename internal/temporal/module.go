@@ -3,6 +3,7 @@ package temporal
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
 )
+
+// dialTimeout bounds connecting to Temporal at start-up.
+const dialTimeout = 30 * time.Second
 
 // ClientModule dials the process's Temporal client from a Config and closes
 // it on stop.
@@ -36,9 +40,11 @@ type ClientParams struct {
 }
 
 func newClient(p ClientParams) (*Client, error) {
-	// Dial is lazy about nothing: it checks the server, so a wrong address
-	// fails start-up instead of the first request.
-	c, err := Dial(context.Background(), p.Config, p.Log, p.Tracer, p.Meter)
+	// Dial checks the server, so a wrong address fails start-up instead of
+	// the first request; the bound keeps a silent address from hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	defer cancel()
+	c, err := Dial(ctx, p.Config, p.Log, p.Tracer, p.Meter)
 	if err != nil {
 		return nil, err
 	}
