@@ -188,7 +188,7 @@ func TestRunTimeoutAndSkipped(t *testing.T) {
 	greets := step(t, rep, "greets", "")
 	assert.Equal(t, grading.StepError, greets.State)
 	assert.True(t, greets.TimedOut)
-	assert.Equal(t, "timed out after 1s", greets.Message)
+	assert.Equal(t, "timed out after 3s", greets.Message)
 
 	rep = run(t, parseFile(t, "hello_v1.yaml"), engine.Input{ScratchDir: delivery(t, "hello/compile_error")})
 	compile := step(t, rep, "compile", "")

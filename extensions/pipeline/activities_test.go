@@ -1,0 +1,152 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	sdktemporal "go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/memblob"
+
+	"github.com/zinc-edu/orchestrator/internal/archive"
+	"github.com/zinc-edu/orchestrator/internal/definition"
+	"github.com/zinc-edu/orchestrator/internal/engine"
+	"github.com/zinc-edu/orchestrator/internal/events"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/workflows"
+)
+
+const oneStage = "version: 1\nname: t\nstages:\n  - {name: run, command: [\"true\"], points: 2}\n"
+
+type fakeStore struct {
+	mu      sync.Mutex
+	configs map[string]grading.Config
+	saved   []grading.Result
+}
+
+func (f *fakeStore) Config(_ context.Context, id string) (grading.Config, error) {
+	c, ok := f.configs[id]
+	if !ok {
+		return grading.Config{}, fmt.Errorf("config %s: %w", id, grading.ErrNotFound)
+	}
+	return c, nil
+}
+
+func (f *fakeStore) Delivery(_ context.Context, id string) (grading.Delivery, error) {
+	if id == "gone" {
+		return grading.Delivery{}, fmt.Errorf("delivery %s: %w", id, grading.ErrNotFound)
+	}
+	return grading.Delivery{ID: id, User: "user-" + id, ObjectKey: "deliveries/" + id}, nil
+}
+
+func (f *fakeStore) SaveResult(_ context.Context, r grading.Result) (grading.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.saved = append(f.saved, r)
+	r.Attempt = 1
+	return r, nil
+}
+
+type countingRunner struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *countingRunner) Run(context.Context, *definition.Definition, engine.Input) (engine.Report, error) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return engine.Report{Status: grading.StatusGraded, Score: 2, MaxScore: 2}, nil
+}
+
+type nopPublisher struct{}
+
+func (nopPublisher) Publish(context.Context, string, any, ...events.PublishOption) error { return nil }
+
+func newTestActivities(t *testing.T, ids ...string) (*Activities, *fakeStore, *countingRunner) {
+	t.Helper()
+	ctx := context.Background()
+	bucket := memblob.OpenBucket(nil)
+	t.Cleanup(func() { _ = bucket.Close() })
+	for _, id := range ids {
+		var buf bytes.Buffer
+		_, err := archive.Pack(&buf, []archive.File{{Name: "main.c", Data: []byte("int main(){}")}}, archive.Limits{})
+		require.NoError(t, err)
+		require.NoError(t, bucket.WriteAll(ctx, "deliveries/"+id, buf.Bytes(), &blob.WriterOptions{}))
+	}
+	fs := &fakeStore{configs: map[string]grading.Config{"cfg": {ID: "cfg", Name: "t", Source: oneStage}, "bad": {ID: "bad", Source: "version: 9"}}}
+	r := &countingRunner{}
+	log := slog.New(slog.DiscardHandler)
+	return NewActivities(NewGrader(fs, bucket, r, nopPublisher{}, log), log), fs, r
+}
+
+func TestExecutePipelinesResumesAfterHeartbeatedDeliveries(t *testing.T) {
+	a, fs, r := newTestActivities(t, "d1", "d2", "d3")
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	done := grading.Outcome{DeliveryID: "d1", User: "user-d1", Status: grading.StatusGraded, Score: 2, MaxScore: 2}
+	env.SetHeartbeatDetails(chunkProgress{Outcomes: []grading.Outcome{done}})
+
+	v, err := env.ExecuteActivity(workflows.ExecutePipelinesName, workflows.ExecutePipelinesInput{
+		BatchID: "b", ConfigID: "cfg",
+		Deliveries: []workflows.DeliveryRef{{ID: "d1", User: "user-d1"}, {ID: "d2", User: "user-d2"}, {ID: "d3", User: "user-d3"}},
+	})
+	require.NoError(t, err)
+	var res workflows.ExecutePipelinesResult
+	require.NoError(t, v.Get(&res))
+	require.Len(t, res.Outcomes, 3)
+	require.Equal(t, done, res.Outcomes[0])
+	require.Equal(t, 2, r.calls, "the heartbeated delivery is not graded again")
+	require.Len(t, fs.saved, 2)
+	for _, o := range res.Outcomes {
+		require.Equal(t, grading.StatusGraded, o.Status)
+	}
+}
+
+func TestBusinessFailuresAreNotRetried(t *testing.T) {
+	tests := []struct {
+		name     string
+		give     workflows.ExecutePipelineInput
+		wantType string
+	}{
+		{"unknown config", workflows.ExecutePipelineInput{ConfigID: "nope", Delivery: workflows.DeliveryRef{ID: "d1"}}, workflows.ErrTypeConfigNotFound},
+		{"invalid config", workflows.ExecutePipelineInput{ConfigID: "bad", Delivery: workflows.DeliveryRef{ID: "d1"}}, workflows.ErrTypeInvalidConfig},
+		{"unknown delivery", workflows.ExecutePipelineInput{ConfigID: "cfg", Delivery: workflows.DeliveryRef{ID: "gone"}}, workflows.ErrTypeDeliveryNotFound},
+		{"missing files", workflows.ExecutePipelineInput{ConfigID: "cfg", Delivery: workflows.DeliveryRef{ID: "nofiles"}}, workflows.ErrTypeMissingFiles},
+		{"no ids", workflows.ExecutePipelineInput{}, workflows.ErrTypeInvalidInput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _, _ := newTestActivities(t, "d1")
+			var ts testsuite.WorkflowTestSuite
+			env := ts.NewTestActivityEnvironment()
+			env.RegisterActivity(a)
+			_, err := env.ExecuteActivity(workflows.ExecutePipelineName, tt.give)
+			var app *sdktemporal.ApplicationError
+			require.True(t, errors.As(err, &app), "got %v", err)
+			require.Equal(t, tt.wantType, app.Type())
+			require.True(t, app.NonRetryable())
+		})
+	}
+}
+
+func TestMissingFilesLeaveAnErrorRow(t *testing.T) {
+	a, fs, _ := newTestActivities(t)
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	_, err := env.ExecuteActivity(workflows.ExecutePipelineName, workflows.ExecutePipelineInput{BatchID: "b", ConfigID: "cfg", Delivery: workflows.DeliveryRef{ID: "d9"}})
+	require.Error(t, err)
+	require.Len(t, fs.saved, 1)
+	require.Equal(t, grading.StatusError, fs.saved[0].Status)
+	require.Contains(t, fs.saved[0].Diagnostic, "not found")
+	require.Equal(t, 2.0, fs.saved[0].MaxScore)
+}

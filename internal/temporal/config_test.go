@@ -1,0 +1,89 @@
+package temporal
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestFormatTaskQueue(t *testing.T) {
+	tests := []struct {
+		givePrefix, giveSuffix, want string
+	}{
+		{"zinc", "submission-default", "zinc-submission-default"},
+		{"", "pipeline-default", "pipeline-default"},
+		{"zinc", "", "zinc"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, Config{TaskQueuePrefix: tt.givePrefix}.FormatTaskQueue(tt.giveSuffix))
+	}
+}
+
+func TestLoadConfigPrefix(t *testing.T) {
+	t.Setenv("TEMPORAL_ADDRESS", "temporal.example.com:7233")
+	t.Setenv("TEMPORAL_NAMESPACE", "zinc-dev")
+	cfg, err := LoadConfig()
+	require.NoError(t, err)
+	require.Equal(t, "zinc", cfg.TaskQueuePrefix, "unset prefix")
+	require.Equal(t, "temporal.example.com:7233", cfg.HostPort)
+	require.Equal(t, "zinc-dev", cfg.Namespace)
+
+	t.Setenv("ZINC_TASK_QUEUE_PREFIX", "")
+	cfg, err = LoadConfig()
+	require.NoError(t, err)
+	require.Equal(t, "", cfg.TaskQueuePrefix, "empty prefix gives bare names")
+	require.Equal(t, "core-default", cfg.FormatTaskQueue("core-default"))
+}
+
+func TestValidateRejectsBadSettings(t *testing.T) {
+	err := Config{HostPort: "nohost", Namespace: " ", TaskQueuePrefix: "a b"}.Validate()
+	require.ErrorContains(t, err, "host_port")
+	require.ErrorContains(t, err, "namespace is empty")
+	require.ErrorContains(t, err, "task_queue_prefix")
+}
+
+func TestExtensionConfigurationRoundTrip(t *testing.T) {
+	core := Config{HostPort: "temporal:7233", Namespace: "zinc-prod", TaskQueuePrefix: "zinc"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/extensions/pipeline/configuration" {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(core.Configuration())
+	}))
+	t.Cleanup(srv.Close)
+
+	c, err := FetchConfiguration(context.Background(), srv.Client(), srv.URL, "pipeline")
+	require.NoError(t, err)
+	require.Equal(t, ConfigurationName, c.Name)
+	got, err := FromConfiguration(Config{HostPort: "localhost:7233", Namespace: "default"}, c)
+	require.NoError(t, err)
+	require.Equal(t, core.HostPort, got.HostPort)
+	require.Equal(t, core.Namespace, got.Namespace)
+	require.Equal(t, "zinc-pipeline-default", got.FormatTaskQueue("pipeline-default"))
+
+	_, err = FetchConfiguration(context.Background(), srv.Client(), srv.URL, "unknown")
+	require.ErrorContains(t, err, "404")
+	_, err = FromConfiguration(Config{}, Configuration{Name: "nats"})
+	require.ErrorContains(t, err, `want name "temporal"`)
+}
+
+func TestParseQueues(t *testing.T) {
+	qs, err := ParseQueues("pipeline-default, pipeline-exam:concurrency=4:rate=2.5")
+	require.NoError(t, err)
+	require.Equal(t, []QueueConfig{
+		{Suffix: "pipeline-default"},
+		{Suffix: "pipeline-exam", MaxConcurrentActivities: 4, ActivitiesPerSecond: 2.5},
+	}, qs)
+
+	_, err = ParseQueues("a:concurrency=0,b:rate=x,c:speed=1")
+	require.ErrorContains(t, err, "queue a: concurrency")
+	require.ErrorContains(t, err, "queue b: rate")
+	require.ErrorContains(t, err, `unknown option "speed"`)
+	_, err = ParseQueues(" , ")
+	require.ErrorContains(t, err, "no task queue")
+}
