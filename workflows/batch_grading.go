@@ -366,7 +366,9 @@ func (b *batch) start(ctx workflow.Context, chunk []DeliveryRef) {
 	b.carry.Cursor = chunk[len(chunk)-1].User
 	b.inFlight += len(chunk)
 	b.running++
-	actx := workflow.WithActivityOptions(ctx, pipelineOptions(b.in.Queues.Pipeline, b.in.PipelineTimeout))
+	// A chunk grades its deliveries one after another: its time bound grows
+	// with it.
+	actx := workflow.WithActivityOptions(ctx, pipelineOptions(b.in.Queues.Pipeline, b.in.PipelineTimeout*time.Duration(len(chunk))))
 
 	var fut workflow.Future
 	if b.in.ChunkSize == 1 {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,7 +30,8 @@ type Config struct {
 	Ns []int
 	// Chunks are the deliveries per activity of the Temporal batches.
 	Chunks []int
-	// Concurrency is the pool's goroutines and the workflow's window.
+	// Concurrency is the pool's goroutines, the workflow's window and the
+	// pipeline worker's activity slots.
 	Concurrency int
 	// RealisticN is the size of the realistic batch; 0 skips it.
 	RealisticN int
@@ -113,7 +115,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (Report, error) {
 			LoadBefore: loadAverage(),
 		},
 	}
-	if cfg.DatabaseURL != "" {
+	if strings.HasPrefix(cfg.DatabaseURL, "postgres") {
 		rep.Store = "postgres"
 	}
 
@@ -240,12 +242,14 @@ func (b *bencher) realistic(ctx context.Context) ([]Phase, error) {
 	}
 	var phases []Phase
 	for round := 1; round <= b.cfg.RealisticRounds; round++ {
-		pool, tp, err := b.realisticRound(ctx, col, cfg, round%2 == 0)
+		ran, err := b.realisticRound(ctx, col, cfg, round%2 == 0)
 		if err != nil {
 			return nil, err
 		}
-		pool.Round, tp.Round = round, round
-		phases = append(phases, pool, tp)
+		for i := range ran {
+			ran[i].Round = round
+		}
+		phases = append(phases, ran...)
 	}
 	for _, p := range phases {
 		if p.Failed > 0 {
@@ -256,12 +260,15 @@ func (b *bencher) realistic(ctx context.Context) ([]Phase, error) {
 }
 
 // realisticRound grades the collection on the pool and through Temporal,
-// Temporal first when temporalFirst, and counts the deliveries whose
-// Temporal score differs from the pool's.
-func (b *bencher) realisticRound(ctx context.Context, col seeded, cfg string, temporalFirst bool) (pool, tp Phase, err error) {
+// Temporal first when temporalFirst, counts the deliveries whose Temporal
+// score differs from the pool's, and returns both phases in the order they
+// ran.
+func (b *bencher) realisticRound(ctx context.Context, col seeded, cfg string, temporalFirst bool) ([]Phase, error) {
 	var (
 		pp   poolPhase
+		tp   Phase
 		rows []grading.Result
+		err  error
 	)
 	for _, temporal := range []bool{temporalFirst, !temporalFirst} {
 		if temporal {
@@ -270,7 +277,7 @@ func (b *bencher) realisticRound(ctx context.Context, col seeded, cfg string, te
 			pp, err = b.pool(ctx, col, cfg, "")
 		}
 		if err != nil {
-			return Phase{}, Phase{}, err
+			return nil, err
 		}
 	}
 	want := map[string]float64{}
@@ -282,7 +289,10 @@ func (b *bencher) realisticRound(ctx context.Context, col seeded, cfg string, te
 			tp.Mismatches++
 		}
 	}
-	return pp.Phase, tp, nil
+	if temporalFirst {
+		return []Phase{tp, pp.Phase}, nil
+	}
+	return []Phase{pp.Phase, tp}, nil
 }
 
 // seed creates a collection of n deliveries, a few at a time.
@@ -497,6 +507,7 @@ func (b *bencher) measure(ctx context.Context, p *Phase, profile string, fn func
 		return err
 	}
 	p.CPU, p.ChildCPU = after.self-before.self, after.children-before.children
+	p.MachineCPU = after.machine - before.machine
 	p.Memory = b.sampler.reset()
 	p.Memory.MaxRSS = after.maxRSS
 	return ctx.Err()

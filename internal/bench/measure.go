@@ -100,10 +100,49 @@ func residentBytes() uint64 {
 	return pages * uint64(os.Getpagesize())
 }
 
-// usage is a snapshot of the process's resource use.
+// usage is a snapshot of the process's resource use and of the machine's.
 type usage struct {
 	self, children time.Duration
 	maxRSS         uint64
+	// machine is the busy time of all CPUs (not idle, not waiting for I/O)
+	// since boot; 0 where /proc/stat is missing.
+	machine time.Duration
+}
+
+// userHZ is the unit of /proc/stat: USER_HZ is 100 on every Linux ABI Go
+// supports.
+const userHZ = 100
+
+// machineBusy is the busy time of all CPUs since boot, from /proc/stat.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	return parseBusy(b)
+}
+
+// parseBusy sums the busy columns of /proc/stat's first ("cpu") line, or
+// returns 0 when the text is not /proc/stat.
+func parseBusy(b []byte) time.Duration {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0
+	}
+	var busy uint64
+	for i, v := range f[1:] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0
+		}
+		// Columns: user nice system idle iowait irq softirq steal guest
+		// guest_nice; guest time is already counted in user.
+		if i != 3 && i != 4 && i < 8 {
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / userHZ
 }
 
 func readUsage() (usage, error) {
@@ -118,7 +157,7 @@ func readUsage() (usage, error) {
 		return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 	}
 	// Linux reports ru_maxrss in KiB.
-	return usage{self: cpu(self), children: cpu(children), maxRSS: uint64(self.Maxrss) * 1024}, nil
+	return usage{self: cpu(self), children: cpu(children), maxRSS: uint64(self.Maxrss) * 1024, machine: machineBusy()}, nil
 }
 
 // loadAverage returns the three load averages of /proc/loadavg, or

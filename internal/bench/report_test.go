@@ -82,6 +82,23 @@ func TestPhaseArithmetic(t *testing.T) {
 	}
 }
 
+func TestOthersCores(t *testing.T) {
+	p := Phase{Wall: 10 * time.Second, CPU: 8 * time.Second, ChildCPU: 2 * time.Second, MachineCPU: 15 * time.Second}
+	assert.InDelta(t, 0.5, p.OthersCores(), 1e-9)
+	p.MachineCPU = 9 * time.Second // sampling skew: never negative
+	assert.Equal(t, 0.0, p.OthersCores())
+	p.MachineCPU = 0 // unknown
+	assert.Equal(t, 0.0, p.OthersCores())
+}
+
+func TestParseBusyCountsAllButIdleAndIOWait(t *testing.T) {
+	stat := "cpu  100 10 50 1000 40 5 5 2 7 0\ncpu0 50 5 25 500 20 2 3 1 0 0\n"
+	// user+nice+system+irq+softirq+steal = 172 ticks of 10 ms.
+	assert.Equal(t, 1720*time.Millisecond, parseBusy([]byte(stat)))
+	assert.Equal(t, time.Duration(0), parseBusy([]byte("intr 1 2 3\n")))
+	assert.Equal(t, time.Duration(0), parseBusy([]byte("cpu 1 x 3 4 5\n")))
+}
+
 func TestRatioOfZeroIsZero(t *testing.T) {
 	assert.Equal(t, 0.0, Ratio(3, 0))
 	assert.Equal(t, 0.5, Ratio(1, 2))
@@ -135,7 +152,7 @@ func sampleReport() Report {
 		Took:        90 * time.Second,
 		Idle:        Memory{PeakRSS: 200 << 20, PeakGo: 100 << 20},
 		Noop: []Phase{
-			{N: 2000, Concurrency: 100, Wall: 2 * time.Second, CPU: 3 * time.Second, Graded: 2000,
+			{N: 2000, Concurrency: 100, Wall: 2 * time.Second, CPU: 3 * time.Second, MachineCPU: 4 * time.Second, Graded: 2000,
 				Memory: Memory{PeakRSS: 300 << 20, PeakGo: 150 << 20, PeakHeap: 60 << 20, MaxRSS: 310 << 20}, Profile: "bench/pool.prof"},
 			{N: 2000, Chunk: 1, Concurrency: 100, Wall: 8 * time.Second, CPU: 12 * time.Second, Graded: 2000,
 				History: &History{Runs: 2, Events: 8000, MaxEvents: 4400, Bytes: 2 << 20, MaxBytes: 1 << 20},
@@ -146,11 +163,12 @@ func sampleReport() Report {
 				History: &History{Runs: 1, Events: 230, MaxEvents: 230, MaxBytes: 600 << 10}},
 		},
 		Realistic: []Phase{
-			{Round: 1, N: 40, Concurrency: 100, Wall: 50 * time.Second, Graded: 40},
-			{Round: 1, N: 40, Chunk: 1, Concurrency: 100, Wall: 52 * time.Second, Graded: 40, Mismatches: 1,
-				History: &History{Runs: 1, Events: 130, MaxEvents: 130}},
-			{Round: 2, N: 40, Chunk: 1, Concurrency: 100, Wall: 51 * time.Second, Graded: 40},
-			{Round: 2, N: 40, Concurrency: 100, Wall: 50 * time.Second, Graded: 40},
+			{Round: 1, N: 40, Concurrency: 100, Wall: 50 * time.Second, CPU: 5 * time.Second, ChildCPU: 35 * time.Second,
+				MachineCPU: 60 * time.Second, Graded: 40},
+			{Round: 1, N: 40, Chunk: 1, Concurrency: 100, Wall: 52 * time.Second, CPU: 6 * time.Second, ChildCPU: 35 * time.Second,
+				Graded: 40, Mismatches: 1, History: &History{Runs: 1, Events: 130, MaxEvents: 130}},
+			{Round: 2, N: 40, Chunk: 1, Concurrency: 100, Wall: 51 * time.Second, CPU: 6 * time.Second, ChildCPU: 35 * time.Second, Graded: 40},
+			{Round: 2, N: 40, Concurrency: 100, Wall: 50 * time.Second, CPU: 5 * time.Second, ChildCPU: 35 * time.Second, Graded: 40},
 		},
 	}
 }
@@ -159,16 +177,17 @@ func TestMarkdownHasOneRowPerPhaseWithRatios(t *testing.T) {
 	md := sampleReport().Markdown()
 
 	assert.Contains(t, md, "Machine: 2 CPUs (GOMAXPROCS 2), go1.26.8; load average 1.00 2.00 3.00 before, 1.50 2.00 3.00 after. Store: sqlite. Concurrency: 100. Idle stack (server, NATS, workers, store): RSS 200 MiB, Go runtime 100 MiB.")
-	assert.Contains(t, md, "| 2,000 | plain pool | 100 | – | 2.0 s | 1000 | 1 | 1.50 | 2,000 | 0 |")
-	assert.Contains(t, md, "| 2,000 | Temporal, 1 per activity | 100 | 2,000 | 8.0 s | 250 | 0.25 | 1.50 | 2,000 | 0 |")
-	assert.Contains(t, md, "| 2,000 | Temporal, 50 per activity | 40 | 40 | 4.0 s | 500 | 0.50 | 0.00 | 2,000 | 0 |")
+	assert.Contains(t, md, "| 2,000 | plain pool | 100 | – | 2.0 s | 1000 | 1 | 1.50 | 0.50 | 2,000 | 0 |")
+	assert.Contains(t, md, "| 2,000 | Temporal, 1 per activity | 100 | 2,000 | 8.0 s | 250 | 0.25 | 1.50 | 0.00 | 2,000 | 0 |")
+	assert.Contains(t, md, "| 2,000 | Temporal, 50 per activity | 40 | 40 | 4.0 s | 500 | 0.50 | 0.00 | 0.00 | 2,000 | 0 |")
 	assert.Contains(t, md, "| 2,000 | Temporal, 1 per activity | 2 | 8,000 | 4,400 (9% of 51,200) | 1.00 MiB | past the continue-as-new suggestion, below warning |")
 	assert.Contains(t, md, "| 2,000 | plain pool | – | – | – | – | – | 300 MiB | 150 MiB | 60 MiB | 310 MiB |")
 	assert.Contains(t, md, "Target 300 deliveries/s through Temporal: N = 2,000: best 500/s (Temporal, 50 per activity) — reached.")
-	assert.Contains(t, md, "| 1 | 40 | plain pool | 40 | 50.0 s | 0.80 | 0.00 | 40 | – |")
-	assert.Contains(t, md, "| 1 | 40 | Temporal, 1 per activity | 40 | 52.0 s | 0.77 | 0.00 | 40 | 1 |")
-	assert.Contains(t, md, "| 2 | 40 | Temporal, 1 per activity | 40 | 51.0 s | 0.78 | 0.00 | 40 | 0 |")
-	assert.Contains(t, md, "all rounds: 103.0 s / 100.0 s = 1.030 (target ≤ 1.05: met).")
+	assert.Contains(t, md, "| 1 | 40 | plain pool | 40 | 50.0 s | 0.80 | 40.0 s | 0.80 | 0.40 | 40 | – |")
+	assert.Contains(t, md, "| 1 | 40 | Temporal, 1 per activity | 40 | 52.0 s | 0.77 | 41.0 s | 0.79 | 0.00 | 40 | 1 |")
+	assert.Contains(t, md, "| 2 | 40 | Temporal, 1 per activity | 40 | 51.0 s | 0.78 | 41.0 s | 0.80 | 0.00 | 40 | 0 |")
+	assert.Contains(t, md, "all rounds: 103.0 s / 100.0 s = 1.030 (target ≤ 1.05: met). "+
+		"CPU time, which depends far less on the rest of the machine: 82.0 s / 80.0 s = 1.025.")
 	assert.Contains(t, md, "| N | mode | CPU | CPU per delivery | grading: store | grading: bucket + archive |")
 	assert.Contains(t, md, "| 2,000 | Temporal, 1 per activity | 10.0 s | 5.00 ms | 50% | 0% | 0% | 40% | 0% | 0% | 10% | 0% | 0% | 0% |")
 	assert.Contains(t, md, "CPU profiles: `bench/pool.prof`.")

@@ -1,0 +1,73 @@
+// Command bench measures batch grading through Temporal against a plain
+// in-process worker pool, on one in-process stack (embedded Temporal and
+// NATS, SQLite or PostgreSQL store, file bucket), and writes the figures
+// into the generated section of a Markdown file:
+//
+//	go run ./cmd/bench -out BENCHMARKS.md
+//	go run ./cmd/bench -quick
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/zinc-edu/orchestrator/internal/bench"
+	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		ns          = flag.String("n", "2000,10000", "no-op batch sizes, comma-separated")
+		chunks      = flag.String("chunk", "1,50", "deliveries per activity of the Temporal batches, comma-separated")
+		concurrency = flag.Int("concurrency", 100, "pool goroutines and workflow window")
+		realisticN  = flag.Int("realistic-n", 40, "deliveries of the realistic batch; 0 skips it")
+		rounds      = flag.Int("realistic-rounds", 2, "runs of the realistic batch on each side, alternating which goes first")
+		out         = flag.String("out", "bench/report.md", "Markdown file whose bench section is (re)written")
+		profileDir  = flag.String("profile-dir", "bench", "directory of the CPU profiles of the no-op phases; empty for none")
+		dbURL       = flag.String("database-url", "", "store URL; empty means a temporary SQLite file")
+		quick       = flag.Bool("quick", false, "smoke run: N=200, at most 4 realistic deliveries")
+		verbose     = flag.Bool("v", false, "show the stack's own warnings (server, SDK, workers)")
+	)
+	flag.Parse()
+
+	cfg := bench.Config{
+		Concurrency: *concurrency, RealisticN: *realisticN, RealisticRounds: *rounds,
+		ProfileDir: *profileDir, DatabaseURL: *dbURL,
+	}
+	var err error
+	if cfg.Ns, err = bench.ParseInts(*ns); err != nil {
+		return fmt.Errorf("flag -n: %w", err)
+	}
+	if cfg.Chunks, err = bench.ParseInts(*chunks); err != nil {
+		return fmt.Errorf("flag -chunk: %w", err)
+	}
+	if *quick {
+		cfg = cfg.Quick()
+	}
+	log := servicedefaults.NewLogger(os.Stderr, slog.LevelInfo, servicedefaults.FormatText)
+	if *verbose {
+		cfg.StackLogger = servicedefaults.NewLogger(os.Stderr, slog.LevelWarn, servicedefaults.FormatText)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := bench.Run(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	section := rep.Markdown()
+	fmt.Print(section)
+	return bench.WriteSection(*out, section)
+}
