@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -181,4 +182,88 @@ func historyLengths(t *testing.T, ctx context.Context, st *harness.Stack, b grad
 		run = next
 	}
 	return lengths
+}
+
+// TestPartitionedBatch grades a batch as child workflows on the real
+// server: every delivery once, controls reach the running partition, and
+// progress adds the partition's work to the batch's.
+func TestPartitionedBatch(t *testing.T) {
+	st := startStack(t, "", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ds := make([]harness.Delivery, 5)
+	for i := range ds {
+		ds[i] = harness.Delivery{User: fmt.Sprintf("u%d", i), Files: map[string][]byte{"a.txt": []byte("x")}}
+	}
+	seeded, err := st.Seed(ctx, sleepConfig("1"), ds)
+	require.NoError(t, err)
+	b, err := st.Batches.Start(ctx, batches.StartRequest{
+		CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID, Concurrency: 1, PartitionSize: 2,
+	})
+	require.NoError(t, err)
+
+	// Pause the batch while its first partition runs: the partition stops
+	// dispatching, and the batch's progress shows the partition's state.
+	require.Eventually(t, func() bool {
+		v, err := st.Batches.Get(ctx, b.ID)
+		require.NoError(t, err)
+		return v.Progress.Partition != "" && v.Progress.InFlight == 1
+	}, 30*time.Second, 50*time.Millisecond)
+	require.NoError(t, st.Batches.Pause(ctx, b.ID))
+	var p workflows.Progress
+	require.Eventually(t, func() bool {
+		v, err := st.Batches.Get(ctx, b.ID)
+		require.NoError(t, err)
+		p = v.Progress
+		return p.InFlight == 0
+	}, 30*time.Second, 50*time.Millisecond)
+	require.True(t, p.Paused)
+	require.Equal(t, 5, p.Total)
+	require.Less(t, p.Done, 5)
+	require.NoError(t, st.Batches.SetConcurrency(ctx, b.ID, 4))
+	require.NoError(t, st.Batches.Resume(ctx, b.ID))
+
+	res, err := st.Wait(ctx, b)
+	require.NoError(t, err)
+	require.Equal(t, 5, res.Summary.Counts.Graded)
+	rows, err := st.Store.BatchResults(ctx, b.ID)
+	require.NoError(t, err)
+	require.Len(t, rows, 5)
+	for _, r := range rows {
+		require.Equal(t, 1, r.Attempt, "%s graded once", r.User)
+	}
+	for _, part := range []string{"/partition-1", "/partition-2", "/partition-3"} {
+		desc, err := st.Client.DescribeWorkflowExecution(ctx, b.WorkflowID+part, "")
+		require.NoError(t, err, part)
+		require.Equal(t, "Completed", desc.GetWorkflowExecutionInfo().GetStatus().String())
+	}
+	v, err := st.Batches.Get(ctx, b.ID)
+	require.NoError(t, err)
+	require.Equal(t, grading.BatchCompleted, v.Status)
+}
+
+func TestCancelPartitionedBatchStopsItsPartition(t *testing.T) {
+	st := startStack(t, "", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	marker := fmt.Sprintf("%d", 5000+os.Getpid()%1000)
+	seeded, err := st.Seed(ctx, sleepConfig(marker), []harness.Delivery{
+		{User: "ann", Files: map[string][]byte{"a.txt": []byte("x")}},
+		{User: "bob", Files: map[string][]byte{"a.txt": []byte("x")}},
+	})
+	require.NoError(t, err)
+	b, err := st.Batches.Start(ctx, batches.StartRequest{CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID, PartitionSize: 1})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(processesWith("sleep", marker)) == 1 }, 30*time.Second, 50*time.Millisecond)
+
+	require.NoError(t, st.Batches.Cancel(ctx, b.ID))
+	_, err = st.Wait(ctx, b)
+	require.Error(t, err)
+	require.Empty(t, processesWith("sleep", marker))
+	v, err := st.Batches.Get(ctx, b.ID)
+	require.NoError(t, err)
+	require.Equal(t, grading.BatchCancelled, v.Status)
+	desc, err := st.Client.DescribeWorkflowExecution(ctx, b.WorkflowID+"/partition-1", "")
+	require.NoError(t, err)
+	require.Equal(t, "Canceled", desc.GetWorkflowExecutionInfo().GetStatus().String())
 }

@@ -45,6 +45,13 @@ type BatchGradingInput struct {
 	Queues Queues `json:"queues"`
 	// RegradeOf, when set, grades only the deliveries that batch failed.
 	RegradeOf string `json:"regrade_of,omitempty"`
+	// PartitionSize > 0 grades the batch as child workflows of at most that
+	// many deliveries each, one after another, so no run's history holds
+	// more than a partition's work.
+	PartitionSize int `json:"partition_size,omitempty"`
+	// Partition is set (1, 2, …) on those children: a partition grades
+	// PartitionSize deliveries after its cursor and records no outcome.
+	Partition int `json:"partition,omitempty"`
 	// PipelineTimeout bounds one ExecutePipeline attempt; zero means 10 min.
 	PipelineTimeout time.Duration `json:"pipeline_timeout,omitempty"`
 	// Carry is the state handed from one run to the next by continue-as-new.
@@ -62,13 +69,22 @@ type BatchCarry struct {
 	StartedAt  time.Time         `json:"started_at"`
 	Paused     bool              `json:"paused,omitempty"`
 	Runs       int               `json:"runs"`
+	// Dispatched counts the deliveries a partition has started.
+	Dispatched int `json:"dispatched,omitempty"`
+	// Partitions counts the partitions a partitioned batch has finished.
+	Partitions int `json:"partitions,omitempty"`
 }
 
-// BatchGradingResult is the final state of a batch.
+// BatchGradingResult is the final state of a batch. A partition also hands
+// back its state, so the batch continues after it.
 type BatchGradingResult struct {
 	BatchID string              `json:"batch_id"`
 	Status  grading.BatchStatus `json:"status"`
 	Summary grading.Summary     `json:"summary"`
+	// Carry and Done are set by partitions only: Done means the collection
+	// has no delivery after Carry.Cursor.
+	Carry *BatchCarry `json:"carry,omitempty"`
+	Done  bool        `json:"done,omitempty"`
 }
 
 // Progress answers the progress query.
@@ -86,6 +102,31 @@ type Progress struct {
 	DurationP95MS  float64 `json:"duration_p95_ms"`
 	QueueWaitP50MS float64 `json:"queue_wait_p50_ms"`
 	QueueWaitP95MS float64 `json:"queue_wait_p95_ms"`
+	// Partition is the workflow id of the running partition of a
+	// partitioned batch; its own progress query covers the work in flight.
+	Partition string `json:"partition,omitempty"`
+}
+
+// WithPartition adds the progress of the running partition c to that of
+// its batch p, whose counts cover finished partitions only.
+func (p Progress) WithPartition(c Progress) Progress {
+	if p.Done > 0 && p.PerSecond > 0 {
+		p.PerSecond *= float64(p.Done+c.Done) / float64(p.Done)
+	} else {
+		p.PerSecond = c.PerSecond
+	}
+	p.Done += c.Done
+	p.Failed += c.Failed
+	p.InFlight = c.InFlight
+	if p.DurationP50MS == 0 {
+		p.DurationP50MS, p.DurationP95MS = c.DurationP50MS, c.DurationP95MS
+		p.QueueWaitP50MS, p.QueueWaitP95MS = c.QueueWaitP50MS, c.QueueWaitP95MS
+	}
+	p.ETASeconds = 0
+	if p.PerSecond > 0 {
+		p.ETASeconds = float64(p.Total-p.Done) / p.PerSecond
+	}
+	return p
 }
 
 // Validate reports every input problem at once.
@@ -105,6 +146,9 @@ func (in BatchGradingInput) Validate() error {
 	}
 	if in.Queues.Core == "" || in.Queues.Submission == "" || in.Queues.Pipeline == "" {
 		errs = append(errs, errors.New("queues.core, queues.submission and queues.pipeline are required"))
+	}
+	if in.PartitionSize < 0 || in.Partition < 0 || (in.Partition > 0 && in.PartitionSize == 0) {
+		errs = append(errs, errors.New("partition_size must not be negative, and a partition needs a partition_size"))
 	}
 	if in.PageSize < 0 || in.MaxPerRun < 0 || in.PipelineTimeout < 0 {
 		errs = append(errs, errors.New("page_size, max_per_run and pipeline_timeout must not be negative"))
@@ -147,7 +191,15 @@ func BatchGrading(ctx workflow.Context, in BatchGradingInput) (BatchGradingResul
 	}
 	b.memo = workflow.GetVersion(ctx, memoChange, workflow.DefaultVersion, memoVersion) >= memoVersion
 
-	err := b.run(ctx)
+	var err error
+	switch {
+	case b.in.Partition > 0:
+		return b.runPartition(ctx)
+	case b.in.PartitionSize > 0:
+		err = b.runPartitions(ctx)
+	default:
+		err = b.run(ctx)
+	}
 	var can *workflow.ContinueAsNewError
 	if errors.As(err, &can) {
 		return BatchGradingResult{}, err
@@ -186,6 +238,8 @@ type batch struct {
 	wake     workflow.Channel
 	selector workflow.Selector
 	memo     bool // upsert the progress memo (workflow version ≥ memoVersion)
+	full     bool // a partition has started all the deliveries it may
+	child    string
 }
 
 func newBatch(ctx workflow.Context, in BatchGradingInput) *batch {
@@ -216,7 +270,12 @@ func (b *batch) registerHandlers(ctx workflow.Context) error {
 		return fmt.Errorf("set progress query: %w", err)
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, PauseUpdate,
-		func(workflow.Context) error { b.carry.Paused = true; b.poke(); return nil },
+		func(ctx workflow.Context) error {
+			b.carry.Paused = true
+			b.forward(ctx, PauseUpdate, nil)
+			b.poke()
+			return nil
+		},
 		workflow.UpdateHandlerOptions{Validator: func() error {
 			if b.carry.Paused {
 				return errors.New("batch is already paused")
@@ -227,7 +286,12 @@ func (b *batch) registerHandlers(ctx workflow.Context) error {
 		return fmt.Errorf("set pause update: %w", err)
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, ResumeUpdate,
-		func(workflow.Context) error { b.carry.Paused = false; b.poke(); return nil },
+		func(ctx workflow.Context) error {
+			b.carry.Paused = false
+			b.forward(ctx, ResumeUpdate, nil)
+			b.poke()
+			return nil
+		},
 		workflow.UpdateHandlerOptions{Validator: func() error {
 			if !b.carry.Paused {
 				return errors.New("batch is not paused")
@@ -238,7 +302,12 @@ func (b *batch) registerHandlers(ctx workflow.Context) error {
 		return fmt.Errorf("set resume update: %w", err)
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, SetConcurrencyUpdate,
-		func(_ workflow.Context, n int) (int, error) { b.concurrency = n; b.poke(); return n, nil },
+		func(ctx workflow.Context, n int) (int, error) {
+			b.concurrency = n
+			b.forward(ctx, SetConcurrencyUpdate, n)
+			b.poke()
+			return n, nil
+		},
 		workflow.UpdateHandlerOptions{Validator: func(n int) error {
 			if n < 1 || n > MaxConcurrency {
 				return fmt.Errorf("concurrency %d: want 1..%d", n, MaxConcurrency)
@@ -254,7 +323,7 @@ func (b *batch) registerHandlers(ctx workflow.Context) error {
 // run grades until the collection is exhausted, the batch is cancelled, or
 // the run is long enough to continue as new.
 func (b *batch) run(ctx workflow.Context) error {
-	if b.in.Carry == nil {
+	if b.in.Carry == nil && b.in.Partition == 0 {
 		if err := b.checkConfig(ctx); err != nil {
 			return err
 		}
@@ -267,10 +336,10 @@ func (b *batch) run(ctx workflow.Context) error {
 			switch {
 			case ctx.Err() != nil:
 				return sdktemporal.NewCanceledError()
+			case b.lastPage && len(b.queue) == 0, b.full:
+				return nil
 			case b.draining:
 				return b.continueAsNew(ctx)
-			case b.lastPage && len(b.queue) == 0:
-				return nil
 			case b.carry.Paused:
 				// Nothing runs while paused: wait for resume or cancellation.
 				if err := workflow.Await(ctx, func() bool { return !b.carry.Paused }); err != nil {
@@ -300,7 +369,14 @@ func (b *batch) dispatch(ctx workflow.Context) error {
 			b.draining = true
 			return nil
 		}
-		n := min(b.in.ChunkSize, len(b.queue))
+		budget := len(b.queue)
+		if b.in.Partition > 0 {
+			if budget = b.in.PartitionSize - b.carry.Dispatched; budget <= 0 {
+				b.full = true
+				return nil
+			}
+		}
+		n := min(b.in.ChunkSize, len(b.queue), budget)
 		chunk := b.queue[:n:n]
 		b.queue = b.queue[n:]
 		b.start(ctx, chunk)
@@ -364,6 +440,7 @@ func (b *batch) checkConfig(ctx workflow.Context) error {
 // activities) never skips or repeats a delivery.
 func (b *batch) start(ctx workflow.Context, chunk []DeliveryRef) {
 	b.carry.Cursor = chunk[len(chunk)-1].User
+	b.carry.Dispatched += len(chunk)
 	b.inFlight += len(chunk)
 	b.running++
 	// A chunk grades its deliveries one after another: its time bound grows
@@ -489,6 +566,7 @@ func (b *batch) progress(ctx workflow.Context) Progress {
 		DurationP95MS:  b.carry.Durations.Quantile(0.95),
 		QueueWaitP50MS: b.carry.QueueWaits.Quantile(0.50),
 		QueueWaitP95MS: b.carry.QueueWaits.Quantile(0.95),
+		Partition:      b.child,
 	}
 	if elapsed := workflow.Now(ctx).Sub(b.carry.StartedAt).Seconds(); elapsed > 0 && p.Done > 0 {
 		p.PerSecond = float64(p.Done) / elapsed

@@ -54,6 +54,9 @@ type StartRequest struct {
 	Lane string `json:"lane,omitempty"`
 	// RegradeOf grades only the deliveries that batch failed.
 	RegradeOf string `json:"regrade_of,omitempty"`
+	// PartitionSize > 0 grades the batch as child workflows of that many
+	// deliveries each (for very large batches).
+	PartitionSize int `json:"partition_size,omitempty"`
 }
 
 // Start validates the request, records the batch and starts its workflow.
@@ -63,12 +66,13 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (grading.Batch, e
 		return grading.Batch{}, fmt.Errorf("start batch: %w: lane %q: want one of %v", ErrInvalid, req.Lane, workflows.PipelineQueues)
 	}
 	in := workflows.BatchGradingInput{
-		CollectionID: req.CollectionID,
-		ConfigID:     req.ConfigID,
-		Concurrency:  req.Concurrency,
-		ChunkSize:    req.ChunkSize,
-		RegradeOf:    req.RegradeOf,
-		Queues:       workflows.QueuesFor(s.client.FormatTaskQueue, req.Lane),
+		CollectionID:  req.CollectionID,
+		ConfigID:      req.ConfigID,
+		Concurrency:   req.Concurrency,
+		ChunkSize:     req.ChunkSize,
+		RegradeOf:     req.RegradeOf,
+		PartitionSize: req.PartitionSize,
+		Queues:        workflows.QueuesFor(s.client.FormatTaskQueue, req.Lane),
 	}
 	if err := in.Validate(); err != nil {
 		return grading.Batch{}, fmt.Errorf("start batch: %w: %w", ErrInvalid, err)
@@ -179,13 +183,27 @@ func (s *Service) liveStatus(ctx context.Context, b grading.Batch) (grading.Batc
 }
 
 func (s *Service) progress(ctx context.Context, b grading.Batch) (workflows.Progress, error) {
-	var p workflows.Progress
-	v, err := s.client.QueryWorkflow(ctx, b.WorkflowID, "", workflows.ProgressQuery)
+	p, err := s.query(ctx, b.WorkflowID)
+	if err != nil || p.Partition == "" {
+		return p, err
+	}
+	// A partitioned batch counts finished partitions; the running one
+	// knows the work in flight.
+	c, err := s.query(ctx, p.Partition)
 	if err != nil {
-		return p, fmt.Errorf("query batch %s progress: %w", b.ID, err)
+		return p, err
+	}
+	return p.WithPartition(c), nil
+}
+
+func (s *Service) query(ctx context.Context, workflowID string) (workflows.Progress, error) {
+	var p workflows.Progress
+	v, err := s.client.QueryWorkflow(ctx, workflowID, "", workflows.ProgressQuery)
+	if err != nil {
+		return p, fmt.Errorf("query progress of %s: %w", workflowID, err)
 	}
 	if err := v.Get(&p); err != nil {
-		return p, fmt.Errorf("decode batch %s progress: %w", b.ID, err)
+		return p, fmt.Errorf("decode progress of %s: %w", workflowID, err)
 	}
 	return p, nil
 }

@@ -56,3 +56,11 @@ func bucketBounds(i int) (lo, hi float64) {
 	}
 	return float64(uint64(1) << (i - 1)), float64(uint64(1) << i)
 }
+
+// Merge adds another histogram's observations to h.
+func (h *Histogram) Merge(o Histogram) {
+	for i, c := range o.Counts {
+		h.Counts[i] += c
+	}
+	h.N += o.N
+}

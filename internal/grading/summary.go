@@ -80,3 +80,28 @@ func (s *Summary) Add(o Outcome) {
 
 // Failed is the number of deliveries that did not get a score.
 func (s *Summary) Failed() int { return s.Counts.Ungraded + s.Counts.Error }
+
+// Merge folds another summary, such as one partition's, into s.
+func (s *Summary) Merge(o Summary) {
+	if o.Counts.Graded > 0 {
+		if s.Counts.Graded == 0 || o.MinScore < s.MinScore {
+			s.MinScore = o.MinScore
+		}
+		if s.Counts.Graded == 0 || o.MaxScore > s.MaxScore {
+			s.MaxScore = o.MaxScore
+		}
+	}
+	s.Total += o.Total
+	s.Counts.Graded += o.Counts.Graded
+	s.Counts.Ungraded += o.Counts.Ungraded
+	s.Counts.Error += o.Counts.Error
+	s.ScoreSum += o.ScoreSum
+	if s.Counts.Graded > 0 {
+		s.MeanScore = s.ScoreSum / float64(s.Counts.Graded)
+	}
+	s.MaxPossible = max(s.MaxPossible, o.MaxPossible)
+	room := max(MaxListedFailures-len(s.Failures), 0)
+	kept := o.Failures[:min(room, len(o.Failures))]
+	s.Failures = append(s.Failures, kept...)
+	s.FailuresOmitted += o.FailuresOmitted + len(o.Failures) - len(kept)
+}

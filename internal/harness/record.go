@@ -15,11 +15,12 @@ import (
 
 // Scenario is one batch whose histories are recorded for replay tests.
 type Scenario struct {
-	Name        string
-	Deliveries  int
-	Failing     []int // indexes of deliveries graded ungraded the first time
-	Concurrency int
-	ChunkSize   int
+	Name          string
+	Deliveries    int
+	Failing       []int // indexes of deliveries graded ungraded the first time
+	Concurrency   int
+	ChunkSize     int
+	PartitionSize int
 }
 
 // Scenarios are the batches the replay tests keep histories of: failures,
@@ -29,6 +30,7 @@ var Scenarios = []Scenario{
 	{Name: "small", Deliveries: 5, Failing: []int{3}, Concurrency: 2},
 	{Name: "chunked", Deliveries: 7, Concurrency: 2, ChunkSize: 3},
 	{Name: "continue-as-new", Deliveries: 60, Concurrency: 5},
+	{Name: "partitioned", Deliveries: 7, Concurrency: 2, PartitionSize: 3},
 }
 
 // RecordHistories runs every scenario on st (whose runner must be a
@@ -58,7 +60,7 @@ func RecordHistories(ctx context.Context, st *Stack, dir, tag string) ([]string,
 		}
 		b, err := st.Batches.Start(ctx, batches.StartRequest{
 			CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID,
-			Concurrency: sc.Concurrency, ChunkSize: sc.ChunkSize,
+			Concurrency: sc.Concurrency, ChunkSize: sc.ChunkSize, PartitionSize: sc.PartitionSize,
 		})
 		if err != nil {
 			return nil, err

@@ -1,0 +1,144 @@
+package workflows
+
+import (
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	sdktemporal "go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/zinc-edu/orchestrator/internal/grading"
+)
+
+// runPartitions grades a very large batch as a sequence of child
+// workflows, each a partition of at most PartitionSize deliveries after the
+// previous one's cursor. The batch's own history then holds a few events
+// per partition; it still continues as new if that grows too long.
+func (b *batch) runPartitions(ctx workflow.Context) error {
+	if b.in.Carry == nil {
+		if err := b.checkConfig(ctx); err != nil {
+			return err
+		}
+		// One row is enough to learn the total.
+		page := b.in.PageSize
+		b.in.PageSize = 1
+		err := b.fetchPage(ctx)
+		b.in.PageSize, b.queue = page, nil
+		if err != nil {
+			return err
+		}
+		if b.lastPage && b.carry.Total == 0 {
+			return nil
+		}
+	}
+	for {
+		if ctx.Err() != nil {
+			return sdktemporal.NewCanceledError()
+		}
+		if b.carry.Partitions > 0 && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			return b.continueAsNew(ctx)
+		}
+		res, err := b.runChild(ctx, b.carry.Partitions+1)
+		if err != nil {
+			return err
+		}
+		b.carry.Partitions++
+		b.carry.Summary.Merge(res.Summary)
+		if res.Carry != nil {
+			b.carry.Cursor = res.Carry.Cursor
+			b.carry.Durations.Merge(res.Carry.Durations)
+			b.carry.QueueWaits.Merge(res.Carry.QueueWaits)
+		}
+		if res.Done {
+			return nil
+		}
+	}
+}
+
+// runChild runs partition idx and waits for it. While it runs, the batch's
+// pause, resume and concurrency updates are forwarded to it.
+func (b *batch) runChild(ctx workflow.Context, idx int) (BatchGradingResult, error) {
+	in := b.in
+	in.Partition = idx
+	in.Concurrency = b.concurrency
+	in.Carry = &BatchCarry{Cursor: b.carry.Cursor, Paused: b.carry.Paused, StartedAt: workflow.Now(ctx)}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		// Named from the input, not the running execution, so replay (which
+		// runs under another id) names it the same.
+		WorkflowID: fmt.Sprintf("%s/partition-%d", BatchWorkflowID(b.in.CollectionID, b.in.ConfigID), idx),
+		// Cancelling the batch cancels the partition, which cancels its
+		// pipelines and waits for them.
+		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		WaitForCancellation: true,
+	})
+	fut := workflow.ExecuteChildWorkflow(cctx, BatchGradingName, in)
+	var exec workflow.Execution
+	if err := fut.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
+		return BatchGradingResult{}, fmt.Errorf("start partition %d: %w", idx, err)
+	}
+	b.child = exec.ID
+	defer func() { b.child = "" }()
+	var res BatchGradingResult
+	if err := fut.Get(ctx, &res); err != nil {
+		if sdktemporal.IsCanceledError(err) {
+			return BatchGradingResult{}, sdktemporal.NewCanceledError()
+		}
+		return BatchGradingResult{}, keepType(fmt.Sprintf("partition %d", idx), err)
+	}
+	return res, nil
+}
+
+// runPartition is the body of a partition: grade, then hand the state back.
+func (b *batch) runPartition(ctx workflow.Context) (BatchGradingResult, error) {
+	b.listenToParent(ctx)
+	if err := b.run(ctx); err != nil {
+		return BatchGradingResult{}, err
+	}
+	carry := b.carry
+	return BatchGradingResult{
+		BatchID: b.in.BatchID,
+		Status:  grading.BatchCompleted,
+		Summary: carry.Summary,
+		Carry:   &carry,
+		Done:    b.lastPage && len(b.queue) == 0,
+	}, nil
+}
+
+// forward passes a control the batch accepted on to its running partition.
+func (b *batch) forward(ctx workflow.Context, name string, arg any) {
+	if b.child == "" {
+		return
+	}
+	// Fire and forget: a partition that just finished needs no control,
+	// and the next one starts from the batch's state.
+	workflow.SignalExternalWorkflow(ctx, b.child, "", name, arg)
+}
+
+// listenToParent applies the controls a partitioned batch forwards as
+// signals named like its updates.
+func (b *batch) listenToParent(ctx workflow.Context) {
+	listen := func(name string, apply func(workflow.Context, workflow.ReceiveChannel)) {
+		ch := workflow.GetSignalChannel(ctx, name)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			for ctx.Err() == nil {
+				apply(ctx, ch)
+				b.poke()
+			}
+		})
+	}
+	listen(PauseUpdate, func(ctx workflow.Context, ch workflow.ReceiveChannel) {
+		ch.Receive(ctx, nil)
+		b.carry.Paused = true
+	})
+	listen(ResumeUpdate, func(ctx workflow.Context, ch workflow.ReceiveChannel) {
+		ch.Receive(ctx, nil)
+		b.carry.Paused = false
+	})
+	listen(SetConcurrencyUpdate, func(ctx workflow.Context, ch workflow.ReceiveChannel) {
+		var n int
+		ch.Receive(ctx, &n)
+		if n >= 1 && n <= MaxConcurrency {
+			b.concurrency = n
+		}
+	})
+}
