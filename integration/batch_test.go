@@ -217,7 +217,7 @@ func TestSecondBatchForSamePairIsRefused(t *testing.T) {
 	st := startStack(t, "", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	seeded, err := st.Seed(ctx, sleepConfig("30"), []harness.Delivery{{User: "ann", Files: map[string][]byte{"a.txt": []byte("x")}}})
+	seeded, err := st.Seed(ctx, sleepConfig("30"), textDeliveries(1))
 	require.NoError(t, err)
 
 	b, err := st.Batches.Start(ctx, batches.StartRequest{CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID})
@@ -241,10 +241,7 @@ func TestCancelKillsRunningPipelines(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	marker := fmt.Sprintf("%d", 4000+os.Getpid()%1000)
-	seeded, err := st.Seed(ctx, sleepConfig(marker), []harness.Delivery{
-		{User: "ann", Files: map[string][]byte{"a.txt": []byte("x")}},
-		{User: "bob", Files: map[string][]byte{"a.txt": []byte("x")}},
-	})
+	seeded, err := st.Seed(ctx, sleepConfig(marker), textDeliveries(2))
 	require.NoError(t, err)
 	b, err := st.Batches.Start(ctx, batches.StartRequest{CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID})
 	require.NoError(t, err)
@@ -266,12 +263,9 @@ func TestMissingFilesAreRecordedNotRetried(t *testing.T) {
 	st := startStack(t, "", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	seeded, err := st.Seed(ctx, sleepConfig("0"), []harness.Delivery{
-		{User: "ann", Files: map[string][]byte{"a.txt": []byte("x")}},
-		{User: "bob", Files: map[string][]byte{"a.txt": []byte("x")}},
-	})
+	seeded, err := st.Seed(ctx, sleepConfig("0"), textDeliveries(2))
 	require.NoError(t, err)
-	d, err := st.Store.Delivery(ctx, seeded.DeliveryIDs["bob"])
+	d, err := st.Store.Delivery(ctx, seeded.DeliveryIDs["u1"])
 	require.NoError(t, err)
 	require.NoError(t, st.Bucket.Delete(ctx, d.ObjectKey))
 
@@ -282,7 +276,7 @@ func TestMissingFilesAreRecordedNotRetried(t *testing.T) {
 
 	require.Equal(t, grading.Counts{Graded: 1, Error: 1}, res.Summary.Counts)
 	require.Len(t, res.Summary.Failures, 1)
-	require.Equal(t, "bob", res.Summary.Failures[0].User)
+	require.Equal(t, "u1", res.Summary.Failures[0].User)
 	require.Contains(t, res.Summary.Failures[0].Reason, "not found")
 	r, err := st.Store.Result(ctx, d.ID, seeded.ConfigID)
 	require.NoError(t, err)
@@ -297,6 +291,16 @@ func TestUnknownCollectionFailsTheBatch(t *testing.T) {
 	_, err := st.Batches.Start(ctx, batches.StartRequest{CollectionID: "nope", ConfigID: "nope"})
 	require.ErrorIs(t, err, grading.ErrNotFound)
 	require.True(t, errors.Is(err, grading.ErrNotFound))
+}
+
+// textDeliveries returns n deliveries of users u0, u1, … holding one text
+// file each: enough for pipelines that never look at it.
+func textDeliveries(n int) []harness.Delivery {
+	ds := make([]harness.Delivery, n)
+	for i := range ds {
+		ds[i] = harness.Delivery{User: fmt.Sprintf("u%d", i), Files: map[string][]byte{"a.txt": []byte("x")}}
+	}
+	return ds
 }
 
 // sleepConfig is a one-stage pipeline sleeping for secs seconds.

@@ -80,11 +80,7 @@ func TestPauseResumeAndResize(t *testing.T) {
 	st := startStack(t, "", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ds := make([]harness.Delivery, 6)
-	for i := range ds {
-		ds[i] = harness.Delivery{User: fmt.Sprintf("u%d", i), Files: map[string][]byte{"a.txt": []byte("x")}}
-	}
-	seeded, err := st.Seed(ctx, sleepConfig("1"), ds)
+	seeded, err := st.Seed(ctx, sleepConfig("1"), textDeliveries(6))
 	require.NoError(t, err)
 	b, err := st.Batches.Start(ctx, batches.StartRequest{CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID, Concurrency: 1})
 	require.NoError(t, err)
@@ -191,11 +187,7 @@ func TestPartitionedBatch(t *testing.T) {
 	st := startStack(t, "", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ds := make([]harness.Delivery, 5)
-	for i := range ds {
-		ds[i] = harness.Delivery{User: fmt.Sprintf("u%d", i), Files: map[string][]byte{"a.txt": []byte("x")}}
-	}
-	seeded, err := st.Seed(ctx, sleepConfig("1"), ds)
+	seeded, err := st.Seed(ctx, sleepConfig("1"), textDeliveries(5))
 	require.NoError(t, err)
 	b, err := st.Batches.Start(ctx, batches.StartRequest{
 		CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID, Concurrency: 1, PartitionSize: 2,
@@ -247,10 +239,7 @@ func TestCancelPartitionedBatchStopsItsPartition(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	marker := fmt.Sprintf("%d", 5000+os.Getpid()%1000)
-	seeded, err := st.Seed(ctx, sleepConfig(marker), []harness.Delivery{
-		{User: "ann", Files: map[string][]byte{"a.txt": []byte("x")}},
-		{User: "bob", Files: map[string][]byte{"a.txt": []byte("x")}},
-	})
+	seeded, err := st.Seed(ctx, sleepConfig(marker), textDeliveries(2))
 	require.NoError(t, err)
 	b, err := st.Batches.Start(ctx, batches.StartRequest{CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID, PartitionSize: 1})
 	require.NoError(t, err)
