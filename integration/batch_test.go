@@ -238,25 +238,34 @@ func TestSecondBatchForSamePairIsRefused(t *testing.T) {
 
 func TestCancelKillsRunningPipelines(t *testing.T) {
 	st := startStack(t, "", nil)
+	cancelWhileSleeping(t, st, 4000, batches.StartRequest{}, 2)
+}
+
+// cancelWhileSleeping starts a batch of two deliveries whose pipeline
+// sleeps, waits until running sandboxed processes are seen, cancels the
+// batch and checks that it ends cancelled with every process killed:
+// thanks to WaitForCancellation the workflow closes only after its
+// activities killed their processes.
+func cancelWhileSleeping(t *testing.T, st *harness.Stack, base int, req batches.StartRequest, running int) grading.Batch {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	marker := fmt.Sprintf("%d", 4000+os.Getpid()%1000)
+	marker := fmt.Sprintf("%d", base+os.Getpid()%1000)
 	seeded, err := st.Seed(ctx, sleepConfig(marker), textDeliveries(2))
 	require.NoError(t, err)
-	b, err := st.Batches.Start(ctx, batches.StartRequest{CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID})
+	req.CollectionID, req.ConfigID = seeded.CollectionID, seeded.ConfigID
+	b, err := st.Batches.Start(ctx, req)
 	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(processesWith("sleep", marker)) == running }, 30*time.Second, 50*time.Millisecond)
 
-	require.Eventually(t, func() bool { return len(processesWith("sleep", marker)) == 2 }, 30*time.Second, 50*time.Millisecond)
 	require.NoError(t, st.Batches.Cancel(ctx, b.ID))
 	_, err = st.Wait(ctx, b)
 	require.Error(t, err)
-
-	// WaitForCancellation: the workflow closed only after the activities
-	// killed their processes.
 	require.Empty(t, processesWith("sleep", marker))
 	v, err := st.Batches.Get(ctx, b.ID)
 	require.NoError(t, err)
 	require.Equal(t, grading.BatchCancelled, v.Status)
+	return b
 }
 
 func TestMissingFilesAreRecordedNotRetried(t *testing.T) {

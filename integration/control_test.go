@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -236,23 +235,8 @@ func TestPartitionedBatch(t *testing.T) {
 
 func TestCancelPartitionedBatchStopsItsPartition(t *testing.T) {
 	st := startStack(t, "", nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	marker := fmt.Sprintf("%d", 5000+os.Getpid()%1000)
-	seeded, err := st.Seed(ctx, sleepConfig(marker), textDeliveries(2))
-	require.NoError(t, err)
-	b, err := st.Batches.Start(ctx, batches.StartRequest{CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID, PartitionSize: 1})
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return len(processesWith("sleep", marker)) == 1 }, 30*time.Second, 50*time.Millisecond)
-
-	require.NoError(t, st.Batches.Cancel(ctx, b.ID))
-	_, err = st.Wait(ctx, b)
-	require.Error(t, err)
-	require.Empty(t, processesWith("sleep", marker))
-	v, err := st.Batches.Get(ctx, b.ID)
-	require.NoError(t, err)
-	require.Equal(t, grading.BatchCancelled, v.Status)
-	desc, err := st.Client.DescribeWorkflowExecution(ctx, b.WorkflowID+"/partition-1", "")
+	b := cancelWhileSleeping(t, st, 5000, batches.StartRequest{PartitionSize: 1}, 1)
+	desc, err := st.Client.DescribeWorkflowExecution(context.Background(), b.WorkflowID+"/partition-1", "")
 	require.NoError(t, err)
 	require.Equal(t, "Canceled", desc.GetWorkflowExecutionInfo().GetStatus().String())
 }
