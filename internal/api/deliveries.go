@@ -1,22 +1,16 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 
-	"gocloud.dev/blob"
-
 	"github.com/zinc-edu/orchestrator/internal/archive"
+	"github.com/zinc-edu/orchestrator/internal/deliveries"
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
-	"github.com/zinc-edu/orchestrator/internal/objectstore"
-	"github.com/zinc-edu/orchestrator/internal/store"
 )
 
 // deliveryResponse is a created delivery with what was packed.
@@ -61,31 +55,13 @@ func (s *Server) createDelivery(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("at least one \"files\" part is required")
 	}
 
-	var packed bytes.Buffer
-	stats, err := s.pack(&packed, uploads)
+	files, closeAll, err := openUploads(uploads)
 	if err != nil {
 		return err
 	}
-	id, err := store.NewID()
+	defer closeAll()
+	d, stats, err := deliveries.Save(ctx, s.bucket, s.store, coll.ID, user, files, s.archive)
 	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(packed.Bytes())
-	size := int64(packed.Len())
-	key := objectstore.DeliveryKey(id)
-	if err := s.bucket.Upload(ctx, key, &packed, &blob.WriterOptions{ContentType: "application/gzip"}); err != nil {
-		return fmt.Errorf("upload delivery %s: %w", id, err)
-	}
-	d, err := s.store.CreateDelivery(ctx, grading.Delivery{
-		ID:           id,
-		CollectionID: coll.ID,
-		User:         user,
-		ObjectKey:    key,
-		Size:         size,
-		Checksum:     hex.EncodeToString(sum[:]),
-	})
-	if err != nil {
-		s.deleteObjects(ctx, key)
 		return err
 	}
 	// The delivery is stored; a lost announcement must not turn that into
@@ -97,22 +73,24 @@ func (s *Server) createDelivery(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, deliveryResponse{Delivery: d, Files: stats.Files})
 }
 
-// pack writes the uploads to w as one tar.gz under the archive rules.
-func (s *Server) pack(w io.Writer, uploads []upload) (archive.Stats, error) {
-	files := make([]archive.File, 0, len(uploads))
+// openUploads opens the uploaded files for packing; closeAll closes them.
+func openUploads(uploads []upload) (files []archive.File, closeAll func(), err error) {
+	var opened []io.Closer
+	closeAll = func() {
+		for _, f := range opened {
+			_ = f.Close()
+		}
+	}
 	for _, u := range uploads {
 		f, err := u.file.Open()
 		if err != nil {
-			return archive.Stats{}, fmt.Errorf("open uploaded file %q: %w", u.name, err)
+			closeAll()
+			return nil, nil, fmt.Errorf("open uploaded file %q: %w", u.name, err)
 		}
-		defer func() { _ = f.Close() }()
+		opened = append(opened, f)
 		files = append(files, archive.File{Name: u.name, Reader: f})
 	}
-	stats, err := archive.Pack(w, files, s.archive)
-	if err != nil {
-		return archive.Stats{}, fmt.Errorf("pack delivery: %w", err)
-	}
-	return stats, nil
+	return files, closeAll, nil
 }
 
 // deleteObjects removes objects written for a request that then failed.

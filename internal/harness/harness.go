@@ -5,10 +5,7 @@
 package harness
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +24,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/archive"
 	"github.com/zinc-edu/orchestrator/internal/batches"
 	"github.com/zinc-edu/orchestrator/internal/definition"
+	"github.com/zinc-edu/orchestrator/internal/deliveries"
 	"github.com/zinc-edu/orchestrator/internal/devstack"
 	"github.com/zinc-edu/orchestrator/internal/engine"
 	"github.com/zinc-edu/orchestrator/internal/events"
@@ -233,32 +231,18 @@ func (st *Stack) Seed(ctx context.Context, configYAML string, deliveries []Deliv
 	return s, nil
 }
 
-// AddDelivery stores one delivery of a collection and returns its id.
+// AddDelivery stores one delivery of a collection, as the API does, and
+// returns its id.
 func (st *Stack) AddDelivery(ctx context.Context, collectionID string, d Delivery) (string, error) {
-	id, err := store.NewID()
-	if err != nil {
-		return "", err
-	}
 	var files []archive.File
 	for name, data := range d.Files {
 		files = append(files, archive.File{Name: name, Data: data})
 	}
-	var buf bytes.Buffer
-	if _, err := archive.Pack(&buf, files, archive.Limits{}); err != nil {
-		return "", fmt.Errorf("pack delivery of %s: %w", d.User, err)
+	saved, _, err := deliveries.Save(ctx, st.Bucket, st.Store, collectionID, d.User, files, archive.Limits{})
+	if err != nil {
+		return "", fmt.Errorf("store delivery of %s: %w", d.User, err)
 	}
-	key := objectstore.DeliveryKey(id)
-	if err := st.Bucket.WriteAll(ctx, key, buf.Bytes(), nil); err != nil {
-		return "", fmt.Errorf("upload delivery of %s: %w", d.User, err)
-	}
-	sum := sha256.Sum256(buf.Bytes())
-	if _, err := st.Store.CreateDelivery(ctx, grading.Delivery{
-		ID: id, CollectionID: collectionID, User: d.User, ObjectKey: key,
-		Size: int64(buf.Len()), Checksum: hex.EncodeToString(sum[:]),
-	}); err != nil {
-		return "", err
-	}
-	return id, nil
+	return saved.ID, nil
 }
 
 // Wait blocks until the batch's workflow chain ends and returns its result.

@@ -1,0 +1,61 @@
+// Package deliveries takes in a student's delivery: its files packed into
+// one archive in object storage, then its row in the store. The API and the
+// in-process test harness both store deliveries through it, so they leave
+// the same objects and rows.
+package deliveries
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"gocloud.dev/blob"
+
+	"github.com/zinc-edu/orchestrator/internal/archive"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/objectstore"
+	"github.com/zinc-edu/orchestrator/internal/store"
+)
+
+// Creator records a delivery row.
+type Creator interface {
+	CreateDelivery(ctx context.Context, d grading.Delivery) (grading.Delivery, error)
+}
+
+// Save packs files under lim (archive errors keep their sentinels), uploads
+// the archive to the delivery's key and records the delivery of user in the
+// collection. Nothing is written unless the files pack, and the object is
+// removed again when the row cannot be stored.
+func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, collectionID, user string,
+	files []archive.File, lim archive.Limits) (grading.Delivery, archive.Stats, error) {
+	var packed bytes.Buffer
+	stats, err := archive.Pack(&packed, files, lim)
+	if err != nil {
+		return grading.Delivery{}, archive.Stats{}, fmt.Errorf("pack delivery: %w", err)
+	}
+	id, err := store.NewID()
+	if err != nil {
+		return grading.Delivery{}, archive.Stats{}, err
+	}
+	sum := sha256.Sum256(packed.Bytes())
+	size := int64(packed.Len())
+	key := objectstore.DeliveryKey(id)
+	if err := bucket.Upload(ctx, key, &packed, &blob.WriterOptions{ContentType: "application/gzip"}); err != nil {
+		return grading.Delivery{}, archive.Stats{}, fmt.Errorf("upload delivery %s: %w", id, err)
+	}
+	d, err := rows.CreateDelivery(ctx, grading.Delivery{
+		ID: id, CollectionID: collectionID, User: user, ObjectKey: key,
+		Size: size, Checksum: hex.EncodeToString(sum[:]),
+	})
+	if err != nil {
+		// Remove the object even when the caller has gone away.
+		if delErr := bucket.Delete(context.WithoutCancel(ctx), key); delErr != nil {
+			err = errors.Join(err, fmt.Errorf("delete orphan object %s: %w", key, delErr))
+		}
+		return grading.Delivery{}, archive.Stats{}, err
+	}
+	return d, stats, nil
+}
