@@ -45,9 +45,6 @@ func Dial(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProv
 	return &Client{Client: c, cfg: cfg}, nil
 }
 
-// Config returns the settings the client was dialled with.
-func (c *Client) Config() Config { return c.cfg }
-
 // FormatTaskQueue returns the full name of a component's task queue.
 func (c *Client) FormatTaskQueue(suffix string) string { return c.cfg.FormatTaskQueue(suffix) }
 

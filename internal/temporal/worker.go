@@ -54,9 +54,6 @@ func NewWorkers(c *Client, cfg WorkerConfig, log *slog.Logger, acts []Activity, 
 	return ws, nil
 }
 
-// TaskQueues returns the full names of the polled task queues.
-func (ws *Workers) TaskQueues() []string { return ws.queues }
-
 // Start starts polling; it does not block. Workers already started are
 // stopped again if one fails.
 func (ws *Workers) Start() error {
