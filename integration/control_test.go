@@ -84,6 +84,13 @@ func TestPauseResumeAndResize(t *testing.T) {
 	b, err := st.Batches.Start(ctx, batches.StartRequest{CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID, Concurrency: 1})
 	require.NoError(t, err)
 
+	// Pause once a delivery is in flight: a batch paused before its first
+	// page has not counted its deliveries yet.
+	require.Eventually(t, func() bool {
+		v, err := st.Batches.Get(ctx, b.ID)
+		require.NoError(t, err)
+		return v.Progress.InFlight == 1
+	}, 30*time.Second, 50*time.Millisecond)
 	require.ErrorIs(t, st.Batches.Resume(ctx, b.ID), grading.ErrConflict, "resume a running batch")
 	require.NoError(t, st.Batches.Pause(ctx, b.ID))
 	require.ErrorIs(t, st.Batches.Pause(ctx, b.ID), grading.ErrConflict, "pause twice")
