@@ -30,6 +30,28 @@ type Compare struct {
 	// Regex treats the expected output as an RE2 pattern the whole
 	// normalised output must match.
 	Regex bool `json:"regex,omitempty"`
+	// Pattern is an RE2 pattern searched for in the actual output in
+	// multi-line mode; {expected} in it stands for the expected output,
+	// trimmed and regex-escaped.
+	Pattern string `json:"pattern,omitempty"`
+	// Contains is text the actual output must contain; {expected} in it
+	// stands for the expected output, trimmed.
+	Contains string `json:"contains,omitempty"`
+	// Tokens compares the whitespace-separated tokens of both outputs,
+	// wherever the line breaks fall; with NumericTolerance, numbers within
+	// the tolerance are equal.
+	Tokens bool `json:"tokens,omitempty"`
+}
+
+// ExpectedPlaceholder is the text in a Pattern or Contains rule that
+// stands for the scenario's expected output.
+const ExpectedPlaceholder = "{expected}"
+
+// Standalone reports whether the comparison can judge a run without an
+// expected output: a pattern or contains rule that does not refer to it.
+func (c Compare) Standalone() bool {
+	return c.Pattern != "" && !strings.Contains(c.Pattern, ExpectedPlaceholder) ||
+		c.Contains != "" && !strings.Contains(c.Contains, ExpectedPlaceholder)
 }
 
 // Match reports whether actual satisfies expected. When it does not, the
@@ -41,6 +63,29 @@ func (c Compare) Match(expected, actual []byte) (bool, string, error) {
 			return true, "", nil
 		}
 		return false, "output differs from the expected output", nil
+	}
+	switch {
+	case c.Pattern != "":
+		re, err := c.search(string(expected))
+		if err != nil {
+			return false, "", fmt.Errorf("compile pattern: %w", err)
+		}
+		if re.MatchString(normalizeNewlines(actual)) {
+			return true, "", nil
+		}
+		return false, "output does not match the pattern", nil
+	case c.Contains != "":
+		want := strings.ReplaceAll(c.Contains, ExpectedPlaceholder, strings.TrimSpace(string(expected)))
+		got := normalizeNewlines(actual)
+		if c.IgnoreCase {
+			want, got = strings.ToLower(want), strings.ToLower(got)
+		}
+		if strings.Contains(got, want) {
+			return true, "", nil
+		}
+		return false, "output does not contain the expected text", nil
+	case c.Tokens:
+		return c.matchTokens(expected, actual), c.tokensReason(expected, actual), nil
 	}
 	if c.Regex {
 		re, err := c.pattern(string(expected))
@@ -82,6 +127,65 @@ func (c Compare) pattern(expected string) (*regexp.Regexp, error) {
 		flags = "(?i)"
 	}
 	return regexp.Compile(flags + `\A(?:` + expected + `)\z`)
+}
+
+// search compiles a Pattern rule for one expected output.
+func (c Compare) search(expected string) (*regexp.Regexp, error) {
+	flags := "(?m)"
+	if c.IgnoreCase {
+		flags = "(?mi)"
+	}
+	src := strings.ReplaceAll(c.Pattern, ExpectedPlaceholder, regexp.QuoteMeta(strings.TrimSpace(expected)))
+	// Compiling the rule alone first gives errors that quote what the
+	// author wrote.
+	if _, err := regexp.Compile(src); err != nil {
+		return nil, err
+	}
+	return regexp.Compile(flags + src)
+}
+
+func normalizeNewlines(b []byte) string {
+	return strings.ReplaceAll(string(b), "\r\n", "\n")
+}
+
+// matchTokens compares outputs token by token.
+func (c Compare) matchTokens(expected, actual []byte) bool {
+	want, got := strings.Fields(string(expected)), strings.Fields(string(actual))
+	if len(want) != len(got) {
+		return false
+	}
+	for i := range want {
+		if !c.tokenEqual(want[i], got[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// tokensReason says where token comparison parts, or "" when it matches.
+func (c Compare) tokensReason(expected, actual []byte) string {
+	want, got := strings.Fields(string(expected)), strings.Fields(string(actual))
+	for i := range min(len(want), len(got)) {
+		if !c.tokenEqual(want[i], got[i]) {
+			return fmt.Sprintf("token %d differs from the expected output", i+1)
+		}
+	}
+	if len(want) != len(got) {
+		return fmt.Sprintf("expected %d tokens, got %d", len(want), len(got))
+	}
+	return ""
+}
+
+func (c Compare) tokenEqual(want, got string) bool {
+	switch {
+	case want == got:
+		return true
+	case c.IgnoreCase && strings.EqualFold(want, got):
+		return true
+	case c.NumericTolerance != nil:
+		return closeEnough(want, got, *c.NumericTolerance)
+	}
+	return false
 }
 
 // lines normalises output into the lines that are compared.

@@ -3,6 +3,7 @@ package definition
 import (
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -63,8 +64,9 @@ const (
 // they hit their timeout or a resource limit.
 type LimitErrors string
 
-// Policies for steps that hit a timeout or limit. Infrastructure errors make
-// the delivery ungraded under either policy.
+// Policies for steps that hit a timeout or limit: zero (the default) fails
+// the scenario, ungraded leaves the delivery without a score. Infrastructure
+// errors make the delivery ungraded under either policy.
 const (
 	LimitErrorsUngraded LimitErrors = "ungraded"
 	LimitErrorsZero     LimitErrors = "zero"
@@ -129,11 +131,18 @@ type Stage struct {
 	Files []string `json:"files,omitempty"`
 	// Requires names programs that must be installed on the worker; a
 	// stage whose program is missing ends in an error, not a failure.
-	Requires    []string   `json:"requires,omitempty"`
+	Requires []string `json:"requires,omitempty"`
+	// ExitStatus is the exit status a run must end with; scenarios
+	// inherit it unless they set their own.
+	ExitStatus  ExitStatus `json:"exit_status"`
 	Expected    *Expected  `json:"expected,omitempty"`
 	Checker     *Checker   `json:"checker,omitempty"`
 	Scenarios   []Scenario `json:"scenarios,omitempty"`
-	Parallelism int        `json:"parallelism"`
+	// ScenariosFrom is set while the files its glob runs over are not
+	// known yet (they come in an assignment archive); expansion appends
+	// its scenarios to Scenarios and clears it.
+	ScenariosFrom *ScenarioSource `json:"scenarios_from,omitempty"`
+	Parallelism   int             `json:"parallelism"`
 	Visibility  Visibility `json:"visibility"`
 	// Points is the version 1 weight of the stage, used when there is no
 	// rubric.
@@ -149,8 +158,39 @@ type Scenario struct {
 	StdinFile  string            `json:"stdin_file,omitempty"`
 	Env        map[string]string `json:"env,omitempty"`
 	Timeout    time.Duration     `json:"timeout"`
+	ExitStatus ExitStatus        `json:"exit_status"`
 	Expected   *Expected         `json:"expected,omitempty"`
 	Visibility Visibility        `json:"visibility"`
+	// Points is what the scenario is worth when the stage has no rubric
+	// component; set by scenarios_from, 0 means an equal share.
+	Points float64 `json:"points,omitempty"`
+}
+
+// ExitStatus says which exit status a run must end with. The zero value
+// means 0 (must_be_zero).
+type ExitStatus struct {
+	// Ignore accepts any exit status: the comparison or the checker alone
+	// judges the run.
+	Ignore bool `json:"ignore,omitempty"`
+	// Code is the status required when Ignore is false.
+	Code int `json:"code,omitempty"`
+}
+
+// Accepts reports whether a run that exited with code passes this rule.
+func (e ExitStatus) Accepts(code int) bool {
+	return e.Ignore || code == e.Code
+}
+
+// ScenarioSource generates one scenario per assignment file matching Glob,
+// in natural order (2 before 10). Expected names the expected-output file
+// with the placeholders {dir} (the match's directory) and {stem} (its base
+// name without the last extension).
+type ScenarioSource struct {
+	Glob     string  `json:"glob"`
+	Expected string  `json:"expected,omitempty"`
+	Points   float64 `json:"points,omitempty"`
+	// Compare is the stage's comparison, used by every generated scenario.
+	Compare Compare `json:"compare"`
 }
 
 // Expected is the output a run must print: Text, or the content of the
@@ -165,10 +205,19 @@ type Expected struct {
 // comparison. It is called as Command followed by three file names: the
 // input, the expected output and the actual output.
 type Checker struct {
-	Command []string      `json:"command"`
+	Command []string `json:"command"`
+	// Protocol is ProtocolFiles (one checker process per run) or
+	// ProtocolBatch (one per stage, JSON lines on stdin and stdout).
+	Protocol string        `json:"protocol,omitempty"`
 	Files   []string      `json:"files,omitempty"`
 	Timeout time.Duration `json:"timeout"`
 }
+
+// Checker protocols.
+const (
+	ProtocolFiles = "files"
+	ProtocolBatch = "batch"
+)
 
 // Rubric turns step outcomes into a score, separately from the stages.
 type Rubric struct {
@@ -205,6 +254,12 @@ func (d *Definition) Stage(name string) (*Stage, bool) {
 		}
 	}
 	return nil, false
+}
+
+// IsArchive reports whether an uploaded file is an assignment archive,
+// unpacked into the assignment files when the config is taken in.
+func (f File) IsArchive() bool {
+	return f.Upload && (strings.HasSuffix(f.Name, ".tar.gz") || strings.HasSuffix(f.Name, ".tgz") || strings.HasSuffix(f.Name, ".zip"))
 }
 
 // File returns the assignment file with the given name.
@@ -273,6 +328,7 @@ func (s *Stage) Runs() []Scenario {
 		Stdin:      s.Stdin,
 		StdinFile:  s.StdinFile,
 		Timeout:    s.Timeout,
+		ExitStatus: s.ExitStatus,
 		Expected:   s.Expected,
 		Visibility: s.Visibility,
 	}}

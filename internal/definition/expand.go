@@ -50,11 +50,11 @@ func (p *parser) expand(m map[string]*yaml.Node, path string, s *Stage) {
 func (p *parser) expandCompile(m map[string]*yaml.Node, path string, s *Stage, flags []string) {
 	// Whatever goes wrong below, the generated command is not the author's
 	// mistake to read about.
-	p.ps.markBad(path + ".command")
-	before := len(p.ps.list)
-	if m["command"] != nil {
-		p.ps.report(path+".command", "not allowed with kind compile (it is generated from language and sources)")
+	own := m["command"] != nil
+	if !own {
+		p.ps.markBad(path + ".command")
 	}
+	before := len(p.ps.list)
 	if m["scenarios"] == nil {
 		for _, field := range []string{"expected_stdout", "expected", "expected_file"} {
 			if m[field] != nil {
@@ -73,8 +73,8 @@ func (p *parser) expandCompile(m map[string]*yaml.Node, path string, s *Stage, f
 				p.ps.report(path+".language", "unknown language %q (want c, cpp, python or java)", l)
 			}
 		}
-	} else {
-		p.ps.report(path+".language", "required for kind compile")
+	} else if !own {
+		p.ps.report(path+".language", "required for kind compile (or a command)")
 	}
 	var sources []string
 	if v := m["sources"]; v != nil {
@@ -89,8 +89,8 @@ func (p *parser) expandCompile(m map[string]*yaml.Node, path string, s *Stage, f
 				}
 			}
 		}
-	} else {
-		p.ps.report(path+".sources", "required for kind compile")
+	} else if !own {
+		p.ps.report(path+".sources", "required for kind compile (or a command)")
 	}
 	output := ""
 	if v := m["output"]; v != nil {
@@ -109,6 +109,11 @@ func (p *parser) expandCompile(m map[string]*yaml.Node, path string, s *Stage, f
 		}
 	}
 	if len(p.ps.list) != before {
+		return
+	}
+	if own {
+		// The instructor's command is used as written; flags still append.
+		s.Command = append(s.Command, flags...)
 		return
 	}
 	s.Command, s.Requires = compileCommand(lang, sources, output, flags)

@@ -18,9 +18,21 @@ import (
 // errors. An invalid definition yields a *ValidationError listing every
 // problem found.
 func Parse(src []byte) (*Definition, error) {
+	return ParseWithArchives(src, nil)
+}
+
+// ParseWithArchives is Parse for a config whose assignment archives (files
+// with source: upload named *.tar.gz, *.tgz or *.zip) have been unpacked:
+// archives maps each archive's name to the names of the files it held,
+// which replace it in Files as uploaded files. scenarios_from stages are
+// expanded over the assignment files; while an archive's content is not
+// known (archives nil), they are left unexpanded.
+func ParseWithArchives(src []byte, archives map[string][]string) (*Definition, error) {
 	p := &parser{ps: &problems{}, version: 2}
 	def := p.document(src)
 	if def != nil {
+		def.unpackArchives(archives)
+		def.expandSources(p.ps)
 		def.check(p.ps)
 	}
 	if err := p.ps.err(); err != nil {
@@ -59,7 +71,11 @@ func (p *parser) document(src []byte) *Definition {
 		p.ps.report("", "the definition is empty")
 		return nil
 	}
-	root := doc.Content[0]
+	root, err := expandAliases(doc.Content[0])
+	if err != nil {
+		p.ps.report("", "%v", err)
+		return nil
+	}
 	if root.Kind != yaml.MappingNode {
 		p.ps.report("", "the definition must be a YAML mapping")
 		return nil
@@ -249,7 +265,7 @@ func (p *parser) stage(n *yaml.Node, path string, defaults Defaults) (Stage, boo
 		[]string{
 			"kind", "depends_on", "stdin_file", "env", "workdir", "limits", "files",
 			"scenarios", "visibility", "expected", "expected_file", "compare", "parallelism",
-			"language", "sources", "output", "flags", "checker",
+			"language", "sources", "output", "flags", "checker", "exit_status", "scenarios_from",
 		})
 	if m == nil {
 		return s, false
@@ -300,12 +316,21 @@ func (p *parser) stage(n *yaml.Node, path string, defaults Defaults) (Stage, boo
 			s.Parallelism = int(max(min(x, math.MaxInt32), math.MinInt32))
 		}
 	}
+	if v := m["exit_status"]; v != nil {
+		s.ExitStatus, _ = p.exitStatus(v, path+".exit_status")
+	}
 	cmp, cmpOK := Compare{IgnoreTrailingSpace: true}, true
 	if v := m["compare"]; v != nil {
 		cmp, cmpOK = p.compare(v, path+".compare")
 	}
 	if v := m["scenarios"]; v != nil {
 		s.Scenarios = p.scenarios(v, path+".scenarios", &s, cmp, cmpOK)
+	}
+	if v := m["scenarios_from"]; v != nil {
+		s.ScenariosFrom = p.scenarioSource(v, path+".scenarios_from")
+		s.ScenariosFrom.Compare = cmp
+	}
+	if m["scenarios"] != nil || m["scenarios_from"] != nil {
 		for _, field := range []string{"stdin", "stdin_file", "expected_stdout", "expected", "expected_file"} {
 			if m[field] != nil {
 				p.ps.report(path+"."+field, "not allowed with scenarios (set it on each scenario)")
@@ -347,6 +372,10 @@ func (p *parser) expected(m map[string]*yaml.Node, path string, cmp Compare, cmp
 		}
 	}
 	if len(set) == 0 {
+		if cmpOK && cmp.Standalone() {
+			// A rule that needs no expected output still judges the run.
+			return &Expected{Compare: cmp}
+		}
 		return nil
 	}
 	if len(set) > 1 {
@@ -383,7 +412,7 @@ func (p *parser) compare(n *yaml.Node, path string) (Compare, bool) {
 	c := Compare{IgnoreTrailingSpace: true}
 	m := p.mapping(n, path, []string{
 		"exact", "ignore_trailing_space", "ignore_all_space", "ignore_blank_lines",
-		"ignore_case", "numeric_tolerance", "regex",
+		"ignore_case", "numeric_tolerance", "regex", "contains", "tokens",
 	}, nil)
 	if m == nil {
 		return c, false
@@ -401,7 +430,7 @@ func (p *parser) compare(n *yaml.Node, path string) (Compare, bool) {
 		{"ignore_all_space", &c.IgnoreAllSpace},
 		{"ignore_blank_lines", &c.IgnoreBlankLines},
 		{"ignore_case", &c.IgnoreCase},
-		{"regex", &c.Regex},
+		{"tokens", &c.Tokens},
 	}
 	for _, f := range flags {
 		if v := m[f.name]; v != nil {
@@ -413,6 +442,22 @@ func (p *parser) compare(n *yaml.Node, path string) (Compare, bool) {
 	if v := m["numeric_tolerance"]; v != nil {
 		if t, ok := p.number(v, path+".numeric_tolerance"); ok {
 			c.NumericTolerance = &t
+		}
+	}
+	// regex and contains take true (the expected output is the pattern or
+	// the text) or a rule in which {expected} stands for it.
+	if v := m["regex"]; v != nil {
+		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+			c.Pattern = v.Value
+		} else {
+			c.Regex, _ = p.boolean(v, path+".regex")
+		}
+	}
+	if v := m["contains"]; v != nil {
+		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+			c.Contains = v.Value
+		} else if b, ok := p.boolean(v, path+".contains"); ok && b {
+			c.Contains = ExpectedPlaceholder
 		}
 	}
 	checkCompare(p.ps, path, c)
@@ -431,10 +476,10 @@ func (p *parser) scenarios(n *yaml.Node, path string, s *Stage, cmp Compare, cmp
 	var out []Scenario
 	for i, sn := range nodes {
 		sp := fmt.Sprintf("%s[%d]", path, i)
-		sc := Scenario{Timeout: s.Timeout, Visibility: s.Visibility}
+		sc := Scenario{Timeout: s.Timeout, Visibility: s.Visibility, ExitStatus: s.ExitStatus}
 		m := p.mapping(sn, sp, []string{
 			"name", "args", "stdin", "stdin_file", "env", "timeout",
-			"expected", "expected_file", "compare", "visibility",
+			"expected", "expected_file", "compare", "visibility", "exit_status",
 		}, nil)
 		if m == nil {
 			out = append(out, sc)
@@ -460,6 +505,11 @@ func (p *parser) scenarios(n *yaml.Node, path string, s *Stage, cmp Compare, cmp
 				sc.Visibility = Visibility(vis)
 			}
 		}
+		if v := m["exit_status"]; v != nil {
+			if e, ok := p.exitStatus(v, sp+".exit_status"); ok {
+				sc.ExitStatus = e
+			}
+		}
 		scCmp, scOK := cmp, cmpOK
 		if v := m["compare"]; v != nil {
 			scCmp, scOK = p.compare(v, sp+".compare")
@@ -471,10 +521,13 @@ func (p *parser) scenarios(n *yaml.Node, path string, s *Stage, cmp Compare, cmp
 }
 
 func (p *parser) checker(n *yaml.Node, path string, timeout time.Duration) *Checker {
-	c := &Checker{Timeout: timeout}
-	m := p.mapping(n, path, []string{"command", "files", "timeout"}, nil)
+	c := &Checker{Timeout: timeout, Protocol: ProtocolFiles}
+	m := p.mapping(n, path, []string{"command", "files", "timeout", "protocol"}, nil)
 	if m == nil {
 		return c
+	}
+	if v := m["protocol"]; v != nil {
+		c.Protocol, _ = p.str(v, path+".protocol")
 	}
 	if v := m["command"]; v != nil {
 		c.Command, _ = p.strList(v, path+".command")
@@ -492,8 +545,62 @@ func (p *parser) checker(n *yaml.Node, path string, timeout time.Duration) *Chec
 	return c
 }
 
+// exitStatus reads must_be_zero, ignore, an integer, or {expected: N}.
+func (p *parser) exitStatus(n *yaml.Node, path string) (ExitStatus, bool) {
+	const want = "must be must_be_zero, ignore, an integer, or {expected: N}"
+	switch {
+	case n.Kind == yaml.MappingNode:
+		m := p.mapping(n, path, []string{"expected"}, nil)
+		if v := m["expected"]; v != nil {
+			return p.exitCode(v, path+".expected")
+		}
+		p.ps.report(path+".expected", "required")
+		return ExitStatus{}, false
+	case n.Kind != yaml.ScalarNode:
+		p.ps.report(path, want)
+		return ExitStatus{}, false
+	case n.ShortTag() == "!!int":
+		return p.exitCode(n, path)
+	case n.Value == "must_be_zero":
+		return ExitStatus{}, true
+	case n.Value == "ignore":
+		return ExitStatus{Ignore: true}, true
+	}
+	p.ps.report(path, want)
+	return ExitStatus{}, false
+}
+
+func (p *parser) exitCode(n *yaml.Node, path string) (ExitStatus, bool) {
+	code, ok := p.integer(n, path)
+	if ok && (code < 0 || code > 255) {
+		p.ps.report(path, "must be between 0 and 255")
+		return ExitStatus{}, false
+	}
+	return ExitStatus{Code: int(code)}, ok
+}
+
+func (p *parser) scenarioSource(n *yaml.Node, path string) *ScenarioSource {
+	src := &ScenarioSource{}
+	m := p.mapping(n, path, []string{"glob", "expected", "points"}, nil)
+	if m == nil {
+		return src
+	}
+	if v := m["glob"]; v != nil {
+		src.Glob, _ = p.str(v, path+".glob")
+	} else {
+		p.ps.report(path+".glob", "required")
+	}
+	if v := m["expected"]; v != nil {
+		src.Expected, _ = p.str(v, path+".expected")
+	}
+	if v := m["points"]; v != nil {
+		src.Points, _ = p.number(v, path+".points")
+	}
+	return src
+}
+
 func (p *parser) rubric(n *yaml.Node, path string) *Rubric {
-	r := &Rubric{LimitErrors: LimitErrorsUngraded}
+	r := &Rubric{LimitErrors: LimitErrorsZero}
 	m := p.mapping(n, path, []string{"components", "total", "limit_errors"}, nil)
 	if m == nil {
 		return r
@@ -651,9 +758,8 @@ func (p *parser) is(n *yaml.Node, path string, kind yaml.Kind, what string) bool
 	null := n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 	switch {
 	case n.Kind == yaml.AliasNode:
-		// Aliases would let a small document expand into a huge one, and
-		// a definition is short enough not to need them.
-		p.ps.report(path, "YAML aliases are not supported")
+		// expandAliases leaves none; a Node built by hand might.
+		p.ps.report(path, "unexpanded YAML alias")
 	case null:
 		p.ps.report(path, "must be %s, not null", what)
 	case n.Kind == kind:
@@ -749,14 +855,23 @@ func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
 	return v, true
 }
 
+// duration reads a Go duration string ("1m30s") or a bare number of
+// seconds ("2", "0.5").
 func (p *parser) duration(n *yaml.Node, path string) (time.Duration, bool) {
 	if !p.is(n, path, yaml.ScalarNode, "a duration") {
 		return 0, false
 	}
-	d, err := time.ParseDuration(n.Value)
-	if n.ShortTag() != "!!str" || err != nil {
-		p.ps.report(path, "not a duration (for example 10s or 1m30s)")
-		return 0, false
+	switch n.ShortTag() {
+	case "!!int", "!!float":
+		var secs float64
+		if n.Decode(&secs) == nil && !math.IsNaN(secs) && secs < float64(math.MaxInt64)/float64(time.Second) {
+			return time.Duration(secs * float64(time.Second)), true
+		}
+	case "!!str":
+		if d, err := time.ParseDuration(n.Value); err == nil {
+			return d, true
+		}
 	}
-	return d, true
+	p.ps.report(path, "not a duration (for example 10s, 1m30s, or a number of seconds)")
+	return 0, false
 }

@@ -111,10 +111,26 @@ func (sc *scorer) components() ([]Component, LimitErrors) {
 	var comps []Component
 	for _, s := range sc.def.Stages {
 		if s.Points > 0 {
-			comps = append(comps, Component{Name: s.Name, MaxScore: s.Points, From: s.Name, Mode: ModeSum})
+			comps = append(comps, pointsComponent(s))
 		}
 	}
 	return comps, LimitErrorsZero
+}
+
+// pointsComponent is the component a stage's points imply: scenarios with
+// their own points (from scenarios_from) are worth those, others an equal
+// share.
+func pointsComponent(s Stage) Component {
+	c := Component{Name: s.Name, MaxScore: s.Points, From: s.Name, Mode: ModeSum}
+	for _, sc := range s.Scenarios {
+		if sc.Points > 0 {
+			if c.PointsPerScenario == nil {
+				c.PointsPerScenario = map[string]float64{}
+			}
+			c.PointsPerScenario[sc.Name] = sc.Points
+		}
+	}
+	return c
 }
 
 // unevaluable reports why a step in error cannot be scored, or "".

@@ -253,8 +253,8 @@ func TestScoreRubricErrors(t *testing.T) {
     - {name: tests, from: run, max_score: 8}
     - {name: style, from: style, max_score: 2}
 `
-	def := mustParse(t, "version: 2\n"+scenarioStages+rubric)
-	zero := mustParse(t, "version: 2\n"+scenarioStages+rubric+"  limit_errors: zero\n")
+	def := mustParse(t, "version: 2\n"+scenarioStages+rubric+"  limit_errors: ungraded\n")
+	zero := mustParse(t, "version: 2\n"+scenarioStages+rubric)
 
 	t.Run("timeout makes the component ungraded", func(t *testing.T) {
 		steps := timedOut(states("build", ok, "run/s1", ok, "run/s2", ok, "run/s3", errored, "run/s4", ok, "style", ok), 3)

@@ -307,10 +307,22 @@ func (d *Definition) checkStage(ps *problems, path string, s *Stage) {
 	case s.Kind != KindChecker && s.Checker != nil:
 		ps.add(path+".checker", "only allowed with kind checker")
 	case s.Checker != nil:
+		if s.Checker.Protocol != ProtocolFiles && s.Checker.Protocol != ProtocolBatch {
+			ps.add(path+".checker.protocol", "unknown protocol %q (want files or batch)", s.Checker.Protocol)
+		}
 		checkArgv(ps, path+".checker.command", s.Checker.Command)
 		checkTimeout(ps, path+".checker.timeout", s.Checker.Timeout)
 		for j, name := range s.Checker.Files {
 			d.checkFileRef(ps, fmt.Sprintf("%s.checker.files[%d]", path, j), name)
+		}
+	}
+	checkExitStatus(ps, path+".exit_status", s.ExitStatus)
+	if s.ScenariosFrom != nil {
+		if !d.pendingArchive() {
+			ps.add(path+".scenarios_from", "not expanded over the assignment files")
+		}
+		if len(s.Scenarios) == 0 {
+			return
 		}
 	}
 	if len(s.Scenarios) == 0 {
@@ -346,6 +358,8 @@ func (d *Definition) checkStage(ps *problems, path string, s *Stage) {
 		checkEnv(ps, sp+".env", sc.Env)
 		checkTimeout(ps, sp+".timeout", sc.Timeout)
 		checkVisibility(ps, sp+".visibility", sc.Visibility)
+		checkExitStatus(ps, sp+".exit_status", sc.ExitStatus)
+		checkNonNegative(ps, sp+".points", sc.Points)
 		d.checkExpected(ps, sp, s.Kind, sc.Expected)
 	}
 }
@@ -404,14 +418,35 @@ func (d *Definition) checkExpected(ps *problems, path string, kind Kind, e *Expe
 // where the options are written; the model check repeats it for
 // definitions decoded from JSON.
 func checkCompare(ps *problems, path string, c Compare) {
-	if c.Exact && (c.IgnoreTrailingSpace || c.IgnoreAllSpace || c.IgnoreBlankLines || c.IgnoreCase || c.NumericTolerance != nil || c.Regex) {
+	if c.Exact && (c.IgnoreTrailingSpace || c.IgnoreAllSpace || c.IgnoreBlankLines || c.IgnoreCase || c.NumericTolerance != nil || c.Regex ||
+		c.Pattern != "" || c.Contains != "" || c.Tokens) {
 		ps.add(path+".exact", "cannot be combined with other compare options")
+	}
+	var modes []string
+	for _, m := range []struct {
+		name string
+		set  bool
+	}{{"regex", c.Regex || c.Pattern != ""}, {"contains", c.Contains != ""}, {"tokens", c.Tokens}} {
+		if m.set {
+			modes = append(modes, m.name)
+		}
+	}
+	if len(modes) > 1 {
+		ps.add(path+"."+modes[1], "cannot be combined with %s", modes[0])
+	}
+	if c.Pattern != "" {
+		if _, err := c.search("x"); err != nil {
+			ps.add(path+".regex", "invalid pattern: %v", err)
+		}
+	}
+	if c.Contains != "" && c.NumericTolerance != nil {
+		ps.add(path+".numeric_tolerance", "cannot be combined with contains")
 	}
 	if t := c.NumericTolerance; t != nil {
 		if *t < 0 || math.IsNaN(*t) || math.IsInf(*t, 0) {
 			ps.add(path+".numeric_tolerance", "must be a non-negative number")
 		}
-		if c.Regex {
+		if c.Regex || c.Pattern != "" {
 			ps.add(path+".numeric_tolerance", "cannot be combined with regex")
 		}
 		if c.IgnoreAllSpace {
@@ -485,6 +520,12 @@ func checkLimits(ps *problems, path string, l, inherited Limits) {
 		if f.v < 0 && f.v != f.base {
 			ps.add(path+"."+f.name, "must not be negative")
 		}
+	}
+}
+
+func checkExitStatus(ps *problems, path string, e ExitStatus) {
+	if e.Code < 0 || e.Code > 255 {
+		ps.add(path, "must be between 0 and 255")
 	}
 }
 

@@ -1,0 +1,253 @@
+package definition_test
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zinc-edu/orchestrator/internal/definition"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+)
+
+// courseConfig is the dozen lines an instructor writes for an assignment
+// whose tests come as files in an archive.
+const courseConfig = `version: 2
+files:
+  - {name: tests.tar.gz, source: upload}
+stages:
+  - {name: build, kind: compile, command: [cc, main.c, -o, main, -lm]}
+  - name: tests
+    kind: diff
+    command: [./main]
+    timeout: 2
+    exit_status: ignore
+    compare: {regex: "^{expected}$"}
+    scenarios_from: {glob: "tests/blackbox/*.in", expected: "{dir}/{stem}.out", points: 1}
+`
+
+func TestCompileCommandIsUsedAsWritten(t *testing.T) {
+	def := mustParse(t, "version: 2\nstages:\n  - {name: build, kind: compile, command: [cc, x.c, -o, x], flags: [-lm]}\n")
+	assert.Equal(t, []string{"cc", "x.c", "-o", "x", "-lm"}, def.Stages[0].Command)
+	assert.Empty(t, def.Stages[0].Requires, "a command's program is checked when it runs")
+}
+
+func TestExitStatus(t *testing.T) {
+	def := mustParse(t, `version: 2
+stages:
+  - name: run
+    command: [./a]
+    exit_status: ignore
+    scenarios:
+      - {name: inherits}
+      - {name: zero, exit_status: must_be_zero}
+      - {name: code, exit_status: 43}
+      - {name: mapping, exit_status: {expected: 2}}
+`)
+	got := def.Stages[0].Scenarios
+	assert.Equal(t, definition.ExitStatus{Ignore: true}, got[0].ExitStatus)
+	assert.Equal(t, definition.ExitStatus{}, got[1].ExitStatus)
+	assert.Equal(t, definition.ExitStatus{Code: 43}, got[2].ExitStatus)
+	assert.Equal(t, definition.ExitStatus{Code: 2}, got[3].ExitStatus)
+	assert.True(t, got[0].ExitStatus.Accepts(43))
+	assert.False(t, got[1].ExitStatus.Accepts(43))
+	assert.True(t, got[2].ExitStatus.Accepts(43))
+
+	assert.Equal(t, []string{
+		"stages[0].exit_status: must be must_be_zero, ignore, an integer, or {expected: N}",
+		"stages[1].exit_status: must be between 0 and 255",
+	}, problemsOf(t, "version: 2\nstages:\n  - {name: a, command: [x], exit_status: sometimes}\n  - {name: b, command: [x], exit_status: 300}\n"))
+}
+
+func TestDurationsAsSeconds(t *testing.T) {
+	def := mustParse(t, "version: 2\ndefaults: {timeout: 3}\nstages:\n  - {name: a, command: [x], timeout: 1.5}\n  - {name: b, command: [x]}\n")
+	assert.Equal(t, 1500*time.Millisecond, def.Stages[0].Timeout)
+	assert.Equal(t, 3*time.Second, def.Stages[1].Timeout)
+}
+
+func TestAnchorsAndAliases(t *testing.T) {
+	def := mustParse(t, `version: 2
+stages:
+  - &run {name: a, command: [./main], timeout: 2s}
+  - {<<: *run, name: b, timeout: 5s}
+`)
+	require.Len(t, def.Stages, 2)
+	assert.Equal(t, []string{"./main"}, def.Stages[1].Command)
+	assert.Equal(t, 5*time.Second, def.Stages[1].Timeout, "keys written beside a merge win")
+	assert.Equal(t, 2*time.Second, def.Stages[0].Timeout)
+}
+
+func TestAliasExpansionIsBounded(t *testing.T) {
+	// Each level doubles the previous one: 2^30 nodes once expanded.
+	var b strings.Builder
+	b.WriteString("version: 2\nl0: &l0 [x, x]\n")
+	for i := 1; i <= 30; i++ {
+		b.WriteString("l" + itoa(i) + ": &l" + itoa(i) + " [*l" + itoa(i-1) + ", *l" + itoa(i-1) + "]\n")
+	}
+	b.WriteString("stages: []\n")
+	_, err := definition.Parse([]byte(b.String()))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "too many YAML nodes")
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestLimitsFailAScenarioByDefault(t *testing.T) {
+	def := mustParse(t, `version: 2
+stages:
+  - name: run
+    command: [./a]
+    scenarios: [{name: s1, expected: "1"}, {name: s2, expected: "2"}]
+rubric:
+  components: [{name: tests, from: run, max_score: 10}]
+`)
+	steps := []grading.Step{
+		{Stage: "run", Scenario: "s1", State: grading.StepSuccess},
+		{Stage: "run", Scenario: "s2", State: grading.StepError, TimedOut: true, Message: "timed out after 10s"},
+	}
+	got := definition.Score(def, steps)
+	assert.Equal(t, grading.StatusGraded, got.Status)
+	assert.Equal(t, 5.0, got.Score)
+}
+
+func TestCompareModes(t *testing.T) {
+	tol := 0.01
+	tests := []struct {
+		name       string
+		give       definition.Compare
+		giveWant   string
+		giveActual string
+		wantOK     bool
+	}{
+		{"regex with expected", definition.Compare{Pattern: "^Result: {expected}$"}, "3.5 (a+b)\n", "x\nResult: 3.5 (a+b)\ny\n", true},
+		{"regex escapes expected", definition.Compare{Pattern: "^{expected}$"}, "a.b\n", "axb\n", false},
+		{"regex without expected", definition.Compare{Pattern: `\d+ primes`}, "", "found 25 primes\n", true},
+		{"contains", definition.Compare{Contains: "{expected}"}, " 42 \n", "the answer is 42.\n", true},
+		{"contains misses", definition.Compare{Contains: "{expected}"}, "42", "41\n", false},
+		{"contains ignore case", definition.Compare{Contains: "DONE", IgnoreCase: true}, "", "done\n", true},
+		{"tokens", definition.Compare{Tokens: true}, "1 2\n3\n", "1\n2 3", true},
+		{"tokens differ", definition.Compare{Tokens: true}, "1 2 3", "1 2 4", false},
+		{"tokens with tolerance", definition.Compare{Tokens: true, NumericTolerance: &tol}, "1.000 2", "1.004\n2", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, reason, err := tt.give.Match([]byte(tt.giveWant), []byte(tt.giveActual))
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantOK, ok, reason)
+		})
+	}
+}
+
+func TestCompareParse(t *testing.T) {
+	def := mustParse(t, `version: 2
+stages:
+  - name: run
+    command: [./a]
+    scenarios:
+      - {name: a, expected: "1", compare: {regex: "^{expected}$"}}
+      - {name: b, expected: "1", compare: {contains: true}}
+      - {name: c, expected: "1", compare: {tokens: true, numeric_tolerance: 0.1}}
+      - {name: d, compare: {regex: "ok"}}
+      - {name: e, expected: "a.*", compare: {regex: true}}
+`)
+	sc := def.Stages[0].Scenarios
+	assert.Equal(t, "^{expected}$", sc[0].Expected.Compare.Pattern)
+	assert.Equal(t, "{expected}", sc[1].Expected.Compare.Contains)
+	assert.True(t, sc[2].Expected.Compare.Tokens)
+	require.NotNil(t, sc[3].Expected, "a rule without {expected} judges on its own")
+	assert.Equal(t, "ok", sc[3].Expected.Compare.Pattern)
+	assert.True(t, sc[4].Expected.Compare.Regex)
+
+	assert.Equal(t, []string{
+		"stages[0].scenarios[0].compare.contains: cannot be combined with regex",
+		"stages[0].scenarios[1].compare.regex: invalid pattern: error parsing regexp: missing closing ): `(`",
+	}, problemsOf(t, `version: 2
+stages:
+  - name: run
+    command: [./a]
+    scenarios:
+      - {name: a, expected: "1", compare: {regex: "x", contains: "y"}}
+      - {name: b, expected: "1", compare: {regex: "("}}
+`))
+}
+
+func TestBatchChecker(t *testing.T) {
+	def := mustParse(t, `version: 2
+stages:
+  - name: judge
+    kind: checker
+    command: [./a]
+    checker: {command: [python3, check.py], protocol: batch}
+    scenarios: [{name: s, stdin: x}]
+`)
+	assert.Equal(t, definition.ProtocolBatch, def.Stages[0].Checker.Protocol)
+	assert.Equal(t, []string{`stages[0].checker.protocol: unknown protocol "socket" (want files or batch)`},
+		problemsOf(t, "version: 2\nstages:\n  - {name: j, kind: checker, command: [x], checker: {command: [c], protocol: socket}}\n"))
+}
+
+func TestScenariosFromFiles(t *testing.T) {
+	var files strings.Builder
+	for _, n := range []string{"10", "2", "1"} {
+		files.WriteString("  - {name: tests/blackbox/" + n + ".in, content: \"" + n + "\"}\n")
+		files.WriteString("  - {name: tests/blackbox/" + n + ".out, content: \"" + n + "\"}\n")
+	}
+	def := mustParse(t, "version: 2\nfiles:\n"+files.String()+`stages:
+  - name: tests
+    command: [./main]
+    timeout: 2
+    compare: {tokens: true}
+    scenarios_from: {glob: "tests/blackbox/*.in", expected: "{dir}/{stem}.out", points: 1}
+`)
+	s := def.Stages[0]
+	var names []string
+	for _, sc := range s.Scenarios {
+		names = append(names, sc.Name)
+	}
+	assert.Equal(t, []string{"1", "2", "10"}, names, "natural order")
+	assert.Equal(t, "tests/blackbox/10.in", s.Scenarios[2].StdinFile)
+	assert.Equal(t, "tests/blackbox/10.out", s.Scenarios[2].Expected.File)
+	assert.True(t, s.Scenarios[2].Expected.Compare.Tokens)
+	assert.Equal(t, 2*time.Second, s.Scenarios[2].Timeout)
+	assert.Equal(t, 3.0, def.MaxScore())
+	assert.Nil(t, s.ScenariosFrom)
+
+	assert.Equal(t, []string{"stages[0].scenarios_from.glob: matches no assignment file"},
+		problemsOf(t, "version: 2\nstages:\n  - {name: t, command: [x], scenarios_from: {glob: \"*.in\"}}\n"))
+}
+
+func TestScenariosFromArchive(t *testing.T) {
+	def, err := definition.Parse([]byte(courseConfig))
+	require.NoError(t, err, "the archive's content is not known yet")
+	assert.NotNil(t, def.Stages[1].ScenariosFrom)
+
+	def, err = definition.ParseWithArchives([]byte(courseConfig), map[string][]string{
+		"tests.tar.gz": {"tests/blackbox/2.in", "tests/blackbox/2.out", "tests/blackbox/10.in", "tests/blackbox/10.out"},
+	})
+	require.NoError(t, err)
+	assert.Len(t, def.Files, 4)
+	assert.True(t, def.Files[0].Upload)
+	s := def.Stages[1]
+	require.Len(t, s.Scenarios, 2)
+	assert.Equal(t, "2", s.Scenarios[0].Name)
+	assert.Equal(t, definition.ExitStatus{Ignore: true}, s.Scenarios[0].ExitStatus)
+	assert.Equal(t, 2.0, def.MaxScore())
+
+	// The worker reads the expanded form back from JSON.
+	b, err := json.Marshal(def)
+	require.NoError(t, err)
+	var back definition.Definition
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.NoError(t, back.Validate())
+	assert.Equal(t, def, &back)
+}
+
+func TestNaturalCompare(t *testing.T) {
+	names := []string{"t10.in", "t2.in", "t1.in", "t02.in", "a.in", "t1b.in"}
+	slices.SortFunc(names, definition.NaturalCompare)
+	assert.Equal(t, []string{"a.in", "t1.in", "t1b.in", "t2.in", "t02.in", "t10.in"}, names)
+}
