@@ -134,16 +134,16 @@ type Stage struct {
 	Requires []string `json:"requires,omitempty"`
 	// ExitStatus is the exit status a run must end with; scenarios
 	// inherit it unless they set their own.
-	ExitStatus  ExitStatus `json:"exit_status"`
-	Expected    *Expected  `json:"expected,omitempty"`
-	Checker     *Checker   `json:"checker,omitempty"`
-	Scenarios   []Scenario `json:"scenarios,omitempty"`
+	ExitStatus ExitStatus `json:"exit_status"`
+	Expected   *Expected  `json:"expected,omitempty"`
+	Checker    *Checker   `json:"checker,omitempty"`
+	Scenarios  []Scenario `json:"scenarios,omitempty"`
 	// ScenariosFrom is set while the files its glob runs over are not
 	// known yet (they come in an assignment archive); expansion appends
 	// its scenarios to Scenarios and clears it.
 	ScenariosFrom *ScenarioSource `json:"scenarios_from,omitempty"`
 	Parallelism   int             `json:"parallelism"`
-	Visibility  Visibility `json:"visibility"`
+	Visibility    Visibility      `json:"visibility"`
 	// Points is the version 1 weight of the stage, used when there is no
 	// rubric.
 	Points float64 `json:"points,omitempty"`
@@ -209,8 +209,8 @@ type Checker struct {
 	// Protocol is ProtocolFiles (one checker process per run) or
 	// ProtocolBatch (one per stage, JSON lines on stdin and stdout).
 	Protocol string        `json:"protocol,omitempty"`
-	Files   []string      `json:"files,omitempty"`
-	Timeout time.Duration `json:"timeout"`
+	Files    []string      `json:"files,omitempty"`
+	Timeout  time.Duration `json:"timeout"`
 }
 
 // Checker protocols.
