@@ -218,6 +218,7 @@ rubric:
   components:
     - {name: spin, from: spin, max_score: 5}
     - {name: after, from: after, max_score: 5}
+  limit_errors: ungraded
 `)
 	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
 

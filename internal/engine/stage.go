@@ -50,7 +50,15 @@ func (r *run) stage(ctx context.Context, s *definition.Stage) ([]result, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if s.Checker != nil {
+	if s.Checker != nil && s.Checker.Protocol == definition.ProtocolBatch {
+		r.checkBatch(ctx, s, runs, results)
+		for range runs {
+			r.progress()
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	} else if s.Checker != nil {
 		forEach(ctx, len(runs), s.Parallelism, func(k int) {
 			r.check(ctx, s, runs[k], &results[k])
 			r.progress()
@@ -84,8 +92,10 @@ func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Sc
 		stdin = b
 	}
 	res.stdin = stdin
+	argv := append(slices.Clone(s.Command), sc.Args...)
+	recordCommand(&res.step, s, argv)
 	out, err := r.e.sb.Run(ctx, sandbox.Spec{
-		Argv:    append(slices.Clone(s.Command), sc.Args...),
+		Argv:    argv,
 		Dir:     dir,
 		Stdin:   stdin,
 		Env:     env,
@@ -128,12 +138,41 @@ func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Sc
 		st.State, st.Message = grading.StepFailed, "terminated by "+out.Signal
 	case out.ExitCode == definition.ValgrindErrorExitCode && s.Kind == definition.KindValgrind:
 		st.State, st.Message = grading.StepFailed, "valgrind reported memory errors"
-	case out.ExitCode != 0:
-		st.State, st.Message = grading.StepFailed, fmt.Sprintf("exit status %d", out.ExitCode)
+	case !sc.ExitStatus.Accepts(out.ExitCode):
+		st.State, st.Message = grading.StepFailed, exitMessage(out.ExitCode, sc.ExitStatus)
 	default:
 		st.State = grading.StepSuccess
 	}
 	return res
+}
+
+// exitMessage says why an exit status failed its rule.
+func exitMessage(code int, rule definition.ExitStatus) string {
+	if rule.Code == 0 {
+		return fmt.Sprintf("exit status %d", code)
+	}
+	return fmt.Sprintf("exit status %d, expected %d", code, rule.Code)
+}
+
+// recordCommand keeps the command a compile stage ran in its step, so the
+// result shows which build produced the program.
+func recordCommand(st *grading.Step, s *definition.Stage, argv []string) {
+	if s.Kind == definition.KindCompile {
+		st.Command = argv
+	}
+}
+
+// expectedOf returns the expected output of a run: its text, or the bytes
+// of its expected file; nil when it has none.
+func (r *run) expectedOf(sc definition.Scenario) ([]byte, error) {
+	e := sc.Expected
+	if e == nil {
+		return nil, nil
+	}
+	if e.File != "" {
+		return r.fileBytes(e.File)
+	}
+	return []byte(e.Text), nil
 }
 
 // missingProgram checks argv[0] before running it. A program given by path

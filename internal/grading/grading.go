@@ -89,6 +89,8 @@ type Step struct {
 	Stderr     string    `json:"stderr,omitempty"`
 	Truncated  bool      `json:"truncated,omitempty"`
 	Visibility string    `json:"visibility,omitempty"`
+	// Command is the command line a compile step ran.
+	Command []string `json:"command,omitempty"`
 }
 
 // Component is the score of one rubric component.

@@ -1,0 +1,163 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/zinc-edu/orchestrator/internal/definition"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/sandbox"
+)
+
+// batchCase is one line a batch checker reads on stdin.
+type batchCase struct {
+	Scenario string `json:"scenario"`
+	Input    string `json:"input"`
+	Expected string `json:"expected"`
+	Actual   string `json:"actual"`
+	ExitCode *int   `json:"exit_code"`
+}
+
+// batchVerdict is one line a batch checker writes on stdout.
+type batchVerdict struct {
+	Scenario string   `json:"scenario"`
+	Pass     *bool    `json:"pass"`
+	Score    *float64 `json:"score"`
+	Message  string   `json:"message"`
+}
+
+// checkBatch judges every run of the stage that passed its exit-status
+// rule with one checker process: one JSON object per run on its stdin, one
+// verdict per run expected on its stdout. Runs the checker gives no verdict
+// for, and every run when the checker itself fails, end in error.
+func (r *run) checkBatch(ctx context.Context, s *definition.Stage, runs []definition.Scenario, results []result) {
+	var judged []int
+	var stdin bytes.Buffer
+	enc := json.NewEncoder(&stdin)
+	for k := range results {
+		if results[k].step.State != grading.StepSuccess {
+			continue
+		}
+		want, err := r.expectedOf(runs[k])
+		if err != nil {
+			results[k].step.State, results[k].step.Message = grading.StepError, fmt.Sprintf("read expected output: %v", err)
+			continue
+		}
+		c := batchCase{
+			Scenario: runs[k].Name, Input: string(results[k].stdin), Expected: string(want),
+			Actual: string(results[k].stdout), ExitCode: results[k].step.ExitCode,
+		}
+		if err := enc.Encode(c); err != nil {
+			results[k].step.State, results[k].step.Message = grading.StepError, fmt.Sprintf("encode checker input: %v", err)
+			continue
+		}
+		judged = append(judged, k)
+	}
+	if len(judged) == 0 {
+		return
+	}
+	fail := func(format string, args ...any) {
+		for _, k := range judged {
+			results[k].step.State, results[k].step.Message = grading.StepError, fmt.Sprintf(format, args...)
+		}
+	}
+	verdicts, err := r.runBatchChecker(ctx, s, stdin.Bytes(), len(judged))
+	if err != nil {
+		fail("checker: %v", err)
+		return
+	}
+	for _, k := range judged {
+		v, ok := verdicts[runs[k].Name]
+		if !ok {
+			results[k].step.State, results[k].step.Message = grading.StepError, "checker: no verdict for this scenario"
+			continue
+		}
+		applyVerdict(&results[k].step, v)
+	}
+}
+
+// runBatchChecker runs the checker once over stdin and reads its verdicts
+// by scenario name. Its timeout is the checker's per-run timeout times the
+// number of runs, at most definition.MaxTimeout.
+func (r *run) runBatchChecker(ctx context.Context, s *definition.Stage, stdin []byte, runs int) (map[string]batchVerdict, error) {
+	dir, cleanup, err := r.checkerDir(ctx, s.Checker, nil, nil, nil)
+	defer cleanup()
+	if err != nil {
+		return nil, fmt.Errorf("prepare checker: %w", err)
+	}
+	env := stepEnv(dir)
+	if msg, state := r.missingProgram(s.Checker.Command[0], dir, envPath(env)); state != "" {
+		return nil, fmt.Errorf("%s", msg)
+	}
+	timeout := min(s.Checker.Timeout*time.Duration(runs), definition.MaxTimeout)
+	out, err := r.e.sb.Run(ctx, sandbox.Spec{
+		Argv:    slices.Clone(s.Checker.Command),
+		Dir:     dir,
+		Stdin:   stdin,
+		Env:     env,
+		Timeout: timeout,
+		Limits:  sandboxLimits(s.Limits),
+	})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("run checker: %w", err)
+	case out.TimedOut:
+		return nil, fmt.Errorf("timed out after %s", timeout)
+	case out.LimitHit != "":
+		return nil, fmt.Errorf("%s", limitMessage(out.LimitHit))
+	case out.Signal != "":
+		return nil, fmt.Errorf("terminated by %s", out.Signal)
+	case out.ExitCode != 0:
+		return nil, fmt.Errorf("exited with status %d: %s", out.ExitCode, firstLine(out.Stderr))
+	}
+	return parseVerdicts(out.Stdout)
+}
+
+// parseVerdicts reads one JSON verdict per non-empty line.
+func parseVerdicts(stdout []byte) (map[string]batchVerdict, error) {
+	verdicts := map[string]batchVerdict{}
+	sc := bufio.NewScanner(bytes.NewReader(stdout))
+	sc.Buffer(make([]byte, 0, 64<<10), len(stdout)+1)
+	for line := 1; sc.Scan(); line++ {
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		var v batchVerdict
+		if err := json.Unmarshal(text, &v); err != nil {
+			return nil, fmt.Errorf("output line %d is not a JSON verdict: %v", line, err)
+		}
+		if v.Scenario == "" || v.Pass == nil {
+			return nil, fmt.Errorf("output line %d lacks \"scenario\" or \"pass\"", line)
+		}
+		if _, dup := verdicts[v.Scenario]; dup {
+			return nil, fmt.Errorf("two verdicts for scenario %q", v.Scenario)
+		}
+		verdicts[v.Scenario] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read output: %w", err)
+	}
+	return verdicts, nil
+}
+
+// applyVerdict records a batch checker's verdict in the step, as the files
+// protocol does: pass or fail, partial credit as Points of 1, the message
+// as feedback.
+func applyVerdict(st *grading.Step, v batchVerdict) {
+	st.Message, _ = clipTo(v.Message, maxFeedback)
+	if !*v.Pass {
+		st.State = grading.StepFailed
+		if st.Message == "" {
+			st.Message = "rejected by the checker"
+		}
+	}
+	if v.Score != nil {
+		st.Points, st.MaxPoints = min(max(*v.Score, 0), 1), 1
+	}
+}
