@@ -14,7 +14,7 @@
 //	stages:                      # run in order
 //	  - name: build              # [A-Za-z0-9_.-]+, unique
 //	    command: [gcc, -o, hello, hello.c]   # argv; no shell unless it says sh -c
-//	    timeout: 10s             # Go duration, default 10s
+//	    timeout: 10s             # Go duration or seconds (10, 0.5), default 10s
 //	  - name: run
 //	    command: [./hello]
 //	    stdin: "World\n"
@@ -44,6 +44,8 @@
 //	    content: "1 2\n"         # inline bytes, or:
 //	  - name: checker.py
 //	    source: upload           # bytes come with the config upload
+//	  - name: tests.tar.gz       # an uploaded .tar.gz, .tgz or .zip is unpacked:
+//	    source: upload           # its files become assignment files
 //	    visible_to_student: false   # default false
 //	    executable: false        # copied with mode 0755 when true
 //	stages:
@@ -53,6 +55,9 @@
 //	    sources: [main.c]
 //	    output: main             # default a.out (java: class directory, default .)
 //	    flags: [-Wall]
+//	  - name: build2
+//	    kind: compile
+//	    command: [cc, main.c, -o, main, -lm]   # used as written; flags still append
 //	  - name: tests
 //	    kind: diff               # every run must have an expected output
 //	    depends_on: [build]      # default: the previous stage; [] for none
@@ -65,6 +70,7 @@
 //	    parallelism: 4           # scenarios run at once, 1..16, default 4
 //	    visibility: visible      # visible | hidden | after_due | after_stop
 //	    compare: {ignore_case: true}   # default for the scenarios
+//	    exit_status: must_be_zero      # or ignore, an integer, {expected: N}
 //	    scenarios:
 //	      - name: small
 //	        args: [--fast]       # appended to command
@@ -72,17 +78,26 @@
 //	        expected: "3\n"      # or expected_file
 //	        compare: {numeric_tolerance: 0.001}  # replaces the stage's compare
 //	        timeout: 1s
+//	        exit_status: 3       # replaces the stage's
 //	        visibility: hidden
+//	  - name: blackbox
+//	    command: [./main]
+//	    scenarios_from:          # one scenario per matching assignment file
+//	      glob: "tests/blackbox/*.in"        # its stdin; scenario name: the stem
+//	      expected: "{dir}/{stem}.out"       # its expected output
+//	      points: 1              # each, when there is no rubric
 //	  - name: judge
 //	    kind: checker
 //	    command: [./main]
 //	    checker: {command: [python3, checker.py], files: [checker.py], timeout: 5s}
+//	    # protocol: batch runs the checker once for the whole stage
 //	    scenarios: [...]
 //	  - name: memcheck
 //	    kind: valgrind           # flags are extra valgrind options
 //	    command: [./main]
 //	rubric:
-//	  limit_errors: ungraded     # or zero: timeouts and limits then score 0
+//	  limit_errors: zero         # default: a timeout or limit fails the scenario;
+//	                             # ungraded leaves the delivery without a score
 //	  components:
 //	    - name: correctness
 //	      from: tests            # a stage
@@ -99,16 +114,39 @@
 // apply when there is no rubric (split equally among a stage's scenarios) and
 // are ignored when there is one.
 //
+// Anchors and aliases may share settings between stages, merge keys
+// included ("<<: *common"); a document whose expansion would exceed
+// MaxExpandedNodes nodes is refused.
+//
+// scenarios_from matches its glob (path.Match, "*" stays within one
+// directory) against the assignment files, inline, uploaded or unpacked
+// from an archive, and orders the matches naturally (2 before 10). Each
+// scenario takes the match as stdin_file, the expected pattern with {dir}
+// (the match's directory) and {stem} (its base name without the last
+// extension) as expected_file, and the stage's timeout, compare and
+// exit_status. Scenarios listed under scenarios come first.
+//
+// # Exit status
+//
+// exit_status says how a run must end: must_be_zero (the default), ignore
+// (only the comparison or the checker judges), or a given status (43, or
+// {expected: 43}). A run that fails its rule fails without being compared
+// or sent to a checker.
+//
 // # Shorthand kinds
 //
 // Every kind expands at load time to a plain command, so there is one way
 // to run a stage:
-//   - compile, c: gcc -O2 -std=c11 -o OUTPUT SOURCES... FLAGS... -lm;
-//     cpp: the same with g++ and -std=c++17; python: python3 -m py_compile
-//     SOURCES...; java: javac -d OUTPUT FLAGS... SOURCES....
+//   - compile: command, when given, is run as written with FLAGS...
+//     appended, and language and sources are optional. Otherwise the
+//     default per language: c: gcc -O2 -std=c11 -o OUTPUT SOURCES...
+//     FLAGS... -lm; cpp: g++ -O2 -std=c++17 -o OUTPUT SOURCES... FLAGS...
+//     -lm; python (byte-compile): python3 -m py_compile SOURCES...; java:
+//     javac -d OUTPUT FLAGS... SOURCES.... The command a compile step ran is
+//     recorded in its step.
 //   - diff: the command as written; every run must have an expected output.
 //   - checker: the command as written; instead of a comparison, the checker
-//     judges each run that exited 0 (see below).
+//     judges each run that passed its exit_status rule (see below).
 //   - valgrind: valgrind --quiet --error-exitcode=99 --leak-check=full
 //     --errors-for-leak-kinds=definite --child-silent-after-fork=yes FLAGS...
 //     COMMAND...; exit status 99 means valgrind reported errors. A stage
@@ -124,19 +162,49 @@
 // ignore_all_space removes blanks inside lines; ignore_blank_lines drops
 // blank lines; ignore_case folds case; numeric_tolerance compares lines
 // token by token and accepts numbers within the tolerance, absolute or
-// relative to the expected number; regex treats the expected output as an RE2
-// pattern that must match the whole normalised output.
+// relative to the expected number; regex: true treats the expected output as
+// an RE2 pattern that must match the whole normalised output.
+//
+// Rules evaluated in Go, without a process:
+//   - regex: "PATTERN" searches the actual stdout for an RE2 pattern in
+//     multi-line mode (^ and $ match at line breaks); {expected} in it stands
+//     for the expected output, trimmed and regex-escaped:
+//     regex: "^Result: {expected}$".
+//   - contains: "TEXT" (or true, meaning "{expected}") requires the text in
+//     the actual stdout, {expected} standing for the trimmed expected output.
+//   - tokens: true compares whitespace-separated tokens wherever the line
+//     breaks fall; with numeric_tolerance, numbers within it are equal.
+//
+// A regex or contains rule that does not mention {expected} needs no
+// expected output. ignore_case applies to all three.
 //
 // # Checker protocol
 //
-// The checker runs in a private directory holding its files and three
+// protocol: files (the default): the checker runs in a private directory holding its files and three
 // inputs, and is called as COMMAND... input expected actual. Exit status 0
 // means pass, 1 means fail, anything else (or a timeout) is an error of the
 // checker, which leaves the delivery ungraded. A stdout line "points: X",
 // with X between 0 and 1, gives partial credit: the share of the scenario's
 // worth earned (values outside are clamped). Other stdout lines are feedback
-// shown as the step's message. A run that did not exit 0 fails without
-// calling the checker.
+// shown as the step's message. A run that failed its exit_status rule fails
+// without calling the checker.
+//
+// protocol: batch: the checker is started once per stage, in the same
+// private directory, as COMMAND.... Its stdin holds one JSON object per
+// line, one per run that passed its exit_status rule:
+//
+//	{"scenario": "2", "input": "...", "expected": "...", "actual": "...", "exit_code": 0}
+//
+// (exit_code null when the run was killed by a signal). It writes one line
+// per scenario on stdout, in any order:
+//
+//	{"scenario": "2", "pass": true, "score": 0.5, "message": "..."}
+//
+// score (0..1, clamped) and message are optional; score is partial credit
+// and message the step's feedback. The checker must exit 0; any other exit,
+// a timeout (the checker timeout times the number of runs, at most 1h), an
+// unreadable line or a scenario without a verdict is an error of the
+// checker, which leaves those steps in error and the delivery ungraded.
 //
 // # Validation
 //
