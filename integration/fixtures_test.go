@@ -18,7 +18,6 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/fixtures"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/harness"
-	"github.com/zinc-edu/orchestrator/internal/objectstore"
 	"github.com/zinc-edu/orchestrator/internal/sandbox"
 	"github.com/zinc-edu/orchestrator/internal/store/storetest"
 )
@@ -58,13 +57,10 @@ func TestFixturesGradeThroughTemporal(t *testing.T) {
 		for j, d := range a.Deliveries {
 			deliveries[j] = harness.Delivery{User: d.User, Files: d.WithMarker(marker).Files}
 		}
-		seeded, err := st.Seed(ctx, a.ConfigYAML, deliveries)
-		require.NoError(t, err)
 		// The files the definition uploads travel with the config, as the
 		// API stores them.
-		for name, data := range a.Assets {
-			require.NoError(t, st.Bucket.WriteAll(ctx, objectstore.ConfigAssetKey(seeded.ConfigID, name), data, nil))
-		}
+		seeded, err := st.SeedWithAssets(ctx, a.ConfigYAML, a.Assets, deliveries)
+		require.NoError(t, err)
 		started[i], err = st.Batches.Start(ctx, batches.StartRequest{CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID, Concurrency: 4})
 		require.NoError(t, err)
 	}

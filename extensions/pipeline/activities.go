@@ -347,7 +347,7 @@ func (g *Grader) definition(ctx context.Context, configID string) (*definition.D
 	} else if err != nil {
 		return nil, grading.Config{}, fmt.Errorf("get grading config %s: %w", configID, err)
 	}
-	def, err := definition.Parse([]byte(cfg.Source))
+	def, err := parseConfig(cfg)
 	if err != nil {
 		return nil, grading.Config{}, fmt.Errorf("grading config %s: %w: %v", configID, errInvalidConfig, err)
 	}
@@ -355,4 +355,21 @@ func (g *Grader) definition(ctx context.Context, configID string) (*definition.D
 	g.configs[configID] = parsedConfig{cfg: cfg, def: def}
 	g.mu.Unlock()
 	return def, cfg, nil
+}
+
+// parseConfig returns a config's definition: the expanded form stored when
+// it was taken in (assignment archives unpacked, scenarios_from expanded),
+// else its source parsed again.
+func parseConfig(cfg grading.Config) (*definition.Definition, error) {
+	if len(cfg.Parsed) == 0 {
+		return definition.Parse([]byte(cfg.Source))
+	}
+	var def definition.Definition
+	if err := json.Unmarshal(cfg.Parsed, &def); err != nil {
+		return nil, fmt.Errorf("decode parsed definition: %w", err)
+	}
+	if err := def.Validate(); err != nil {
+		return nil, err
+	}
+	return &def, nil
 }

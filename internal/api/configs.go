@@ -2,8 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,19 +10,13 @@ import (
 	"net/url"
 	"unicode/utf8"
 
-	"gocloud.dev/blob"
-
-	"github.com/zinc-edu/orchestrator/internal/definition"
-	"github.com/zinc-edu/orchestrator/internal/grading"
-	"github.com/zinc-edu/orchestrator/internal/objectstore"
-	"github.com/zinc-edu/orchestrator/internal/store"
+	"github.com/zinc-edu/orchestrator/internal/configs"
 )
 
-// createConfig stores a grading config. The body is the YAML definition,
-// or a multipart form with a "definition" part and the assignment files
-// the definition declares with source: upload as "files" parts. The
-// definition is validated and every declared upload matched before
-// anything is written; assets written before a failure are removed.
+// createConfig stores a grading config through configs.Save. The body is
+// the YAML definition, or a multipart form with a "definition" part and the
+// assignment files the definition declares with source: upload as "files"
+// parts; a .tar.gz or .zip among them is unpacked into assignment files.
 func (s *Server) createConfig(w http.ResponseWriter, r *http.Request) error {
 	var (
 		src     []byte
@@ -55,54 +47,16 @@ func (s *Server) createConfig(w http.ResponseWriter, r *http.Request) error {
 	if !utf8.Valid(src) || bytes.IndexByte(src, 0) >= 0 {
 		return badRequest("the definition must be UTF-8 text without NUL bytes")
 	}
-	def, err := definition.Parse(src)
+	files := make([]configs.Upload, len(uploads))
+	for i, u := range uploads {
+		files[i] = configs.Upload{Name: u.name, Open: func() (io.ReadCloser, error) { return u.file.Open() }}
+	}
+	cfg, err := configs.Save(r.Context(), s.bucket, s.store, src, files, s.archive)
 	if err != nil {
-		return err
-	}
-	if err := matchUploads(def, uploads); err != nil {
-		return err
-	}
-	parsed, err := json.Marshal(def)
-	if err != nil {
-		return fmt.Errorf("encode definition: %w", err)
-	}
-	id, err := store.NewID()
-	if err != nil {
-		return err
-	}
-
-	ctx := r.Context()
-	written := make([]string, 0, len(uploads))
-	for _, u := range uploads {
-		key := objectstore.ConfigAssetKey(id, u.name)
-		if err := s.uploadAsset(ctx, key, u); err != nil {
-			s.deleteObjects(ctx, written...)
-			return err
-		}
-		written = append(written, key)
-	}
-	cfg, err := s.store.CreateConfig(ctx, grading.Config{ID: id, Name: def.Name, Source: string(src), Parsed: parsed})
-	if err != nil {
-		s.deleteObjects(ctx, written...)
 		return err
 	}
 	w.Header().Set("Location", "/v1/grading-configs/"+url.PathEscape(cfg.ID))
 	return writeJSON(w, http.StatusCreated, cfg)
-}
-
-// uploadAsset copies one uploaded assignment file to key.
-func (s *Server) uploadAsset(ctx context.Context, key string, u upload) error {
-	f, err := u.file.Open()
-	if err != nil {
-		return fmt.Errorf("open uploaded file %q: %w", u.name, err)
-	}
-	defer func() { _ = f.Close() }()
-	// Upload needs a content type: it cannot sniff a stream.
-	opts := &blob.WriterOptions{ContentType: "application/octet-stream"}
-	if err := s.bucket.Upload(ctx, key, f, opts); err != nil {
-		return fmt.Errorf("upload assignment file %q: %w", u.name, err)
-	}
-	return nil
 }
 
 // formDefinition returns the "definition" part, sent either as a text
@@ -137,36 +91,6 @@ func formDefinition(form *multipart.Form, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("read definition part: %w", err)
 	}
 	return src, nil
-}
-
-// matchUploads checks that the uploads are exactly the files the definition
-// declares with source: upload, each once. The problems are reported like
-// the definition's own, so a client handles one format.
-func matchUploads(def *definition.Definition, uploads []upload) error {
-	var problems []definition.Problem
-	sent := make(map[string]bool, len(uploads))
-	for _, u := range uploads {
-		f, declared := def.File(u.name)
-		switch {
-		case sent[u.name]:
-			problems = append(problems, definition.Problem{Message: fmt.Sprintf("file %q is uploaded more than once", u.name)})
-		case !declared || !f.Upload:
-			problems = append(problems, definition.Problem{Message: fmt.Sprintf("file %q is uploaded but the definition declares no file of that name with source: upload", u.name)})
-		}
-		sent[u.name] = true
-	}
-	for i, f := range def.Files {
-		if f.Upload && !sent[f.Name] {
-			problems = append(problems, definition.Problem{
-				Path:    fmt.Sprintf("files[%d].source", i),
-				Message: fmt.Sprintf("file %q has source: upload but was not uploaded", f.Name),
-			})
-		}
-	}
-	if len(problems) > 0 {
-		return &definition.ValidationError{Problems: problems}
-	}
-	return nil
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) error {

@@ -234,3 +234,55 @@ func TestCreateConfigRemovesAssetsWhenRowFails(t *testing.T) {
 	requireError(t, r, http.StatusInternalServerError, "internal error")
 	e.requireNothingWritten()
 }
+
+// archiveYAML takes its tests from an uploaded archive.
+const archiveYAML = `version: 2
+name: from-archive
+files:
+  - {name: tests.tar.gz, source: upload}
+  - {name: extra.zip, source: upload}
+stages:
+  - name: run
+    command: [cat]
+    compare: {tokens: true}
+    scenarios_from: {glob: "tests/*.in", expected: "{dir}/{stem}.out", points: 1}
+`
+
+func TestCreateConfigUnpacksArchives(t *testing.T) {
+	e := newEnv(t)
+	body, ct := multipartBody(t,
+		textPart("definition", archiveYAML),
+		filePart("tests.tar.gz", tarGzOf(t, map[string]string{
+			"tests/10.in": "10", "tests/10.out": "10", "tests/2.in": "2", "tests/2.out": "2",
+		})),
+		filePart("extra.zip", zipOf(t, map[string]string{"checker.py": "pass"})),
+	)
+	r := e.do(http.MethodPost, "/v1/grading-configs", body, ct)
+	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+	created := decode[grading.Config](t, r)
+
+	got, err := e.bucket.ReadAll(t.Context(), objectstore.ConfigAssetKey(created.ID, "tests/10.out"))
+	require.NoError(t, err)
+	assert.Equal(t, "10", string(got))
+	assert.Len(t, e.keys(), 5, "the archives' files are stored, not the archives")
+
+	stored, err := e.store.Config(t.Context(), created.ID)
+	require.NoError(t, err)
+	var def definition.Definition
+	require.NoError(t, json.Unmarshal(stored.Parsed, &def))
+	require.Len(t, def.Stages[0].Scenarios, 2)
+	assert.Equal(t, "2", def.Stages[0].Scenarios[0].Name, "natural order")
+	assert.Equal(t, "tests/10.out", def.Stages[0].Scenarios[1].Expected.File)
+}
+
+func TestCreateConfigRefusesUnsafeArchive(t *testing.T) {
+	e := newEnv(t)
+	body, ct := multipartBody(t,
+		textPart("definition", archiveYAML),
+		filePart("tests.tar.gz", []byte("not an archive")),
+		filePart("extra.zip", zipOf(t, map[string]string{"checker.py": "pass"})),
+	)
+	r := e.do(http.MethodPost, "/v1/grading-configs", body, ct)
+	requireError(t, r, http.StatusBadRequest, `assignment archive "tests.tar.gz"`)
+	e.requireNothingWritten()
+}

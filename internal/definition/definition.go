@@ -207,7 +207,8 @@ type Expected struct {
 type Checker struct {
 	Command []string `json:"command"`
 	// Protocol is ProtocolFiles (one checker process per run) or
-	// ProtocolBatch (one per stage, JSON lines on stdin and stdout).
+	// ProtocolBatch (one per stage, JSON lines on stdin and stdout); empty
+	// means ProtocolFiles.
 	Protocol string        `json:"protocol,omitempty"`
 	Files    []string      `json:"files,omitempty"`
 	Timeout  time.Duration `json:"timeout"`

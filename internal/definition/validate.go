@@ -307,7 +307,7 @@ func (d *Definition) checkStage(ps *problems, path string, s *Stage) {
 	case s.Kind != KindChecker && s.Checker != nil:
 		ps.add(path+".checker", "only allowed with kind checker")
 	case s.Checker != nil:
-		if s.Checker.Protocol != ProtocolFiles && s.Checker.Protocol != ProtocolBatch {
+		if p := s.Checker.Protocol; p != "" && p != ProtocolFiles && p != ProtocolBatch {
 			ps.add(path+".checker.protocol", "unknown protocol %q (want files or batch)", s.Checker.Protocol)
 		}
 		checkArgv(ps, path+".checker.command", s.Checker.Command)
@@ -456,7 +456,8 @@ func checkCompare(ps *problems, path string, c Compare) {
 }
 
 func (d *Definition) checkFileRef(ps *problems, path, name string) {
-	if name == "" {
+	if name == "" || d.pendingArchive() {
+		// A file may come in an archive whose content is not known yet.
 		return
 	}
 	if _, ok := d.File(name); !ok {

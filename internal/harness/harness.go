@@ -5,9 +5,11 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -23,6 +25,7 @@ import (
 	"github.com/zinc-edu/orchestrator/extensions/submission"
 	"github.com/zinc-edu/orchestrator/internal/archive"
 	"github.com/zinc-edu/orchestrator/internal/batches"
+	"github.com/zinc-edu/orchestrator/internal/configs"
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/deliveries"
 	"github.com/zinc-edu/orchestrator/internal/devstack"
@@ -210,15 +213,29 @@ type Seeded struct {
 }
 
 // Seed creates a collection with the deliveries and a grading config, the
-// way the API does: files packed into one archive in the bucket.
+// way the API does: files packed into one archive in the bucket, the config
+// taken in by configs.Save.
 func (st *Stack) Seed(ctx context.Context, configYAML string, deliveries []Delivery) (Seeded, error) {
+	return st.SeedWithAssets(ctx, configYAML, nil, deliveries)
+}
+
+// SeedWithAssets is Seed for a config that uploads assignment files:
+// assets holds their bytes by the name the definition declares (archives
+// among them are unpacked, as the API does).
+func (st *Stack) SeedWithAssets(ctx context.Context, configYAML string, assets map[string][]byte, deliveries []Delivery) (Seeded, error) {
 	col, err := st.Store.CreateCollection(ctx, grading.Collection{Name: "seeded"})
 	if err != nil {
 		return Seeded{}, err
 	}
-	cfg, err := st.Store.CreateConfig(ctx, grading.Config{Name: "seeded", Source: configYAML})
+	uploads := make([]configs.Upload, 0, len(assets))
+	for name, data := range assets {
+		uploads = append(uploads, configs.Upload{Name: name, Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}})
+	}
+	cfg, err := configs.Save(ctx, st.Bucket, st.Store, []byte(configYAML), uploads, archive.Limits{})
 	if err != nil {
-		return Seeded{}, err
+		return Seeded{}, fmt.Errorf("seed config: %w", err)
 	}
 	s := Seeded{CollectionID: col.ID, ConfigID: cfg.ID, DeliveryIDs: map[string]string{}}
 	for _, d := range deliveries {

@@ -1,0 +1,208 @@
+// Package configs takes in a grading config: its definition validated and
+// expanded, the assignment files uploaded with it stored in the bucket
+// (archives among them unpacked, under the same safety rules as
+// deliveries), then its row in the store. The API and the in-process test
+// harness both store configs through Save, so they leave the same objects
+// and rows.
+package configs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"gocloud.dev/blob"
+
+	"github.com/zinc-edu/orchestrator/internal/archive"
+	"github.com/zinc-edu/orchestrator/internal/definition"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/objectstore"
+	"github.com/zinc-edu/orchestrator/internal/store"
+)
+
+// Creator records a config row.
+type Creator interface {
+	CreateConfig(ctx context.Context, cfg grading.Config) (grading.Config, error)
+}
+
+// Upload is one assignment file sent with a config, under the name the
+// definition declares it with.
+type Upload struct {
+	Name string
+	Open func() (io.ReadCloser, error)
+}
+
+// Save parses src, checks that uploads are exactly the files the definition
+// declares with source: upload, unpacks the archives among them under lim
+// (archive errors keep their sentinels) into assignment files, stores every
+// assignment file under the config's asset keys and records the config with
+// its expanded definition as Parsed. An invalid definition or mismatched
+// uploads give a *definition.ValidationError. Nothing stays in the bucket
+// when a later step fails.
+func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, src []byte, uploads []Upload, lim archive.Limits) (grading.Config, error) {
+	def, err := definition.Parse(src)
+	if err != nil {
+		return grading.Config{}, err
+	}
+	if err := MatchUploads(def, uploads); err != nil {
+		return grading.Config{}, err
+	}
+	tmp, err := os.MkdirTemp("", "zinc-config-")
+	if err != nil {
+		return grading.Config{}, fmt.Errorf("create unpack directory: %w", err)
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+
+	files, archives, err := unpackArchives(def, uploads, tmp, lim)
+	if err != nil {
+		return grading.Config{}, err
+	}
+	if len(archives) > 0 {
+		if def, err = definition.ParseWithArchives(src, archives); err != nil {
+			return grading.Config{}, err
+		}
+	}
+	parsed, err := json.Marshal(def)
+	if err != nil {
+		return grading.Config{}, fmt.Errorf("encode definition: %w", err)
+	}
+	id, err := store.NewID()
+	if err != nil {
+		return grading.Config{}, err
+	}
+	written := make([]string, 0, len(files))
+	cleanup := func() {
+		// Remove the objects even when the caller has gone away.
+		for _, key := range written {
+			_ = bucket.Delete(context.WithoutCancel(ctx), key)
+		}
+	}
+	for _, f := range files {
+		key := objectstore.ConfigAssetKey(id, f.Name)
+		if err := put(ctx, bucket, key, f); err != nil {
+			cleanup()
+			return grading.Config{}, err
+		}
+		written = append(written, key)
+	}
+	cfg, err := rows.CreateConfig(ctx, grading.Config{ID: id, Name: def.Name, Source: string(src), Parsed: parsed})
+	if err != nil {
+		cleanup()
+		return grading.Config{}, err
+	}
+	return cfg, nil
+}
+
+// MatchUploads checks that the uploads are exactly the files the
+// definition declares with source: upload, each once. The problems are
+// reported like the definition's own, so a client handles one format.
+func MatchUploads(def *definition.Definition, uploads []Upload) error {
+	var problems []definition.Problem
+	sent := make(map[string]bool, len(uploads))
+	for _, u := range uploads {
+		f, declared := def.File(u.Name)
+		switch {
+		case sent[u.Name]:
+			problems = append(problems, definition.Problem{Message: fmt.Sprintf("file %q is uploaded more than once", u.Name)})
+		case !declared || !f.Upload:
+			problems = append(problems, definition.Problem{Message: fmt.Sprintf("file %q is uploaded but the definition declares no file of that name with source: upload", u.Name)})
+		}
+		sent[u.Name] = true
+	}
+	for i, f := range def.Files {
+		if f.Upload && !sent[f.Name] {
+			problems = append(problems, definition.Problem{
+				Path:    fmt.Sprintf("files[%d].source", i),
+				Message: fmt.Sprintf("file %q has source: upload but was not uploaded", f.Name),
+			})
+		}
+	}
+	if len(problems) > 0 {
+		return &definition.ValidationError{Problems: problems}
+	}
+	return nil
+}
+
+// unpackArchives unpacks every archive upload into its own directory under
+// tmp and returns the files to store (plain uploads as they are, archives
+// by their content) and, per archive, the names of the files it held.
+func unpackArchives(def *definition.Definition, uploads []Upload, tmp string, lim archive.Limits) ([]Upload, map[string][]string, error) {
+	var files []Upload
+	archives := map[string][]string{}
+	for i, u := range uploads {
+		if f, _ := def.File(u.Name); !f.IsArchive() {
+			files = append(files, u)
+			continue
+		}
+		dir := filepath.Join(tmp, fmt.Sprint(i))
+		names, err := unpack(u, dir, lim)
+		if err != nil {
+			return nil, nil, fmt.Errorf("assignment archive %q: %w", u.Name, err)
+		}
+		archives[u.Name] = names
+		for _, name := range names {
+			path := filepath.Join(dir, filepath.FromSlash(name))
+			files = append(files, Upload{Name: name, Open: func() (io.ReadCloser, error) { return os.Open(path) }})
+		}
+	}
+	return files, archives, nil
+}
+
+// unpack extracts one archive into dir, its entries placed in the
+// archive's own directory, and lists its files, sorted.
+func unpack(u Upload, dir string, lim archive.Limits) ([]string, error) {
+	r, err := u.Open()
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	defer func() { _ = r.Close() }()
+	// Pack expands a zip or tar.gz under the delivery rules into one
+	// canonical tar.gz, which Unpack then writes out under the same rules.
+	var packed bytes.Buffer
+	if _, err := archive.Pack(&packed, []archive.File{{Name: u.Name, Reader: r}}, lim); err != nil {
+		return nil, err
+	}
+	if _, err := archive.Unpack(&packed, dir, lim); err != nil {
+		return nil, err
+	}
+	var names []string
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		names = append(names, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list unpacked files: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%w: the archive holds no file", archive.ErrInvalidArchive)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// put copies one assignment file to key.
+func put(ctx context.Context, bucket *blob.Bucket, key string, u Upload) error {
+	r, err := u.Open()
+	if err != nil {
+		return fmt.Errorf("open assignment file %q: %w", u.Name, err)
+	}
+	defer func() { _ = r.Close() }()
+	// Upload needs a content type: it cannot sniff a stream.
+	if err := bucket.Upload(ctx, key, r, &blob.WriterOptions{ContentType: "application/octet-stream"}); err != nil {
+		return fmt.Errorf("upload assignment file %q: %w", u.Name, err)
+	}
+	return nil
+}
