@@ -213,7 +213,8 @@ func TestBatchResults(t *testing.T) {
 		Diagnostic: "checker crashed",
 		Steps: []grading.Step{
 			{Stage: "compile", State: grading.StepFailed, ExitCode: &one, DurationMS: 200},
-			{Stage: "run", Scenario: "small", State: grading.StepError, Signal: "SIGKILL", TimedOut: true, LimitHit: "memory", DurationMS: 2000, MaxPoints: 5},
+			{Stage: "run", Scenario: "small", State: grading.StepError, Signal: "SIGKILL", TimedOut: true, LimitHit: "memory", DurationMS: 2000, MaxPoints: 5,
+				Message: "timed out after 2s", Diff: `line 1: expected "3", got "4"`},
 			{Stage: "run", Scenario: "big", State: grading.StepSkipped, MaxPoints: 5},
 		},
 	})
@@ -228,10 +229,23 @@ func TestBatchResults(t *testing.T) {
 	  ]},
 	  {"delivery_id": %q, "user": "bob", "status": "ungraded", "score": null, "max_score": 5, "diagnostic": "checker crashed", "stages": [
 	    {"name": "compile", "state": "failed", "exit_code": 1, "duration_ms": 200},
-	    {"name": "run", "scenario": "small", "state": "error", "exit_code": null, "signal": "SIGKILL", "timed_out": true, "limit_hit": "memory", "duration_ms": 2000, "points": 0},
+	    {"name": "run", "scenario": "small", "state": "error", "exit_code": null, "signal": "SIGKILL", "timed_out": true, "limit_hit": "memory", "duration_ms": 2000, "points": 0,
+	     "message": "timed out after 2s", "diff": "line 1: expected \"3\", got \"4\""},
 	    {"name": "run", "scenario": "big", "state": "skipped", "exit_code": null, "duration_ms": 0, "points": 0}
 	  ]}
 	]`, ada.ID, bob.ID), string(r.body))
+
+	r = e.do(http.MethodGet, "/v1/batches/"+b.ID+"/results.csv", nil, "")
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	assert.Equal(t, "user,status,score,max_score,delivery_id,diagnostic\n"+
+		"ada,graded,5,5,"+ada.ID+",\n"+
+		"bob,ungraded,,5,"+bob.ID+",checker crashed\n", string(r.body))
+	r = e.do(http.MethodGet, "/v1/batches/"+b.ID+"/results.csv?scenarios=1", nil, "")
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	assert.Equal(t, "user,status,score,max_score,delivery_id,diagnostic,compile,run/small,run/big\n"+
+		"ada,graded,5,5,"+ada.ID+",,success,5,\n"+
+		"bob,ungraded,,5,"+bob.ID+",checker crashed,failed,0,0\n", string(r.body))
+	requireError(t, e.do(http.MethodGet, "/v1/batches/"+b.ID+"/results.csv?scenarios=yes", nil, ""), http.StatusBadRequest, "scenarios")
 
 	empty := e.newBatch(c.ID, cfg.ID)
 	r = e.do(http.MethodGet, "/v1/batches/"+empty.ID+"/results", nil, "")

@@ -39,6 +39,11 @@ type stageRow struct {
 	LimitHit   string            `json:"limit_hit,omitempty"`
 	DurationMS int64             `json:"duration_ms"`
 	Points     *float64          `json:"points,omitempty"`
+	// Message is the step's feedback: why it failed, or the checker's words.
+	Message string `json:"message,omitempty"`
+	// Diff is, for staff only, where a failed comparison parted from the
+	// expected output.
+	Diff string `json:"diff,omitempty"`
 }
 
 func newResultRow(r grading.Result) resultRow {
@@ -67,6 +72,8 @@ func newStageRow(st grading.Step) stageRow {
 		TimedOut:   st.TimedOut,
 		LimitHit:   st.LimitHit,
 		DurationMS: st.DurationMS,
+		Message:    st.Message,
+		Diff:       st.Diff,
 	}
 	if st.MaxPoints > 0 || st.Points != 0 {
 		row.Points = ptr(st.Points)
@@ -138,6 +145,10 @@ func newResultView(r grading.Result, view string, withheld []bool) resultView {
 			Truncated:  st.Truncated,
 			Visibility: st.Visibility,
 			Withheld:   i < len(withheld) && withheld[i],
+		}
+		if view == viewStudent {
+			// A diff may quote hidden expected output.
+			sv.Diff = ""
 		}
 		if st.MaxPoints > 0 {
 			sv.MaxPoints = ptr(st.MaxPoints)

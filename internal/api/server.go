@@ -252,6 +252,7 @@ func (s *Server) routes(h *servicedefaults.Health) {
 	s.mux.HandleFunc("POST /v1/batches/{id}/resume", s.handle(s.resumeBatch))
 	s.mux.HandleFunc("POST /v1/batches/{id}/regrade-failed", s.handle(s.regradeFailed))
 	s.mux.HandleFunc("GET /v1/batches/{id}/results", s.handle(s.batchResults))
+	s.mux.HandleFunc("GET /v1/batches/{id}/results.csv", s.handle(s.batchResultsCSV))
 
 	s.mux.HandleFunc("GET /v1/deliveries/{id}/results/{config_id}", s.handle(s.deliveryResult))
 	s.mux.HandleFunc("GET /v1/deliveries/{id}/results/{config_id}/gradescope", s.handle(s.gradescope))

@@ -245,3 +245,44 @@ func closeEnough(want, got string, tol float64) bool {
 	d := math.Abs(w - g)
 	return d <= tol || d <= tol*math.Abs(w)
 }
+
+// maxDiffLine bounds each side of a ShortDiff.
+const maxDiffLine = 80
+
+// ShortDiff describes, for staff, the first place where actual parts from
+// expected under c: the line (or token) number and both sides, clipped.
+// It is "" when they match or the rule is a pattern or contains rule.
+func (c Compare) ShortDiff(expected, actual []byte) string {
+	var want, got []string
+	what := "line"
+	switch {
+	case c.Pattern != "" || c.Contains != "" || c.Regex:
+		return ""
+	case c.Tokens:
+		want, got, what = strings.Fields(string(expected)), strings.Fields(string(actual)), "token"
+	case c.Exact:
+		want, got = strings.Split(string(expected), "\n"), strings.Split(string(actual), "\n")
+	default:
+		want, got = c.lines(expected, c.IgnoreCase), c.lines(actual, c.IgnoreCase)
+	}
+	for i := range max(len(want), len(got)) {
+		w, g := "<none>", "<none>"
+		if i < len(want) {
+			w = strconv.Quote(clipLine(want[i]))
+		}
+		if i < len(got) {
+			g = strconv.Quote(clipLine(got[i]))
+		}
+		if i >= len(want) || i >= len(got) || want[i] != got[i] && !c.lineEqual(want[i], got[i]) {
+			return fmt.Sprintf("%s %d: expected %s, got %s", what, i+1, w, g)
+		}
+	}
+	return ""
+}
+
+func clipLine(s string) string {
+	if len(s) <= maxDiffLine {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxDiffLine], "") + "…"
+}

@@ -251,3 +251,21 @@ func TestNaturalCompare(t *testing.T) {
 	slices.SortFunc(names, definition.NaturalCompare)
 	assert.Equal(t, []string{"a.in", "t1.in", "t1b.in", "t2.in", "t02.in", "t10.in"}, names)
 }
+
+func TestShortDiff(t *testing.T) {
+	tests := []struct {
+		name string
+		give definition.Compare
+		want string
+	}{
+		{"lines", definition.Compare{IgnoreTrailingSpace: true}, `line 2: expected "2", got "3"`},
+		{"tokens", definition.Compare{Tokens: true}, `token 2: expected "2", got "3"`},
+		{"pattern", definition.Compare{Pattern: "x"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.give.ShortDiff([]byte("1\n2\n"), []byte("1\n3\n")))
+		})
+	}
+	assert.Equal(t, `line 3: expected <none>, got "x"`, definition.Compare{}.ShortDiff([]byte("1\n2"), []byte("1\n2\nx")))
+}

@@ -212,6 +212,7 @@ func (r *run) compare(res *result, sc definition.Scenario) {
 		res.step.State, res.step.Message = grading.StepError, err.Error()
 	case !ok:
 		res.step.State, res.step.Message = grading.StepFailed, reason
+		res.step.Diff = sc.Expected.Compare.ShortDiff(want, res.stdout)
 	}
 }
 

@@ -89,6 +89,9 @@ type Step struct {
 	Stderr     string    `json:"stderr,omitempty"`
 	Truncated  bool      `json:"truncated,omitempty"`
 	Visibility string    `json:"visibility,omitempty"`
+	// Diff is, for staff, where a failed comparison parted from the
+	// expected output; it may quote hidden expected output.
+	Diff string `json:"diff,omitempty"`
 	// Command is the command line a compile step ran.
 	Command []string `json:"command,omitempty"`
 }
