@@ -12,6 +12,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/batches"
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/store"
 )
 
 // internalMessage is all a client learns about an unexpected failure; the
@@ -74,7 +75,8 @@ func classify(err error) (int, errorBody) {
 		return http.StatusBadRequest, errorBody{Error: re.msg, Details: re.details}
 	}
 	switch {
-	case errors.Is(err, archive.ErrUnsafePath), errors.Is(err, archive.ErrInvalidArchive), errors.Is(err, batches.ErrInvalid):
+	case errors.Is(err, archive.ErrUnsafePath), errors.Is(err, archive.ErrInvalidArchive), errors.Is(err, batches.ErrInvalid),
+		errors.Is(err, store.ErrInvalidCursor):
 		return http.StatusBadRequest, errorBody{Error: err.Error()}
 	case errors.Is(err, grading.ErrNotFound):
 		return http.StatusNotFound, errorBody{Error: err.Error()}

@@ -21,6 +21,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
+	"github.com/zinc-edu/orchestrator/internal/store"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
@@ -100,6 +101,9 @@ type Store interface {
 	CreateConfig(ctx context.Context, cfg grading.Config) (grading.Config, error)
 	Config(ctx context.Context, id string) (grading.Config, error)
 	Result(ctx context.Context, deliveryID, configID string) (grading.Result, error)
+	Collections(ctx context.Context, after string, limit int) ([]grading.Collection, string, error)
+	CollectionDeliveries(ctx context.Context, collectionID, after string, limit int) ([]store.ListedDelivery, string, error)
+	Batches(ctx context.Context, collectionID, after string, limit int) ([]grading.Batch, string, error)
 }
 
 // Batches starts, reads and steers grading batches.
@@ -238,13 +242,16 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // but excluded from tracing by servicedefaults.Traced.
 func (s *Server) routes(h *servicedefaults.Health) {
 	s.mux.HandleFunc("POST /v1/collections", s.handle(s.createCollection))
+	s.mux.HandleFunc("GET /v1/collections", s.handle(s.listCollections))
 	s.mux.HandleFunc("GET /v1/collections/{id}", s.handle(s.getCollection))
+	s.mux.HandleFunc("GET /v1/collections/{id}/deliveries", s.handle(s.listDeliveries))
 	s.mux.HandleFunc("POST /v1/collections/{id}/deliveries", s.handle(s.createDelivery))
 
 	s.mux.HandleFunc("POST /v1/grading-configs", s.handle(s.createConfig))
 	s.mux.HandleFunc("GET /v1/grading-configs/{id}", s.handle(s.getConfig))
 
 	s.mux.HandleFunc("POST /v1/batches", s.handle(s.startBatch))
+	s.mux.HandleFunc("GET /v1/batches", s.handle(s.listBatches))
 	s.mux.HandleFunc("GET /v1/batches/{id}", s.handle(s.getBatch))
 	s.mux.HandleFunc("PATCH /v1/batches/{id}", s.handle(s.patchBatch))
 	s.mux.HandleFunc("POST /v1/batches/{id}/cancel", s.handle(s.cancelBatch))
