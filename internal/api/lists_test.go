@@ -34,7 +34,6 @@ func pageOf[T any](t *testing.T, e *env, path string, limit int) [][]T {
 	}
 }
 
-
 func TestListCollectionsNewestFirst(t *testing.T) {
 	e := newEnv(t)
 	var ids []string
