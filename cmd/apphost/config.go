@@ -89,7 +89,18 @@ func (c config) resolve(name, value string, needIP bool) (endpoint, error) {
 		return endpoint{}, fmt.Errorf("resolve --%s: %w", name, err)
 	}
 	if c.set[name] && port != 0 && free != port {
-		return endpoint{}, fmt.Errorf("resolve --%s: %s is in use", name, value)
+		return endpoint{}, portTakenError(name, host, port)
 	}
 	return endpoint{host: host, port: free}, nil
+}
+
+// portTakenError says that an explicitly given port is taken, by whom when
+// /proc tells, and how to get a free one instead.
+func portTakenError(flag, host string, port int) error {
+	holder := ""
+	if h := devstack.PortHolder(port); h != "" {
+		holder = " by " + h
+	}
+	return fmt.Errorf("--%s: port %d on %s is already in use%s; omit --%s to let the apphost pick a free port",
+		flag, port, host, holder, flag)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"net"
+	"os"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -73,9 +75,15 @@ func TestResolveDefaultFallsBackWhenTaken(t *testing.T) {
 }
 
 func TestResolveExplicitTakenPortFails(t *testing.T) {
-	addr := "127.0.0.1:" + strconv.Itoa(listen(t))
+	port := listen(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	_, err := config{set: map[string]bool{"api-addr": true}}.resolve("api-addr", addr, false)
-	assert.ErrorContains(t, err, "is in use")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "port "+strconv.Itoa(port)+" on 127.0.0.1 is already in use")
+	assert.Contains(t, err.Error(), "omit --api-addr to let the apphost pick a free port")
+	if runtime.GOOS == "linux" {
+		assert.Contains(t, err.Error(), "by pid "+strconv.Itoa(os.Getpid())+" (", "the holder is named")
+	}
 }
 
 func TestResolveExplicitFreePortIsKept(t *testing.T) {
