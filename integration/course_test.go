@@ -80,6 +80,12 @@ func TestCourseAssignmentGradesThroughTemporal(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, grading.BatchCompleted, res.Status)
 
+	view, err := st.Batches.Get(ctx, b.ID)
+	require.NoError(t, err)
+	assert.Equal(t, grading.BatchCompleted, view.Status)
+	assert.Positive(t, view.Progress.PerSecond, "a completed batch keeps its final rate")
+	assert.Positive(t, view.Progress.DurationP50MS, "and its percentiles")
+
 	rows, err := st.Store.BatchResults(ctx, b.ID)
 	require.NoError(t, err)
 	got := map[string]grading.Result{}

@@ -159,6 +159,11 @@ func (s *Service) Get(ctx context.Context, id string) (View, error) {
 	}
 	if b.Summary != nil {
 		v.Progress = workflows.Progress{Total: b.Summary.Total, Done: b.Summary.Total, Failed: b.Summary.Failed()}
+		if r := b.Summary.Rate; r != nil {
+			// A finished batch keeps the figures it ended with.
+			v.Progress.PerSecond, v.Progress.DurationP50MS, v.Progress.DurationP95MS = r.PerSecond, r.DurationP50MS, r.DurationP95MS
+			v.Progress.QueueWaitP50MS, v.Progress.QueueWaitP95MS = r.QueueWaitP50MS, r.QueueWaitP95MS
+		}
 	}
 	return v, nil
 }

@@ -269,3 +269,25 @@ func TestShortDiff(t *testing.T) {
 	}
 	assert.Equal(t, `line 3: expected <none>, got "x"`, definition.Compare{}.ShortDiff([]byte("1\n2"), []byte("1\n2\nx")))
 }
+
+func TestInfrastructureErrorsAreErrors(t *testing.T) {
+	def := mustParse(t, `version: 2
+stages:
+  - name: run
+    command: [./a]
+    scenarios: [{name: s1, expected: "1"}, {name: s2, expected: "2"}]
+rubric:
+  components: [{name: tests, from: run, max_score: 10}]
+`)
+	checker := []grading.Step{
+		{Stage: "run", Scenario: "s1", State: grading.StepSuccess},
+		{Stage: "run", Scenario: "s2", State: grading.StepError, Message: "checker: exited with status 2"},
+	}
+	assert.Equal(t, grading.StatusUngraded, definition.Score(def, checker).Status, "a checker fault leaves the delivery ungraded")
+
+	sandbox := slices.Clone(checker)
+	sandbox[1] = grading.Step{Stage: "run", Scenario: "s2", State: grading.StepError, Message: "run command: cgroup vanished", Infrastructure: true}
+	got := definition.Score(def, sandbox)
+	assert.Equal(t, grading.StatusError, got.Status)
+	assert.Contains(t, got.Diagnostic, "cgroup vanished")
+}

@@ -46,7 +46,9 @@ type Scoring struct {
 // makes the component unevaluable when a dependency, directly or through
 // other skipped stages, could not be evaluated. A missing step also makes the
 // component unevaluable. Any unevaluable component makes the whole delivery
-// ungraded: it is never scored 0 for a fault that is not the student's.
+// ungraded, or error when a step failed because of the worker
+// (Step.Infrastructure): it is never scored 0 for a fault that is not the
+// student's.
 //
 // Total. The components' scores are summed. With normalize_to the sum is
 // scaled by normalize_to / (total.max_score, else the sum of the components'
@@ -82,6 +84,10 @@ func Score(def *Definition, steps []grading.Step) Scoring {
 	out.Steps = sc.steps
 	if len(diags) > 0 {
 		out.Status = grading.StatusUngraded
+		if sc.infrastructure {
+			// The worker, not the student or the definition, failed.
+			out.Status = grading.StatusError
+		}
 		out.Diagnostic = strings.Join(diags, "; ")
 		return out
 	}
@@ -97,6 +103,9 @@ type scorer struct {
 	steps  []grading.Step
 	index  map[stepKey]int
 	policy LimitErrors
+	// infrastructure is set once an unevaluable step failed because of
+	// the worker; the delivery is then in error, not ungraded.
+	infrastructure bool
 	// tainted holds, per stage, why it cannot be evaluated; stages that
 	// can are absent.
 	tainted map[string]string
@@ -141,6 +150,7 @@ func (sc *scorer) unevaluable(st grading.Step) string {
 	if (st.TimedOut || st.LimitHit != "") && sc.policy == LimitErrorsZero {
 		return ""
 	}
+	sc.infrastructure = sc.infrastructure || st.Infrastructure
 	msg := st.Message
 	if msg == "" {
 		msg = "error"

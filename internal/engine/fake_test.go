@@ -44,9 +44,10 @@ rubric:
 	rep, err := eng.Run(context.Background(), def, engine.Input{ScratchDir: dir})
 	require.NoError(t, err)
 
-	assert.Equal(t, grading.StatusUngraded, rep.Status)
+	assert.Equal(t, grading.StatusError, rep.Status, "an infrastructure fault is an error, not ungraded")
 	assert.Equal(t, []string{"build=error", "test=skipped"}, statesOf(rep))
 	assert.Equal(t, "run command: cgroup vanished", rep.Steps[0].Message)
+	assert.True(t, rep.Steps[0].Infrastructure)
 	assert.Equal(t, `component "test": stage "test" was skipped because stage "build" ended in an error: run command: cgroup vanished`, rep.Diagnostic)
 }
 

@@ -36,7 +36,9 @@ func (r *run) stage(ctx context.Context, s *definition.Stage) ([]result, error) 
 	dir, cleanup, err := r.prepare(ctx, s)
 	defer cleanup()
 	if err != nil {
-		return fail("prepare stage: %v", err), nil
+		results = fail("prepare stage: %v", err)
+		markInfrastructure(results)
+		return results, nil
 	}
 	// Student commands first. A checker runs only once they have all ended,
 	// so expected outputs exist on disk only while no student process does.
@@ -107,6 +109,7 @@ func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Sc
 			r.e.log.WarnContext(ctx, "sandbox run failed", "stage", s.Name, "scenario", sc.Name, "err", err)
 		}
 		res.step.State, res.step.Message = grading.StepError, fmt.Sprintf("run command: %v", err)
+		res.step.Infrastructure = ctx.Err() == nil
 		return res
 	}
 	res.stdout = out.Stdout
@@ -144,6 +147,13 @@ func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Sc
 		st.State = grading.StepSuccess
 	}
 	return res
+}
+
+// markInfrastructure flags steps that failed because of the worker.
+func markInfrastructure(results []result) {
+	for k := range results {
+		results[k].step.Infrastructure = true
+	}
 }
 
 // exitMessage says why an exit status failed its rule.
@@ -261,6 +271,7 @@ func (r *run) check(ctx context.Context, s *definition.Stage, sc definition.Scen
 	switch {
 	case err != nil:
 		fail("run checker: %v", err)
+		st.Infrastructure = ctx.Err() == nil
 		return
 	case out.TimedOut:
 		fail("checker timed out after %s", s.Checker.Timeout)

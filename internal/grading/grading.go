@@ -89,6 +89,9 @@ type Step struct {
 	Stderr     string    `json:"stderr,omitempty"`
 	Truncated  bool      `json:"truncated,omitempty"`
 	Visibility string    `json:"visibility,omitempty"`
+	// Infrastructure marks a step in error because the worker failed it
+	// (sandbox, storage), not the student or the definition.
+	Infrastructure bool `json:"infrastructure,omitempty"`
 	// Diff is, for staff, where a failed comparison parted from the
 	// expected output; it may quote hidden expected output.
 	Diff string `json:"diff,omitempty"`

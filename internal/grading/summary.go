@@ -46,6 +46,18 @@ type Summary struct {
 	MaxPossible     float64   `json:"max_possible"`
 	Failures        []Failure `json:"failures"`
 	FailuresOmitted int       `json:"failures_omitted,omitempty"`
+	// Rate is how fast the batch went, recorded when it ended so a finished
+	// batch still shows it.
+	Rate *Rate `json:"rate,omitempty"`
+}
+
+// Rate is a finished batch's throughput and latency figures.
+type Rate struct {
+	PerSecond      float64 `json:"per_second"`
+	DurationP50MS  float64 `json:"duration_p50_ms"`
+	DurationP95MS  float64 `json:"duration_p95_ms"`
+	QueueWaitP50MS float64 `json:"queue_wait_p50_ms"`
+	QueueWaitP95MS float64 `json:"queue_wait_p95_ms"`
 }
 
 // Add folds one outcome into the summary.
