@@ -156,6 +156,22 @@ func TestRegradeFailedGradesOnlyTheFailures(t *testing.T) {
 		require.Equal(t, grading.StatusGraded, r.Status)
 		require.Equal(t, 2, r.Attempt)
 	}
+	// The original batch still shows every delivery, the regraded ones
+	// from the regrade, and its summary counts them as they are now.
+	orig, err := st.Store.BatchResults(ctx, first.ID)
+	require.NoError(t, err)
+	require.Len(t, orig, 10)
+	moved := 0
+	for _, r := range orig {
+		if r.BatchID == second.ID {
+			moved++
+		}
+	}
+	require.Equal(t, 2, moved)
+	view, err := st.Batches.Get(ctx, first.ID)
+	require.NoError(t, err)
+	require.Equal(t, grading.Counts{Graded: 10}, view.Summary.Counts)
+
 	queues := activityQueues(t, ctx, st, second)
 	require.Contains(t, queues, st.Client.FormatTaskQueue(workflows.PipelineRegradeQueue))
 

@@ -138,6 +138,9 @@ func (s *Server) batchResults(w http.ResponseWriter, r *http.Request) error {
 	rows := make([]resultRow, len(rs))
 	for i, res := range rs {
 		rows[i] = newResultRow(res)
+		if res.BatchID != r.PathValue("id") {
+			rows[i].RegradedIn = res.BatchID
+		}
 	}
 	return writeJSON(w, http.StatusOK, rows)
 }

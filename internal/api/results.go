@@ -23,7 +23,10 @@ type resultRow struct {
 	Score      *float64             `json:"score"`
 	MaxScore   float64              `json:"max_score"`
 	Diagnostic string               `json:"diagnostic,omitempty"`
-	Stages     []stageRow           `json:"stages"`
+	// RegradedIn is the regrade batch the result comes from, when it is
+	// not the batch whose results are listed.
+	RegradedIn string     `json:"regraded_in,omitempty"`
+	Stages     []stageRow `json:"stages"`
 }
 
 // stageRow is one stage, or one scenario of a stage, of a resultRow.

@@ -81,6 +81,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (grading.Batch, e
 	wid := workflows.BatchWorkflowID(req.CollectionID, req.ConfigID)
 	b, err := s.store.CreateBatch(ctx, grading.Batch{
 		WorkflowID: wid, CollectionID: req.CollectionID, ConfigID: req.ConfigID, Status: grading.BatchRunning,
+		RegradeOf: req.RegradeOf,
 	})
 	if err != nil {
 		return grading.Batch{}, fmt.Errorf("start batch: %w", err)
@@ -158,6 +159,9 @@ func (s *Service) Get(ctx context.Context, id string) (View, error) {
 		return v, nil
 	}
 	if b.Summary != nil {
+		if v.Summary, err = s.withRegrades(ctx, b); err != nil {
+			return View{}, err
+		}
 		v.Progress = workflows.Progress{Total: b.Summary.Total, Done: b.Summary.Total, Failed: b.Summary.Failed()}
 		if r := b.Summary.Rate; r != nil {
 			// A finished batch keeps the figures it ended with.
@@ -166,6 +170,24 @@ func (s *Service) Get(ctx context.Context, id string) (View, error) {
 		}
 	}
 	return v, nil
+}
+
+// withRegrades returns the summary of a finished batch recomputed from the
+// newest result of each of its deliveries when a regrade has graded some of
+// them again; otherwise the recorded summary.
+func (s *Service) withRegrades(ctx context.Context, b grading.Batch) (*grading.Summary, error) {
+	rs, err := s.store.BatchResults(ctx, b.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read results of batch %s: %w", b.ID, err)
+	}
+	if !slices.ContainsFunc(rs, func(r grading.Result) bool { return r.BatchID != b.ID }) {
+		return b.Summary, nil
+	}
+	sum := &grading.Summary{Failures: []grading.Failure{}, Rate: b.Summary.Rate}
+	for _, r := range rs {
+		sum.Add(grading.Outcome{DeliveryID: r.DeliveryID, User: r.User, Status: r.Status, Score: r.Score, MaxScore: r.MaxScore, Reason: r.Diagnostic})
+	}
+	return sum, nil
 }
 
 // liveStatus asks Temporal about a batch the store still shows as running:

@@ -144,6 +144,8 @@ type Batch struct {
 	ConfigID     string      `json:"config_id"`
 	Status       BatchStatus `json:"status"`
 	Summary      *Summary    `json:"summary,omitempty"`
-	CreatedAt    time.Time   `json:"created_at"`
-	UpdatedAt    time.Time   `json:"updated_at"`
+	// RegradeOf is the batch whose failed deliveries this one grades again.
+	RegradeOf string    `json:"regrade_of,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }

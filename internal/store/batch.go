@@ -42,10 +42,10 @@ func (s *Store) CreateBatch(ctx context.Context, b grading.Batch) (grading.Batch
 	b.CreatedAt = now()
 	b.UpdatedAt = b.CreatedAt
 	_, err = s.db.ExecContext(ctx,
-		`INSERT INTO batch (id, workflow_id, run_id, collection_id, config_id, status, summary, created_at, updated_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		`INSERT INTO batch (id, workflow_id, run_id, collection_id, config_id, status, summary, created_at, updated_at, regrade_of)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		b.ID, b.WorkflowID, b.RunID, b.CollectionID, b.ConfigID, string(b.Status), summary,
-		micros(b.CreatedAt), micros(b.UpdatedAt))
+		micros(b.CreatedAt), micros(b.UpdatedAt), nullString(b.RegradeOf))
 	switch violated(err) {
 	case constraintForeignKey:
 		return grading.Batch{}, fmt.Errorf("create batch: %w", s.missing(ctx,

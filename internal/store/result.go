@@ -189,12 +189,15 @@ func (s *Store) Result(ctx context.Context, deliveryID, configID string) (gradin
 	return r, nil
 }
 
-// BatchResults returns the results last saved by the batch, ordered by user
-// (then delivery id), with User filled. A result saved again by a later
-// batch belongs to that batch. An unknown batch is a grading.ErrNotFound.
+// BatchResults returns the newest result of each delivery the batch
+// graded, ordered by user (then delivery id), with User filled: a result
+// saved again by a regrade of the batch (RegradeOf, at any depth) is listed
+// with that regrade's BatchID. An unknown batch is a grading.ErrNotFound.
 func (s *Store) BatchResults(ctx context.Context, batchID string) ([]grading.Result, error) {
 	rows, err := s.db.QueryContext(ctx,
-		resultQuery+` WHERE r.batch_id = $1 ORDER BY d.user_name, r.delivery_id`, batchID)
+		`WITH RECURSIVE chain (id) AS (
+		   SELECT CAST($1 AS TEXT) UNION SELECT b.id FROM batch b JOIN chain c ON b.regrade_of = c.id)
+		`+resultQuery+` WHERE r.batch_id IN (SELECT id FROM chain) ORDER BY d.user_name, r.delivery_id`, batchID)
 	if err != nil {
 		return nil, fmt.Errorf("list results of batch %s: %w", batchID, err)
 	}

@@ -680,3 +680,42 @@ func countRows(t *testing.T, dbURL, query string) int {
 	require.NoError(t, conn.QueryRow(t.Context(), query).Scan(&n))
 	return n
 }
+
+func TestBatchResultsFollowRegrades(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		c := newCollection(t, s, nil)
+		cfg := newConfig(t, s)
+		ada := newDelivery(t, s, grading.Delivery{CollectionID: c.ID, User: "ada"})
+		bob := newDelivery(t, s, grading.Delivery{CollectionID: c.ID, User: "bob"})
+		orig := newBatch(t, s, c.ID, cfg.ID)
+		regrade, err := s.CreateBatch(ctx, grading.Batch{WorkflowID: "w2", CollectionID: c.ID, ConfigID: cfg.ID, RegradeOf: orig.ID})
+		require.NoError(t, err)
+		again, err := s.CreateBatch(ctx, grading.Batch{WorkflowID: "w3", CollectionID: c.ID, ConfigID: cfg.ID, RegradeOf: regrade.ID})
+		require.NoError(t, err)
+		other := newBatch(t, s, c.ID, cfg.ID)
+
+		save := func(d grading.Delivery, batchID string, status grading.ResultStatus) {
+			_, err := s.SaveResult(ctx, grading.Result{DeliveryID: d.ID, ConfigID: cfg.ID, BatchID: batchID, Status: status})
+			require.NoError(t, err)
+		}
+		save(ada, orig.ID, grading.StatusGraded)
+		save(bob, orig.ID, grading.StatusError)
+		save(bob, regrade.ID, grading.StatusError)
+		save(bob, again.ID, grading.StatusGraded)
+
+		got, err := s.BatchResults(ctx, orig.ID)
+		require.NoError(t, err)
+		require.Len(t, got, 2, "the original batch keeps every delivery")
+		assert.Equal(t, orig.ID, got[0].BatchID)
+		assert.Equal(t, again.ID, got[1].BatchID, "bob's newest result comes from the second regrade")
+		assert.Equal(t, grading.StatusGraded, got[1].Status)
+
+		inRegrade, err := s.BatchResults(ctx, regrade.ID)
+		require.NoError(t, err)
+		require.Len(t, inRegrade, 1)
+		inOther, err := s.BatchResults(ctx, other.ID)
+		require.NoError(t, err)
+		assert.Empty(t, inOther, "an unrelated batch does not see them")
+	})
+}
