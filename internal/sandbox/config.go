@@ -27,6 +27,11 @@ var ErrInvalidSpec = errors.New("invalid spec")
 // ZINC_SANDBOX=unsafe-local was not set: the worker must not start.
 var ErrNoRuntime = errors.New("no usable OCI runtime")
 
+// ErrCommit reports that what a command wrote could not be copied back into
+// its scratch directory: something the command left there (a special file
+// in the way, a name too long) is the command's own doing.
+var ErrCommit = errors.New("commit changes")
+
 // Modes of Config.Mode.
 const (
 	// ModeOCI runs every command in a container of an OCI runtime.

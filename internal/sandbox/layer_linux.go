@@ -114,10 +114,20 @@ func (l *layer) release() error {
 func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int) error {
 	root, err := os.OpenRoot(scratch)
 	if err != nil {
-		return fmt.Errorf("commit changes: %w", err)
+		return fmt.Errorf("%w: %w", ErrCommit, err)
 	}
 	defer func() { _ = root.Close() }()
 	upper := filepath.Join(l.dir, "upper")
+	// Directories the runtime made on the way to a mount point are made
+	// again only for a file the command put in them.
+	ancestors := map[string]bool{}
+	for rel := range skip {
+		for d := filepath.Dir(rel); d != "." && d != "/"; d = filepath.Dir(d) {
+			if _, err := root.Lstat(d); errors.Is(err, fs.ErrNotExist) {
+				ancestors[d] = true
+			}
+		}
+	}
 	err = filepath.WalkDir(upper, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -132,10 +142,24 @@ func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int) error
 			}
 			return nil
 		}
+		if ancestors[rel] {
+			return nil
+		}
+		if d := filepath.Dir(rel); ancestors[d] {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+			for a := d; a != "." && a != "/"; a = filepath.Dir(a) {
+				delete(ancestors, a)
+				if err := root.Lchown(a, uid, gid); err != nil {
+					return err
+				}
+			}
+		}
 		return commitEntry(root, path, rel, e, uid, gid)
 	})
 	if err != nil {
-		return fmt.Errorf("commit changes: %w", err)
+		return fmt.Errorf("%w: %w", ErrCommit, err)
 	}
 	return nil
 }

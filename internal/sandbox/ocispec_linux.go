@@ -36,7 +36,7 @@ var (
 // as exit status 128+N, which the runner turns back into the signal; its
 // own stderr is /dev/null, so its "Segmentation fault" notices never mix
 // with the command's stderr.
-const initScript = `exec 3>&2 2>/dev/null; (exec "$@" 2>&3 3>&-); exit $?`
+const initScript = `unset PWD; exec 3>&2 2>/dev/null; (exec "$@" 2>&3 3>&-); exit $?`
 
 // container is everything one command's OCI spec is built from.
 type container struct {
@@ -202,4 +202,3 @@ func validScratch(scratch string) error {
 }
 
 func ptr[T any](v T) *T { return &v }
-
