@@ -70,6 +70,22 @@ func buildRootfs(dir string) (rootfs, error) {
 	if err := copyEtc(filepath.Join(dir, "etc")); err != nil {
 		return rf, fmt.Errorf("build root file system: %w", err)
 	}
+	// Whatever the worker's umask, the sandbox user must traverse the
+	// skeleton and read its /etc.
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case e.IsDir():
+			return os.Chmod(path, 0o755)
+		case e.Type().IsRegular():
+			return os.Chmod(path, 0o644)
+		}
+		return nil
+	})
+	if err != nil {
+		return rf, fmt.Errorf("build root file system: %w", err)
+	}
 	return rf, nil
 }
 
