@@ -251,7 +251,7 @@ func TestRunSumScenarios(t *testing.T) {
 			wantScore: 10,
 			wantStates: []string{
 				"build=success", "io/small=failed", "io/negative=failed", "io/float=failed", "io/big=failed",
-				"judged/a=success", "judged/b=success",
+				"judged/a=failed", "judged/b=failed",
 			},
 		},
 		{
@@ -295,7 +295,7 @@ func TestRunCheckerFeedbackAndCredit(t *testing.T) {
 	})
 
 	a := step(t, rep, "judged", "a")
-	assert.Equal(t, grading.StepSuccess, a.State, "accepted with partial credit")
+	assert.Equal(t, grading.StepFailed, a.State, "accepted in part: failed with partial credit")
 	assert.Equal(t, "close, but not exact", a.Message)
 	assert.Equal(t, 0.5, a.Points)
 	assert.Equal(t, 1.0, a.MaxPoints)

@@ -272,13 +272,17 @@ func (r *run) check(ctx context.Context, s *definition.Stage, sc definition.Scen
 		return
 	}
 	feedback, _ := clipTo(strings.TrimSpace(string(out.Stdout)), maxFeedback)
-	if out.ExitCode == 1 {
+	switch {
+	case out.ExitCode == 1:
 		st.State = grading.StepFailed
 		if feedback == "" {
 			feedback = "rejected by the checker"
 		}
 		// A rejection earns nothing, whatever the verdict file says.
 		credit, hasCredit = 0, true
+	case hasCredit && credit < 1:
+		// Accepted in part: a failed step that keeps its partial credit.
+		st.State = grading.StepFailed
 	}
 	st.Message = feedback
 	if hasCredit {
