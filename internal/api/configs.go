@@ -31,7 +31,21 @@ func (s *Server) createConfig(w http.ResponseWriter, r *http.Request) error {
 		uploads []upload
 		err     error
 	)
+	course := r.URL.Query().Get("course")
+	if course == "" {
+		if course, err = defaultCourse(r.Context(), grading.RoleInstructor); err != nil {
+			return err
+		}
+	}
+	if err := requireCourseRole(r.Context(), course, teachers...); err != nil {
+		return err
+	}
 	if isMultipart(r) {
+		release, err := s.limits.startUpload(grantOf(r.Context()).principal.Actor)
+		if err != nil {
+			return err
+		}
+		defer release()
 		var form *multipart.Form
 		form, err = readMultipart(w, r, s.cfg.MaxUploadBytes, s.formMemory, "definition", "files")
 		if err != nil {
@@ -81,7 +95,7 @@ func (s *Server) createConfig(w http.ResponseWriter, r *http.Request) error {
 		}
 		written = append(written, key)
 	}
-	cfg, err := s.store.CreateConfig(ctx, grading.Config{ID: id, Name: def.Name, Source: string(src), Parsed: parsed})
+	cfg, err := s.store.CreateConfig(ctx, grading.Config{ID: id, Name: def.Name, Course: course, Source: string(src), Parsed: parsed})
 	if err != nil {
 		s.deleteObjects(ctx, written...)
 		return err
