@@ -91,6 +91,8 @@ type plan struct {
 	temporal endpoint
 	ui       endpoint
 	demo     demoInput
+	// adminKey is the local admin API key, kept in the data directory.
+	adminKey string
 }
 
 func (h *host) run(ctx context.Context) (err error) {
@@ -106,9 +108,10 @@ func (h *host) run(ctx context.Context) (err error) {
 	fmt.Fprintf(h.stdout, "Temporal: %s\n", h.temporal.Address())
 	fmt.Fprintf(h.stdout, "Temporal UI: http://%s\n", h.temporal.UIAddress())
 	fmt.Fprintf(h.stdout, "NATS: %s\n", h.nats.URL())
+	fmt.Fprintf(h.stdout, "Token: %s\n", p.adminKey)
 
 	if h.cfg.demo {
-		err := h.runDemo(ctx, "http://"+p.api.String(), p.demo)
+		err := h.runDemo(ctx, "http://"+p.api.String(), p.adminKey, p.demo)
 		if h.cfg.exit {
 			return err
 		}
@@ -145,6 +148,9 @@ func (h *host) prepare(ctx context.Context) (plan, error) {
 	}
 	if err := os.MkdirAll(p.dataDir, 0o755); err != nil {
 		return plan{}, fmt.Errorf("create data dir: %w", err)
+	}
+	if p.adminKey, err = localAdminKey(p.dataDir); err != nil {
+		return plan{}, err
 	}
 	// Build first: it can take minutes, and ports are best picked just before use.
 	if p.binDir, err = h.binaries(ctx, p.dataDir); err != nil {
@@ -203,7 +209,7 @@ func (h *host) start(ctx context.Context, p plan) error {
 		return err
 	}
 	h.group = supervise.New(h.stderr, h.log)
-	return h.launch(ctx, p.binDir, env, p.api)
+	return h.launch(ctx, p.binDir, env, p.api, p.adminKey)
 }
 
 // child is a started process and its health server's address.
@@ -215,8 +221,9 @@ type child struct {
 // launch starts the API and waits until it is ready, so its migrations have
 // run before anything else opens the store, then starts both workers and
 // waits for them.
-func (h *host) launch(ctx context.Context, binDir string, env []string, apiAddr endpoint) error {
-	api, err := h.startProcess(ctx, binDir, apiName, env, "ZINC_API_ADDR="+apiAddr.String())
+func (h *host) launch(ctx context.Context, binDir string, env []string, apiAddr endpoint, adminKey string) error {
+	// The API creates the admin key in its store at start, if missing.
+	api, err := h.startProcess(ctx, binDir, apiName, env, "ZINC_API_ADDR="+apiAddr.String(), "ZINC_ADMIN_KEY="+adminKey)
 	if err != nil {
 		return err
 	}
@@ -368,7 +375,7 @@ func (h *host) stop(ctx context.Context) error {
 
 // runDemo grades the demo assignment through the API, giving up early when
 // a process of the stack dies.
-func (h *host) runDemo(ctx context.Context, apiURL string, in demoInput) error {
+func (h *host) runDemo(ctx context.Context, apiURL, token string, in demoInput) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	watched := make(chan struct{})
 	go func() {
@@ -385,7 +392,7 @@ func (h *host) runDemo(ctx context.Context, apiURL string, in demoInput) error {
 	}()
 	tctx, stop := context.WithTimeout(ctx, h.cfg.demoTimeout)
 	defer stop()
-	d := &demoClient{base: apiURL, http: newHTTPClient(), out: h.stdout}
+	d := &demoClient{base: apiURL, token: token, http: newHTTPClient(), out: h.stdout}
 	if err := d.run(tctx, in.configYAML, in.deliveries); err != nil {
 		if tctx.Err() != nil {
 			return fmt.Errorf("run demo: %w", context.Cause(tctx))

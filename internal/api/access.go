@@ -76,7 +76,6 @@ var rules = map[string]rule{
 
 	"GET /v1/extensions/{name}/configuration": {roles: admins},
 
-
 	// New routes: add one line above this comment, e.g.
 	//	"GET /v1/collections":   {roles: staff},
 }
