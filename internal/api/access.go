@@ -76,6 +76,10 @@ var rules = map[string]rule{
 
 	"GET /v1/extensions/{name}/configuration": {roles: admins},
 
+	"POST /v1/codec/encode":  {roles: staff},
+	"POST /v1/codec/decode":  {roles: staff},
+	"OPTIONS /v1/codec/{op}": {public: true},
+
 	// New routes: add one line above this comment, e.g.
 	//	"GET /v1/collections":   {roles: staff},
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
 // courseFixture is one course's data for the access tests.
@@ -129,6 +130,9 @@ func matrix() []endpoint {
 			return "/v1/deliveries/" + f.own.ID + "/results/" + f.config.ID + "/prairielearn"
 		}, own: "ok ok 403 403", other: "ok 404 404 404"},
 
+		{route: "POST /v1/codec/encode", path: fixed("/v1/codec/encode"), body: jsonBody(`{"payloads":[]}`), own: "ok ok ok 403", other: "ok ok ok 403"},
+		{route: "POST /v1/codec/decode", path: fixed("/v1/codec/decode"), body: jsonBody(`{"payloads":[]}`), own: "ok ok ok 403", other: "ok ok ok 403"},
+
 		{route: "GET /v1/extensions/{name}/configuration", path: fixed("/v1/extensions/core/configuration"), own: "ok 403 403 403", other: "ok 403 403 403"},
 	}
 }
@@ -137,7 +141,14 @@ func matrix() []endpoint {
 // course and in another one, against the real handler and store, and
 // checks that no credentials always means 401.
 func TestAccessMatrix(t *testing.T) {
-	e := newEnv(t, func(p *Params) { p.Config.RateLimit, p.Config.RateBurst = 1000, 1000 })
+	key, err := temporal.NewCodecKey("matrix")
+	require.NoError(t, err)
+	codec, err := temporal.ParseCodecKeys(key)
+	require.NoError(t, err)
+	e := newEnv(t, func(p *Params) {
+		p.Config.RateLimit, p.Config.RateBurst = 1000, 1000
+		p.Codec = codec
+	})
 	mine, theirs := e.courseFixture("mine"), e.courseFixture("theirs")
 	tokens := map[grading.Role]string{
 		grading.RoleAdmin:      e.token,

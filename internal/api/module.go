@@ -6,6 +6,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.temporal.io/sdk/converter"
 	"go.uber.org/fx"
 	"gocloud.dev/blob"
 
@@ -45,6 +46,15 @@ type ModuleParams struct {
 	Propagator     propagation.TextMapPropagator
 }
 
+// codecOf is the process's payload codec, or nil: a nil *Codec must not
+// become a non-nil interface.
+func codecOf(c temporal.Config) converter.PayloadCodec {
+	if c.Codec == nil {
+		return nil
+	}
+	return c.Codec
+}
+
 func provideServer(p ModuleParams) (*Server, error) {
 	s, err := NewServer(Params{
 		Config:         p.Config,
@@ -54,6 +64,7 @@ func provideServer(p ModuleParams) (*Server, error) {
 		Bucket:         p.Bucket,
 		Events:         p.Events,
 		Temporal:       p.Temporal.Configuration(),
+		Codec:          codecOf(p.Temporal),
 		Health:         p.Health,
 		Log:            p.Log,
 		TracerProvider: p.TracerProvider,

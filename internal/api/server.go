@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.temporal.io/sdk/converter"
 	"gocloud.dev/blob"
 
 	"github.com/zinc-edu/orchestrator/internal/archive"
@@ -66,6 +67,9 @@ type Config struct {
 	RateBurst int     `env:"ZINC_API_RATE_BURST" envDefault:"100"`
 	// UploadsPerKey bounds one caller's uploads in progress.
 	UploadsPerKey int `env:"ZINC_API_UPLOADS_PER_KEY" envDefault:"4"`
+	// CodecOrigins may call the codec endpoint from a browser (CORS): the
+	// Temporal UI's origin.
+	CodecOrigins []string `env:"ZINC_API_CODEC_ORIGINS" envSeparator:","`
 	// ReadTimeout bounds reading one whole request, body included.
 	ReadTimeout time.Duration `env:"ZINC_API_READ_TIMEOUT" envDefault:"2m"`
 }
@@ -181,6 +185,8 @@ type Params struct {
 	Archive archive.Limits
 	// Auth configures OIDC and the bootstrap admin key; API keys always work.
 	Auth auth.Config
+	// Codec, when set, is served at /v1/codec/{encode,decode} for staff.
+	Codec converter.PayloadCodec
 
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -265,6 +271,7 @@ func NewServer(p Params) (*Server, error) {
 		formMemory: multipartMemory,
 	}
 	s.routes(p.Health)
+	s.codecRoutes(p.Codec)
 
 	opts := []otelhttp.Option{
 		otelhttp.WithFilter(servicedefaults.Traced),
