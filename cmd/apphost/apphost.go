@@ -193,6 +193,8 @@ func (h *host) start(ctx context.Context, p plan) error {
 		DatabaseFile: filepath.Join(p.dataDir, "temporal.db"),
 		Namespaces:   []string{ns},
 		Logger:       h.quiet.With("component", "temporal"),
+		// Staff signed in to the API see decoded payloads in the UI.
+		CodecEndpoint: "http://" + p.api.String() + "/v1/codec",
 	})
 	if err != nil {
 		return err
@@ -208,6 +210,8 @@ func (h *host) start(ctx context.Context, p plan) error {
 	if err != nil {
 		return err
 	}
+	// The UI's origin may call the API's codec endpoint from the browser.
+	env = append(env, "ZINC_API_CODEC_ORIGINS=http://"+h.temporal.UIAddress())
 	h.group = supervise.New(h.stderr, h.log)
 	return h.launch(ctx, p.binDir, env, p.api, p.adminKey)
 }
@@ -279,6 +283,10 @@ func (c child) ready(ctx context.Context, urls ...string) error {
 // sharedEnv is every child's environment: ours (so OTEL_* and the like pass
 // through) with the stack's addresses on top.
 func (h *host) sharedEnv(dataDir, ns string) ([]string, error) {
+	codecKeys, err := localCodecKeys(dataDir)
+	if err != nil {
+		return nil, err
+	}
 	blobURL := os.Getenv("BLOB_URL")
 	if blobURL == "" {
 		dir := filepath.Join(dataDir, "blobs")
@@ -297,6 +305,8 @@ func (h *host) sharedEnv(dataDir, ns string) ([]string, error) {
 		// Set but empty is meaningful (bare queue names), so only unset defaults.
 		"ZINC_TASK_QUEUE_PREFIX="+lookupEnvOr("ZINC_TASK_QUEUE_PREFIX", "zinc"),
 		"NATS_URL="+h.nats.URL(),
+		// Every client and worker encrypts payloads with the same keys.
+		"ZINC_CODEC_KEY_FILE="+codecKeys,
 		"DATABASE_URL="+databaseURL,
 		"BLOB_URL="+blobURL,
 		// The merged output is read by a person; JSON stays one variable away.

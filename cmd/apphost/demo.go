@@ -43,8 +43,8 @@ type demoClient struct {
 	base string
 	// token is the API key sent as a bearer credential.
 	token string
-	http *http.Client
-	out  io.Writer
+	http  *http.Client
+	out   io.Writer
 	// every is the status poll interval; 0 means pollEvery.
 	every time.Duration
 }

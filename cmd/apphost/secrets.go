@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/zinc-edu/orchestrator/internal/auth"
+	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
 // adminKeyFile holds the local admin API key inside the data directory.
@@ -37,4 +38,30 @@ func localAdminKey(dataDir string) (string, error) {
 		return "", fmt.Errorf("write admin key: %w", err)
 	}
 	return key, nil
+}
+
+// codecKeyFile holds the payload codec's keys inside the data directory.
+const codecKeyFile = "codec.keys"
+
+// localCodecKeys returns the path of the payload codec's key file, creating
+// it with one new key at the first start; ZINC_CODEC_KEY_FILE, when set,
+// names the file to use instead.
+func localCodecKeys(dataDir string) (string, error) {
+	if path := os.Getenv("ZINC_CODEC_KEY_FILE"); path != "" {
+		return path, nil
+	}
+	path := filepath.Join(dataDir, codecKeyFile)
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("check codec keys: %w", err)
+	}
+	line, err := temporal.NewCodecKey("local-1")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(line+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write codec keys: %w", err)
+	}
+	return path, nil
 }
