@@ -72,6 +72,12 @@ func TestApphostGradesUploadedDeliveries(t *testing.T) {
 	status, _ := get(t, ctx, endpoints["Temporal UI"]+"/")
 	require.Equal(t, http.StatusOK, status, "Temporal UI")
 
+	// Without the printed admin key the API answers 401; with it, everything.
+	status, _ = get(t, ctx, api+"/v1/collections/none")
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Regexp(t, `^zinc_[A-Za-z0-9_-]{43}$`, endpoints["Token"])
+	ctx = withToken(ctx, endpoints["Token"])
+
 	configYAML, deliveries := demo.Assignment()
 	col := postJSON(t, ctx, api+"/v1/collections", `{"name":"e2e"}`, http.StatusCreated)["id"].(string)
 	want := map[string]float64{}
@@ -151,7 +157,21 @@ func buildBinaries(t *testing.T) string {
 	return bin
 }
 
-// readEndpoints reads apphost's stdout until the four endpoint lines came,
+// tokenKey carries the bearer credential the request helpers send.
+type tokenKey struct{}
+
+func withToken(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, tokenKey{}, token)
+}
+
+// authorize adds the context's bearer credential to req, if any.
+func authorize(req *http.Request) {
+	if token, ok := req.Context().Value(tokenKey{}).(string); ok {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+}
+
+// readEndpoints reads apphost's stdout until the five endpoint lines came,
 // then keeps draining it so apphost never blocks on a full pipe.
 func readEndpoints(t *testing.T, r io.Reader) map[string]string {
 	t.Helper()
@@ -170,11 +190,11 @@ func readEndpoints(t *testing.T, r io.Reader) map[string]string {
 	}()
 	got := map[string]string{}
 	timeout := time.After(5 * time.Minute)
-	for len(got) < 4 {
+	for len(got) < 5 {
 		select {
 		case line, ok := <-lines:
 			require.True(t, ok, "apphost stdout closed after %v", got)
-			for _, k := range []string{"API", "Temporal", "Temporal UI", "NATS"} {
+			for _, k := range []string{"API", "Temporal", "Temporal UI", "NATS", "Token"} {
 				if v, found := strings.CutPrefix(line, k+": "); found {
 					got[k] = v
 				}
@@ -211,6 +231,7 @@ func post(t *testing.T, ctx context.Context, url, contentType string, body io.Re
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", contentType)
+	authorize(req)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
@@ -226,6 +247,7 @@ func get(t *testing.T, ctx context.Context, url string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	require.NoError(t, err)
+	authorize(req)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()

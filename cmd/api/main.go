@@ -7,6 +7,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/zinc-edu/orchestrator/internal/api"
+	"github.com/zinc-edu/orchestrator/internal/auth"
 	"github.com/zinc-edu/orchestrator/internal/batches"
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/objectstore"
@@ -35,6 +36,7 @@ func options() []fx.Option {
 			servicedefaults.LoadEnv[events.Config],
 			servicedefaults.LoadEnv[objectstore.Config],
 			servicedefaults.LoadEnv[api.Config],
+			servicedefaults.LoadEnv[auth.Config],
 			func(s *store.Store) api.Store { return s },
 			func(s *store.Store) batches.Store { return s },
 			func(s *store.Store) batches.Recorder { return s },

@@ -91,6 +91,8 @@ type plan struct {
 	temporal endpoint
 	ui       endpoint
 	demo     demoInput
+	// adminKey is the local admin API key, kept in the data directory.
+	adminKey string
 }
 
 func (h *host) run(ctx context.Context) (err error) {
@@ -106,9 +108,10 @@ func (h *host) run(ctx context.Context) (err error) {
 	fmt.Fprintf(h.stdout, "Temporal: %s\n", h.temporal.Address())
 	fmt.Fprintf(h.stdout, "Temporal UI: http://%s\n", h.temporal.UIAddress())
 	fmt.Fprintf(h.stdout, "NATS: %s\n", h.nats.URL())
+	fmt.Fprintf(h.stdout, "Token: %s\n", p.adminKey)
 
 	if h.cfg.demo {
-		err := h.runDemo(ctx, "http://"+p.api.String(), p.demo)
+		err := h.runDemo(ctx, "http://"+p.api.String(), p.adminKey, p.demo)
 		if h.cfg.exit {
 			return err
 		}
@@ -145,6 +148,9 @@ func (h *host) prepare(ctx context.Context) (plan, error) {
 	}
 	if err := privateDir(p.dataDir); err != nil {
 		return plan{}, fmt.Errorf("create data dir: %w", err)
+	}
+	if p.adminKey, err = localAdminKey(p.dataDir); err != nil {
+		return plan{}, err
 	}
 	// Build first: it can take minutes, and ports are best picked just before use.
 	if p.binDir, err = h.binaries(ctx, p.dataDir); err != nil {
@@ -187,6 +193,8 @@ func (h *host) start(ctx context.Context, p plan) error {
 		DatabaseFile: filepath.Join(p.dataDir, "temporal.db"),
 		Namespaces:   []string{ns},
 		Logger:       h.quiet.With("component", "temporal"),
+		// Staff signed in to the API see decoded payloads in the UI.
+		CodecEndpoint: "http://" + p.api.String() + "/v1/codec",
 	})
 	if err != nil {
 		return err
@@ -202,8 +210,10 @@ func (h *host) start(ctx context.Context, p plan) error {
 	if err != nil {
 		return err
 	}
+	// The UI's origin may call the API's codec endpoint from the browser.
+	env = append(env, "ZINC_API_CODEC_ORIGINS=http://"+h.temporal.UIAddress())
 	h.group = supervise.New(h.stderr, h.log)
-	return h.launch(ctx, p.binDir, env, p.api)
+	return h.launch(ctx, p.binDir, env, p.api, p.adminKey)
 }
 
 // child is a started process and its health server's address.
@@ -215,8 +225,9 @@ type child struct {
 // launch starts the API and waits until it is ready, so its migrations have
 // run before anything else opens the store, then starts both workers and
 // waits for them.
-func (h *host) launch(ctx context.Context, binDir string, env []string, apiAddr endpoint) error {
-	api, err := h.startProcess(ctx, binDir, apiName, env, "ZINC_API_ADDR="+apiAddr.String())
+func (h *host) launch(ctx context.Context, binDir string, env []string, apiAddr endpoint, adminKey string) error {
+	// The API creates the admin key in its store at start, if missing.
+	api, err := h.startProcess(ctx, binDir, apiName, env, "ZINC_API_ADDR="+apiAddr.String(), "ZINC_ADMIN_KEY="+adminKey)
 	if err != nil {
 		return err
 	}
@@ -272,6 +283,10 @@ func (c child) ready(ctx context.Context, urls ...string) error {
 // sharedEnv is every child's environment: ours (so OTEL_* and the like pass
 // through) with the stack's addresses on top.
 func (h *host) sharedEnv(dataDir, ns string) ([]string, error) {
+	codecKeys, err := localCodecKeys(dataDir)
+	if err != nil {
+		return nil, err
+	}
 	blobURL := os.Getenv("BLOB_URL")
 	if blobURL == "" {
 		dir := filepath.Join(dataDir, "blobs")
@@ -290,6 +305,8 @@ func (h *host) sharedEnv(dataDir, ns string) ([]string, error) {
 		// Set but empty is meaningful (bare queue names), so only unset defaults.
 		"ZINC_TASK_QUEUE_PREFIX="+lookupEnvOr("ZINC_TASK_QUEUE_PREFIX", "zinc"),
 		"NATS_URL="+h.nats.URL(),
+		// Every client and worker encrypts payloads with the same keys.
+		"ZINC_CODEC_KEY_FILE="+codecKeys,
 		"DATABASE_URL="+databaseURL,
 		"BLOB_URL="+blobURL,
 		// The merged output is read by a person; JSON stays one variable away.
@@ -368,7 +385,7 @@ func (h *host) stop(ctx context.Context) error {
 
 // runDemo grades the demo assignment through the API, giving up early when
 // a process of the stack dies.
-func (h *host) runDemo(ctx context.Context, apiURL string, in demoInput) error {
+func (h *host) runDemo(ctx context.Context, apiURL, token string, in demoInput) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	watched := make(chan struct{})
 	go func() {
@@ -385,7 +402,7 @@ func (h *host) runDemo(ctx context.Context, apiURL string, in demoInput) error {
 	}()
 	tctx, stop := context.WithTimeout(ctx, h.cfg.demoTimeout)
 	defer stop()
-	d := &demoClient{base: apiURL, http: newHTTPClient(), out: h.stdout}
+	d := &demoClient{base: apiURL, token: token, http: newHTTPClient(), out: h.stdout}
 	if err := d.run(tctx, in.configYAML, in.deliveries); err != nil {
 		if tctx.Err() != nil {
 			return fmt.Errorf("run demo: %w", context.Cause(tctx))

@@ -41,7 +41,7 @@ const (
 var childVars = []string{
 	"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "ZINC_TASK_QUEUE_PREFIX", "NATS_URL", "DATABASE_URL",
 	"BLOB_URL", "ZINC_API_ADDR", "OTEL_SERVICE_NAME", "ZINC_HEALTH_ADDR", "LOG_FORMAT",
-	"OTEL_EXPORTER_OTLP_ENDPOINT",
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "ZINC_ADMIN_KEY",
 }
 
 func TestMain(m *testing.M) {
@@ -180,9 +180,10 @@ var endpointLines = []*regexp.Regexp{
 	regexp.MustCompile(`^Temporal: (127\.0\.0\.1:\d+)$`),
 	regexp.MustCompile(`^Temporal UI: http://(127\.0\.0\.1:\d+)$`),
 	regexp.MustCompile(`^NATS: (nats://127\.0\.0\.1:\d+)$`),
+	regexp.MustCompile(`^Token: (zinc_[A-Za-z0-9_-]{43})$`),
 }
 
-// endpoints checks the first four stdout lines and returns the addresses
+// endpoints checks the first five stdout lines and returns the addresses
 // they name, in endpointLines order.
 func endpoints(t *testing.T, lines []string) []string {
 	t.Helper()
@@ -234,6 +235,12 @@ func TestRunDemoExit(t *testing.T) {
 	pipe := readReport(t, reports, pipelineName)
 	assert.Equal(t, addrs[0], api.Env["ZINC_API_ADDR"])
 	assert.Empty(t, sub.Env["ZINC_API_ADDR"])
+	// The printed token is the admin key the API creates, kept in the data dir.
+	assert.Equal(t, addrs[4], api.Env["ZINC_ADMIN_KEY"])
+	assert.Empty(t, sub.Env["ZINC_ADMIN_KEY"], "workers do not get the admin key")
+	kept, err := localAdminKey(dataDir)
+	require.NoError(t, err)
+	assert.Equal(t, addrs[4], kept, "a restart keeps the key")
 	healths := map[string]bool{}
 	for name, r := range map[string]childReport{apiName: api, submissionName: sub, pipelineName: pipe} {
 		assert.Equal(t, addrs[1], r.Env["TEMPORAL_ADDRESS"], name)

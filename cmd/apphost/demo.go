@@ -41,8 +41,10 @@ type delivery struct {
 // endpoints, exactly as a user of the API would.
 type demoClient struct {
 	base string
-	http *http.Client
-	out  io.Writer
+	// token is the API key sent as a bearer credential.
+	token string
+	http  *http.Client
+	out   io.Writer
 	// every is the status poll interval; 0 means pollEvery.
 	every time.Duration
 }
@@ -284,6 +286,9 @@ func (d *demoClient) get(ctx context.Context, path string, out any) error {
 // becomes an error carrying the API's message.
 func (d *demoClient) do(req *http.Request, out any) error {
 	req.Header.Set("Accept", "application/json")
+	if d.token != "" {
+		req.Header.Set("Authorization", "Bearer "+d.token)
+	}
 	what := req.Method + " " + req.URL.Path
 	resp, err := d.http.Do(req)
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -57,10 +58,26 @@ func (s *Server) startBatch(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	b, err := s.batches.Start(r.Context(), req)
+	ctx := r.Context()
+	// The batch acts on the collection's course; a config of another
+	// course is as unknown as a config that does not exist.
+	course, err := s.store.CourseOf(ctx, ofCollection, req.CollectionID)
 	if err != nil {
 		return err
 	}
+	if err := requireCourseRole(ctx, course, teachers...); err != nil {
+		return err
+	}
+	if cfgCourse, err := s.store.CourseOf(ctx, ofConfig, req.ConfigID); err != nil {
+		return err
+	} else if cfgCourse != course {
+		return fmt.Errorf("config %s: %w", req.ConfigID, grading.ErrNotFound)
+	}
+	b, err := s.batches.Start(ctx, req)
+	if err != nil {
+		return err
+	}
+	setAuditTarget(ctx, b.ID)
 	w.Header().Set("Location", "/v1/batches/"+url.PathEscape(b.ID))
 	return writeJSON(w, http.StatusAccepted, b)
 }

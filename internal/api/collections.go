@@ -17,6 +17,7 @@ const maxNameRunes = 200
 // collectionRequest is the body of POST /v1/collections. Times are RFC 3339.
 type collectionRequest struct {
 	Name    string     `json:"name"`
+	Course  string     `json:"course"`
 	StartAt *time.Time `json:"start_at"`
 	DueAt   *time.Time `json:"due_at"`
 	StopAt  *time.Time `json:"stop_at"`
@@ -67,8 +68,18 @@ func (s *Server) createCollection(w http.ResponseWriter, r *http.Request) error 
 	if err := req.validate(); err != nil {
 		return err
 	}
-	c, err := s.store.CreateCollection(r.Context(), grading.Collection{
-		Name: req.Name, StartAt: req.StartAt, DueAt: req.DueAt, StopAt: req.StopAt,
+	ctx := r.Context()
+	if req.Course == "" {
+		var err error
+		if req.Course, err = defaultCourse(ctx, grading.RoleInstructor); err != nil {
+			return err
+		}
+	}
+	if err := requireCourseRole(ctx, req.Course, teachers...); err != nil {
+		return err
+	}
+	c, err := s.store.CreateCollection(ctx, grading.Collection{
+		Name: req.Name, Course: req.Course, StartAt: req.StartAt, DueAt: req.DueAt, StopAt: req.StopAt,
 	})
 	if err != nil {
 		return err

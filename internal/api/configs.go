@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zinc-edu/orchestrator/internal/configs"
+	"github.com/zinc-edu/orchestrator/internal/grading"
 )
 
 // createConfig stores a grading config through configs.Save. The body is
@@ -23,7 +24,21 @@ func (s *Server) createConfig(w http.ResponseWriter, r *http.Request) error {
 		uploads []upload
 		err     error
 	)
+	course := r.URL.Query().Get("course")
+	if course == "" {
+		if course, err = defaultCourse(r.Context(), grading.RoleInstructor); err != nil {
+			return err
+		}
+	}
+	if err := requireCourseRole(r.Context(), course, teachers...); err != nil {
+		return err
+	}
 	if isMultipart(r) {
+		release, err := s.limits.startUpload(grantOf(r.Context()).principal.Actor)
+		if err != nil {
+			return err
+		}
+		defer release()
 		var form *multipart.Form
 		form, err = readMultipart(w, r, s.cfg.MaxUploadBytes, s.formMemory, "definition", "files")
 		if err != nil {
@@ -51,7 +66,7 @@ func (s *Server) createConfig(w http.ResponseWriter, r *http.Request) error {
 	for i, u := range uploads {
 		files[i] = configs.Upload{Name: u.name, Open: func() (io.ReadCloser, error) { return u.file.Open() }}
 	}
-	cfg, err := configs.Save(r.Context(), s.bucket, s.store, src, files, s.archive)
+	cfg, err := configs.Save(r.Context(), s.bucket, s.store, course, src, files, s.archive)
 	if err != nil {
 		return err
 	}

@@ -66,6 +66,7 @@ func TestCreateAndGetConfig(t *testing.T) {
 		assert.Equal(t, map[string]any{
 			"id": created.ID, "name": "hello", "source": helloYAML,
 			"created_at": created.CreatedAt.Format("2006-01-02T15:04:05.999999Z07:00"),
+			"course":     grading.DefaultCourseID,
 		}, object(t, r))
 	})
 }

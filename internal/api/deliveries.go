@@ -31,6 +31,12 @@ func (s *Server) createDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	g := grantOf(ctx)
+	release, err := s.limits.startUpload(g.principal.Actor)
+	if err != nil {
+		return err
+	}
+	defer release()
 	form, err := readMultipart(w, r, s.cfg.MaxUploadBytes, s.formMemory, "user", "files")
 	if err != nil {
 		return err
@@ -40,6 +46,15 @@ func (s *Server) createDelivery(w http.ResponseWriter, r *http.Request) error {
 	user, ok, err := formValue(form, "user")
 	if err != nil {
 		return err
+	}
+	if g.role == grading.RoleStudent {
+		// A student submits as the user of their credentials, only.
+		switch {
+		case !ok:
+			user, ok = g.principal.User, true
+		case user != g.principal.User:
+			return forbidden("a student may submit only as %q, not %q", g.principal.User, user)
+		}
 	}
 	if !ok {
 		return badRequest("user is required")

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/zinc-edu/orchestrator/internal/archive"
+	"github.com/zinc-edu/orchestrator/internal/auth"
 	"github.com/zinc-edu/orchestrator/internal/batches"
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/grading"
@@ -53,6 +54,15 @@ func badRequest(format string, args ...any) error {
 // classify maps an error to its status code and body. It is the only place
 // that decides statuses; handlers only return errors.
 func classify(err error) (int, errorBody) {
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		return http.StatusUnauthorized, errorBody{Error: err.Error()}
+	}
+	if fe, ok := errors.AsType[*forbiddenError](err); ok {
+		return http.StatusForbidden, errorBody{Error: fe.msg}
+	}
+	if tm, ok := errors.AsType[*tooManyError](err); ok {
+		return http.StatusTooManyRequests, errorBody{Error: tm.msg}
+	}
 	if mb, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("request body is larger than %d bytes", mb.Limit)}
 	}
@@ -90,6 +100,14 @@ func classify(err error) (int, errorBody) {
 // the request it broke; expected ones are the client's to read.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := classify(err)
+	switch status {
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", "Bearer")
+	case http.StatusTooManyRequests:
+		if tm, ok := errors.AsType[*tooManyError](err); ok {
+			w.Header().Set("Retry-After", retryAfterSeconds(tm.retryAfter))
+		}
+	}
 	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(r.Context(), "request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))

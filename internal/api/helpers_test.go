@@ -28,6 +28,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
+	"github.com/zinc-edu/orchestrator/internal/auth"
 	"github.com/zinc-edu/orchestrator/internal/batches"
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
@@ -60,6 +61,9 @@ type env struct {
 	logs    *syncBuffer
 	server  *Server
 	handler http.Handler
+	// token authenticates every request e.do sends: an admin API key,
+	// unless the test sets another (or "" for none).
+	token string
 }
 
 // option adjusts the Params of a test env.
@@ -117,7 +121,28 @@ func newEnvOn(t *testing.T, s *store.Store, opts ...option) *env {
 	require.NoError(t, err)
 	e.server = srv
 	e.handler = srv.Handler()
+	e.token = e.apiKey(grading.RoleAdmin, "")
 	return e
+}
+
+// apiKey stores a new API key with role in courses (none for an admin) for
+// user, and returns the key.
+func (e *env) apiKey(role grading.Role, user string, courses ...string) string {
+	e.t.Helper()
+	key, hash, err := auth.NewKey()
+	require.NoError(e.t, err)
+	_, err = e.store.CreateAPIKey(e.t.Context(), grading.APIKey{
+		Name: string(role) + " key", Hash: hash, Role: role, Courses: courses, User: user,
+	})
+	require.NoError(e.t, err)
+	return key
+}
+
+// as returns a copy of e whose requests carry token instead.
+func (e *env) as(token string) *env {
+	c := *e
+	c.token = token
+	return &c
 }
 
 // response is a finished request.
@@ -129,9 +154,21 @@ type response struct {
 
 func (e *env) do(method, target string, body io.Reader, contentType string) response {
 	e.t.Helper()
+	return e.doWith(method, target, body, contentType, nil)
+}
+
+// doWith is do with extra request headers.
+func (e *env) doWith(method, target string, body io.Reader, contentType string, header http.Header) response {
+	e.t.Helper()
 	req := httptest.NewRequestWithContext(e.t.Context(), method, target, body)
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
 	}
 	rec := httptest.NewRecorder()
 	e.handler.ServeHTTP(rec, req)

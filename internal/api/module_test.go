@@ -19,6 +19,7 @@ import (
 	"go.uber.org/fx/fxtest"
 	"gocloud.dev/blob/memblob"
 
+	"github.com/zinc-edu/orchestrator/internal/auth"
 	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
 	"github.com/zinc-edu/orchestrator/internal/store/storetest"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
@@ -36,6 +37,7 @@ func moduleOptions(t *testing.T, addr string) fx.Option {
 		fx.NopLogger,
 		fx.Supply(
 			Config{Addr: addr},
+			auth.Config{AdminKey: moduleAdminKey},
 			temporal.Config{HostPort: "127.0.0.1:7233", Namespace: "default", TaskQueuePrefix: "zinc"},
 			log,
 			bucket,
@@ -51,6 +53,9 @@ func moduleOptions(t *testing.T, addr string) fx.Option {
 	)
 }
 
+// moduleAdminKey is the bootstrap admin key the module creates at start.
+const moduleAdminKey = auth.KeyPrefix + "module-test-admin"
+
 func TestModuleLifecycle(t *testing.T) {
 	var srv *Server
 	app := fxtest.New(t, moduleOptions(t, "127.0.0.1:0"), fx.Populate(&srv))
@@ -63,14 +68,21 @@ func TestModuleLifecycle(t *testing.T) {
 		"/v1/extensions/pipeline/configuration": http.StatusOK,
 		"/v1/collections/nope":                  http.StatusNotFound,
 	} {
-		resp, err := http.Get("http://" + addr + path)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+moduleAdminKey)
+		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		_ = resp.Body.Close()
 		assert.Equal(t, want, resp.StatusCode, path)
 	}
+	resp, err := http.Get("http://" + addr + "/v1/collections/nope")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "without the key")
 
 	app.RequireStop()
-	_, err := net.Dial("tcp", addr)
+	_, err = net.Dial("tcp", addr)
 	assert.Error(t, err, "the port is released on stop")
 }
 

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,9 +16,11 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.temporal.io/sdk/converter"
 	"gocloud.dev/blob"
 
 	"github.com/zinc-edu/orchestrator/internal/archive"
+	"github.com/zinc-edu/orchestrator/internal/auth"
 	"github.com/zinc-edu/orchestrator/internal/batches"
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
@@ -31,10 +35,15 @@ const (
 	DefaultMaxJSONBytes   = 1 << 20
 	DefaultMaxConfigBytes = 1 << 20
 	DefaultMaxUploadBytes = 64 << 20
+	DefaultRateLimit      = 50
+	DefaultRateBurst      = 100
+	DefaultUploadsPerKey  = 4
+	DefaultReadTimeout    = 2 * time.Minute
 )
 
-// Server timeouts. Uploads may be large and slow, so only the headers have
-// a deadline; idle keep-alive connections are dropped after a while.
+// Server timeouts: headers must arrive quickly, a whole request (an upload
+// included) within Config.ReadTimeout, and idle keep-alive connections are
+// dropped after a while. There is no write timeout: event streams are long.
 const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 2 * time.Minute
@@ -53,6 +62,17 @@ type Config struct {
 	// MaxUploadBytes bounds a multipart body: a delivery, or a grading
 	// config sent with its assignment files.
 	MaxUploadBytes int64 `env:"ZINC_API_MAX_UPLOAD_BYTES" envDefault:"67108864"`
+	// RateLimit is each caller's sustained requests per second, RateBurst
+	// how many it may send at once; beyond them the API answers 429.
+	RateLimit float64 `env:"ZINC_API_RATE_LIMIT" envDefault:"50"`
+	RateBurst int     `env:"ZINC_API_RATE_BURST" envDefault:"100"`
+	// UploadsPerKey bounds one caller's uploads in progress.
+	UploadsPerKey int `env:"ZINC_API_UPLOADS_PER_KEY" envDefault:"4"`
+	// CodecOrigins may call the codec endpoint from a browser (CORS): the
+	// Temporal UI's origin.
+	CodecOrigins []string `env:"ZINC_API_CODEC_ORIGINS" envSeparator:","`
+	// ReadTimeout bounds reading one whole request, body included.
+	ReadTimeout time.Duration `env:"ZINC_API_READ_TIMEOUT" envDefault:"2m"`
 }
 
 func (c Config) withDefaults() Config {
@@ -68,6 +88,18 @@ func (c Config) withDefaults() Config {
 	if c.MaxUploadBytes == 0 {
 		c.MaxUploadBytes = DefaultMaxUploadBytes
 	}
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = DefaultRateBurst
+	}
+	if c.UploadsPerKey == 0 {
+		c.UploadsPerKey = DefaultUploadsPerKey
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
 	return c
 }
 
@@ -81,10 +113,16 @@ func (c Config) Validate() error {
 		{"max JSON bytes", c.MaxJSONBytes},
 		{"max config bytes", c.MaxConfigBytes},
 		{"max upload bytes", c.MaxUploadBytes},
+		{"rate burst", int64(c.RateBurst)},
+		{"uploads per key", int64(c.UploadsPerKey)},
+		{"read timeout", int64(c.ReadTimeout)},
 	} {
 		if l.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %d is negative", l.name, l.v))
 		}
+	}
+	if c.RateLimit < 0 {
+		errs = append(errs, fmt.Errorf("rate limit %g is negative", c.RateLimit))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("validate api config: %w", err)
@@ -104,6 +142,17 @@ type Store interface {
 	Collections(ctx context.Context, after string, limit int) ([]grading.Collection, string, error)
 	CollectionDeliveries(ctx context.Context, collectionID, after string, limit int) ([]store.ListedDelivery, string, error)
 	Batches(ctx context.Context, collectionID, after string, limit int) ([]grading.Batch, string, error)
+
+	// Access: courses, API keys, the audit log and the course of a resource.
+	CreateCourse(ctx context.Context, c grading.Course) (grading.Course, error)
+	Course(ctx context.Context, id string) (grading.Course, error)
+	CourseOf(ctx context.Context, kind, id string) (string, error)
+	CreateAPIKey(ctx context.Context, k grading.APIKey) (grading.APIKey, error)
+	EnsureAPIKey(ctx context.Context, k grading.APIKey) (grading.APIKey, error)
+	APIKeyByHash(ctx context.Context, hash string) (grading.APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string) error
+	AppendAudit(ctx context.Context, e grading.AuditEntry) error
+	Audit(ctx context.Context, f grading.AuditFilter) ([]grading.AuditEntry, error)
 }
 
 // Batches starts, reads and steers grading batches.
@@ -138,6 +187,10 @@ type Params struct {
 	// Archive caps what one delivery may hold once unpacked; zero fields
 	// take archive.DefaultLimits.
 	Archive archive.Limits
+	// Auth configures OIDC and the bootstrap admin key; API keys always work.
+	Auth auth.Config
+	// Codec, when set, is served at /v1/codec/{encode,decode} for staff.
+	Codec converter.PayloadCodec
 
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -156,6 +209,9 @@ type Server struct {
 	archive  archive.Limits
 	log      *slog.Logger
 	mux      *http.ServeMux
+	auth     *auth.Authenticator
+	adminKey string
+	limits   *limits
 	// formMemory is how much of an upload's files is kept in memory before
 	// spooling to disk; a field only so tests can reach the disk path.
 	formMemory int64
@@ -195,6 +251,13 @@ func NewServer(p Params) (*Server, error) {
 	if err := errors.Join(missing...); err != nil {
 		return nil, fmt.Errorf("new api server: %w", err)
 	}
+	if p.Auth.AdminKey != "" && !auth.IsKey(p.Auth.AdminKey) {
+		return nil, fmt.Errorf("new api server: the admin key must start with %q", auth.KeyPrefix)
+	}
+	oidc, err := auth.NewOIDC(p.Auth)
+	if err != nil {
+		return nil, fmt.Errorf("new api server: %w", err)
+	}
 	s := &Server{
 		cfg:      cfg,
 		store:    p.Store,
@@ -205,10 +268,14 @@ func NewServer(p Params) (*Server, error) {
 		archive:  p.Archive,
 		log:      p.Log,
 		mux:      http.NewServeMux(),
+		auth:     auth.NewAuthenticator(p.Store, oidc),
+		adminKey: p.Auth.AdminKey,
+		limits:   newLimits(cfg.RateLimit, cfg.RateBurst, cfg.UploadsPerKey),
 
 		formMemory: multipartMemory,
 	}
 	s.routes(p.Health)
+	s.codecRoutes(p.Codec)
 
 	opts := []otelhttp.Option{
 		otelhttp.WithFilter(servicedefaults.Traced),
@@ -241,6 +308,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // routes mounts every endpoint. Health probes are mounted on the same mux
 // but excluded from tracing by servicedefaults.Traced.
 func (s *Server) routes(h *servicedefaults.Health) {
+	s.mux.HandleFunc("POST /v1/courses", s.handle(s.createCourse))
+	s.mux.HandleFunc("GET /v1/courses/{id}", s.handle(s.getCourse))
+	s.mux.HandleFunc("POST /v1/api-keys", s.handle(s.createAPIKey))
+	s.mux.HandleFunc("DELETE /v1/api-keys/{id}", s.handle(s.revokeAPIKey))
+	s.mux.HandleFunc("GET /v1/audit", s.handle(s.listAudit))
+
 	s.mux.HandleFunc("POST /v1/collections", s.handle(s.createCollection))
 	s.mux.HandleFunc("GET /v1/collections", s.handle(s.listCollections))
 	s.mux.HandleFunc("GET /v1/collections/{id}", s.handle(s.getCollection))
@@ -272,13 +345,51 @@ func (s *Server) routes(h *servicedefaults.Health) {
 	}
 }
 
-// dispatch serves matched routes through the mux and answers everything
-// else in JSON: the mux alone would reply 404 and 405 in plain text.
+// dispatch applies the route's authorization rule (see rules), serves
+// matched routes through the mux, auditing the mutating ones, and answers
+// everything else in JSON: the mux alone would reply 404 and 405 in plain
+// text.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := s.mux.Handler(r); pattern != "" {
+	_, pattern := s.mux.Handler(r)
+	// The span is named after the route before the request is copied
+	// with its principal (the mux sets it only on its own copy).
+	r.Pattern = pattern
+	rl, known := rules[pattern]
+	if known && rl.public {
 		s.mux.ServeHTTP(w, r)
 		return
 	}
+	reqID := requestID(r)
+	w.Header().Set("X-Request-ID", reqID)
+	if pattern == "" && !strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.unmatched(w, r)
+		return
+	}
+	r, err := s.authorize(r, pattern, rl, known)
+	if err != nil {
+		if r != nil && mutating(r.Method) && pattern != "" {
+			g := grantOf(r.Context())
+			status, _ := classify(err)
+			s.audit(r.Context(), grading.AuditEntry{
+				Actor: g.principal.Actor, Role: g.role, Action: cmp.Or(rl.action, pattern),
+				Target: pathValue(pattern, r.URL.EscapedPath(), "id"), RequestID: reqID,
+			}, status)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	switch {
+	case pattern == "":
+		s.unmatched(w, r)
+	case mutating(r.Method):
+		s.serveAudited(w, r, rl, pattern, reqID)
+	default:
+		s.mux.ServeHTTP(w, r)
+	}
+}
+
+// unmatched answers a request no route matched, in JSON.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	// Let the mux decide between 404 and 405 (and compute Allow), then
 	// rewrite its answer.
 	rec := &unmatched{header: http.Header{}}
@@ -326,9 +437,18 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen api: %w", err)
 	}
+	if s.adminKey != "" {
+		if _, err := s.store.EnsureAPIKey(ctx, grading.APIKey{
+			Name: "local admin", Hash: auth.HashKey(s.adminKey), Role: grading.RoleAdmin, CreatedBy: "ZINC_ADMIN_KEY",
+		}); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("create admin key: %w", err)
+		}
+	}
 	s.ln = ln
 	s.srv = &http.Server{
 		Handler:           s.handler,
+		ReadTimeout:       s.cfg.ReadTimeout,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

@@ -29,7 +29,7 @@ func TestWrongMethodIsJSON405WithAllow(t *testing.T) {
 		method    string
 		wantAllow []string
 	}{
-		{give: "/v1/collections", method: http.MethodGet, wantAllow: []string{"POST"}},
+		{give: "/v1/collections", method: http.MethodDelete, wantAllow: []string{"GET", "HEAD", "POST"}},
 		{give: "/v1/collections/abc", method: http.MethodDelete, wantAllow: []string{"GET", "HEAD"}},
 		{give: "/v1/batches/abc", method: http.MethodPut, wantAllow: []string{"GET", "HEAD", "PATCH"}},
 		{give: "/v1/batches/abc/cancel", method: http.MethodGet, wantAllow: []string{"POST"}},
@@ -140,7 +140,10 @@ func TestServerListensServesAndStops(t *testing.T) {
 	addr := s.Addr()
 	require.NotEmpty(t, addr)
 
-	resp, err := http.Get("http://" + addr + "/v1/extensions/core/configuration")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/v1/extensions/core/configuration", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -178,6 +181,13 @@ func (f *failingStore) Collection(ctx context.Context, id string) (grading.Colle
 		return grading.Collection{}, f.err
 	}
 	return f.Store.Collection(ctx, id)
+}
+
+func (f *failingStore) CourseOf(ctx context.Context, kind, id string) (string, error) {
+	if !f.failCreateOnly {
+		return "", f.err
+	}
+	return f.Store.CourseOf(ctx, kind, id)
 }
 
 func (f *failingStore) CreateDelivery(context.Context, grading.Delivery) (grading.Delivery, error) {

@@ -45,7 +45,7 @@ type Upload struct {
 // its expanded definition as Parsed. An invalid definition or mismatched
 // uploads give a *definition.ValidationError. Nothing stays in the bucket
 // when a later step fails.
-func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, src []byte, uploads []Upload, lim archive.Limits) (grading.Config, error) {
+func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, course string, src []byte, uploads []Upload, lim archive.Limits) (grading.Config, error) {
 	def, err := definition.Parse(src)
 	if err != nil {
 		return grading.Config{}, err
@@ -91,7 +91,7 @@ func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, src []byte, up
 		}
 		written = append(written, key)
 	}
-	cfg, err := rows.CreateConfig(ctx, grading.Config{ID: id, Name: def.Name, Source: string(src), Parsed: parsed})
+	cfg, err := rows.CreateConfig(ctx, grading.Config{ID: id, Name: def.Name, Course: course, Source: string(src), Parsed: parsed})
 	if err != nil {
 		cleanup()
 		return grading.Config{}, err

@@ -75,6 +75,10 @@ type TemporalOptions struct {
 	// LogLevel is the least severe server record passed to Logger; nil means
 	// slog.LevelWarn, because the server is chatty at info level.
 	LogLevel slog.Leveler
+	// CodecEndpoint, when set, is the remote payload codec the Web UI calls
+	// from the browser (with the browser's credentials) to show decoded
+	// payloads, for example "http://127.0.0.1:8080/v1/codec".
+	CodecEndpoint string
 }
 
 // Temporal is a running embedded Temporal server and, optionally, its Web UI.
@@ -372,7 +376,7 @@ func (t *Temporal) ready(ctx context.Context, o TemporalOptions, uiPort int) err
 	if uiPort == 0 {
 		return nil
 	}
-	return t.startUI(ctx, o.UIIP, uiPort)
+	return t.startUI(ctx, o.UIIP, uiPort, o.CodecEndpoint)
 }
 
 // namespaceReady is a probe that succeeds once the frontend resolves the
@@ -391,7 +395,7 @@ func (t *Temporal) namespaceReady(name string) func(context.Context) error {
 	}
 }
 
-func (t *Temporal) startUI(ctx context.Context, ip string, port int) error {
+func (t *Temporal) startUI(ctx context.Context, ip string, port int, codecEndpoint string) error {
 	// The UI server exits the whole process when it cannot bind, so refuse a
 	// taken port here, where it is still an ordinary error.
 	if !portFree(ip, port) {
@@ -407,6 +411,7 @@ func (t *Temporal) startUI(ctx context.Context, ip string, port int) error {
 		CORS:                uiconfig.CORS{CookieInsecure: true},
 		HideLogs:            true,
 		DisableNewsFetch:    true,
+		Codec:               uiconfig.Codec{Endpoint: codecEndpoint, IncludeCredentials: codecEndpoint != ""},
 	}))
 	t.uiDone = make(chan struct{})
 	go func() {

@@ -21,6 +21,7 @@ var ErrConflict = errors.New("conflict")
 type Collection struct {
 	ID        string     `json:"id"`
 	Name      string     `json:"name"`
+	Course    string     `json:"course"`
 	StartAt   *time.Time `json:"start_at,omitempty"`
 	DueAt     *time.Time `json:"due_at,omitempty"`
 	StopAt    *time.Time `json:"stop_at,omitempty"`
@@ -44,6 +45,7 @@ type Delivery struct {
 type Config struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
+	Course    string    `json:"course"`
 	Source    string    `json:"source"`
 	Parsed    []byte    `json:"-"`
 	CreatedAt time.Time `json:"created_at"`

@@ -233,7 +233,7 @@ func (st *Stack) SeedWithAssets(ctx context.Context, configYAML string, assets m
 			return io.NopCloser(bytes.NewReader(data)), nil
 		}})
 	}
-	cfg, err := configs.Save(ctx, st.Bucket, st.Store, []byte(configYAML), uploads, archive.Limits{})
+	cfg, err := configs.Save(ctx, st.Bucket, st.Store, "", []byte(configYAML), uploads, archive.Limits{})
 	if err != nil {
 		return Seeded{}, fmt.Errorf("seed config: %w", err)
 	}

@@ -19,10 +19,19 @@ func (s *Store) CreateCollection(ctx context.Context, c grading.Collection) (gra
 	c.ID = id
 	c.CreatedAt = now()
 	c.StartAt, c.DueAt, c.StopAt = normTimePtr(c.StartAt), normTimePtr(c.DueAt), normTimePtr(c.StopAt)
-	_, err = s.db.ExecContext(ctx,
-		`INSERT INTO collection (id, name, start_at, due_at, stop_at, created_at)
-		 VALUES ($1, $2, $3, $4, $5, $6)`,
-		c.ID, c.Name, nullMicros(c.StartAt), nullMicros(c.DueAt), nullMicros(c.StopAt), micros(c.CreatedAt))
+	if c.Course == "" {
+		c.Course = grading.DefaultCourseID
+	}
+	if err := s.requireCourses(ctx, c.Course); err != nil {
+		return grading.Collection{}, fmt.Errorf("create collection: %w", err)
+	}
+	err = s.writeAudited(ctx, c.ID, c.Course, func(db execer) error {
+		_, err := db.ExecContext(ctx,
+			`INSERT INTO collection (id, name, start_at, due_at, stop_at, created_at, course_id)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			c.ID, c.Name, nullMicros(c.StartAt), nullMicros(c.DueAt), nullMicros(c.StopAt), micros(c.CreatedAt), c.Course)
+		return err
+	})
 	if violated(err) == constraintUnique {
 		return grading.Collection{}, fmt.Errorf("create collection %s: %w", c.ID, grading.ErrConflict)
 	}
@@ -40,8 +49,8 @@ func (s *Store) Collection(ctx context.Context, id string) (grading.Collection, 
 		createdAt              int64
 	)
 	err := s.db.QueryRowContext(ctx,
-		`SELECT id, name, start_at, due_at, stop_at, created_at FROM collection WHERE id = $1`, id).
-		Scan(&c.ID, &c.Name, &startAt, &dueAt, &stopAt, &createdAt)
+		`SELECT id, name, start_at, due_at, stop_at, created_at, course_id FROM collection WHERE id = $1`, id).
+		Scan(&c.ID, &c.Name, &startAt, &dueAt, &stopAt, &createdAt, &c.Course)
 	if errors.Is(err, sql.ErrNoRows) {
 		return grading.Collection{}, fmt.Errorf("collection %s: %w", id, grading.ErrNotFound)
 	}
@@ -66,10 +75,13 @@ func (s *Store) CreateDelivery(ctx context.Context, d grading.Delivery) (grading
 		d.SubmittedAt = now()
 	}
 	d.SubmittedAt = normTime(d.SubmittedAt)
-	_, err = s.db.ExecContext(ctx,
-		`INSERT INTO delivery (id, collection_id, user_name, submitted_at, object_key, size, checksum)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		d.ID, d.CollectionID, d.User, micros(d.SubmittedAt), d.ObjectKey, d.Size, d.Checksum)
+	err = s.writeAudited(ctx, d.ID, "", func(db execer) error {
+		_, err := db.ExecContext(ctx,
+			`INSERT INTO delivery (id, collection_id, user_name, submitted_at, object_key, size, checksum)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			d.ID, d.CollectionID, d.User, micros(d.SubmittedAt), d.ObjectKey, d.Size, d.Checksum)
+		return err
+	})
 	switch violated(err) {
 	case constraintForeignKey:
 		return grading.Delivery{}, fmt.Errorf("create delivery: collection %s: %w", d.CollectionID, grading.ErrNotFound)

@@ -24,9 +24,18 @@ func (s *Store) CreateConfig(ctx context.Context, cfg grading.Config) (grading.C
 	cfg.ID = id
 	cfg.CreatedAt = now()
 	parsed := sql.NullString{String: string(cfg.Parsed), Valid: cfg.Parsed != nil}
-	_, err = s.db.ExecContext(ctx,
-		`INSERT INTO grading_config (id, name, source, parsed, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		cfg.ID, cfg.Name, cfg.Source, parsed, micros(cfg.CreatedAt))
+	if cfg.Course == "" {
+		cfg.Course = grading.DefaultCourseID
+	}
+	if err := s.requireCourses(ctx, cfg.Course); err != nil {
+		return grading.Config{}, fmt.Errorf("create config: %w", err)
+	}
+	err = s.writeAudited(ctx, cfg.ID, cfg.Course, func(db execer) error {
+		_, err := db.ExecContext(ctx,
+			`INSERT INTO grading_config (id, name, source, parsed, created_at, course_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+			cfg.ID, cfg.Name, cfg.Source, parsed, micros(cfg.CreatedAt), cfg.Course)
+		return err
+	})
 	if violated(err) == constraintUnique {
 		return grading.Config{}, fmt.Errorf("create config %s: %w", cfg.ID, grading.ErrConflict)
 	}
@@ -44,8 +53,8 @@ func (s *Store) Config(ctx context.Context, id string) (grading.Config, error) {
 		createdAt int64
 	)
 	err := s.db.QueryRowContext(ctx,
-		`SELECT id, name, source, parsed, created_at FROM grading_config WHERE id = $1`, id).
-		Scan(&cfg.ID, &cfg.Name, &cfg.Source, &parsed, &createdAt)
+		`SELECT id, name, source, parsed, created_at, course_id FROM grading_config WHERE id = $1`, id).
+		Scan(&cfg.ID, &cfg.Name, &cfg.Source, &parsed, &createdAt, &cfg.Course)
 	if errors.Is(err, sql.ErrNoRows) {
 		return grading.Config{}, fmt.Errorf("config %s: %w", id, grading.ErrNotFound)
 	}

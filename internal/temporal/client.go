@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 	otelsdk "go.temporal.io/sdk/contrib/opentelemetry"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 )
@@ -37,6 +38,13 @@ func Dial(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProv
 	opts.Logger = sdklog.NewStructuredLogger(log)
 	opts.MetricsHandler = otelsdk.NewMetricsHandler(otelsdk.MetricsHandlerOptions{Meter: mp.Meter(instrumentation)})
 	opts.Interceptors = append([]interceptor.ClientInterceptor{tracing}, opts.Interceptors...)
+	if cfg.Codec != nil {
+		base := opts.DataConverter
+		if base == nil {
+			base = converter.GetDefaultDataConverter()
+		}
+		opts.DataConverter = converter.NewCodecDataConverter(base, cfg.Codec)
+	}
 
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {

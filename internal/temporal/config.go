@@ -39,6 +39,9 @@ type Config struct {
 	// Options are the full SDK connection options (TLS, API key, gRPC
 	// metadata) loaded from the standard TEMPORAL_* variables.
 	Options client.Options
+	// Codec, when set, encrypts every payload the client and its workers
+	// send: Dial wraps the data converter with it.
+	Codec *Codec
 }
 
 // Configuration is the RFD's extension configuration message:
@@ -66,6 +69,9 @@ func LoadConfig() (Config, error) {
 	}
 	if p, ok := os.LookupEnv("ZINC_TASK_QUEUE_PREFIX"); ok {
 		cfg.TaskQueuePrefix = p
+	}
+	if cfg.Codec, err = LoadCodec(); err != nil {
+		return Config{}, err
 	}
 	return cfg.withDefaults(), cfg.Validate()
 }

@@ -1,0 +1,165 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/zinc-edu/orchestrator/internal/auth"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+)
+
+// courseRequest is the body of POST /v1/courses.
+type courseRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) createCourse(w http.ResponseWriter, r *http.Request) error {
+	var req courseRequest
+	if err := decodeJSON(w, r, s.cfg.MaxJSONBytes, &req); err != nil {
+		return err
+	}
+	if err := checkName("name", req.Name); err != nil {
+		return err
+	}
+	c, err := s.store.CreateCourse(r.Context(), grading.Course{Name: req.Name})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/courses/"+url.PathEscape(c.ID))
+	return writeJSON(w, http.StatusCreated, c)
+}
+
+func (s *Server) getCourse(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.store.Course(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, c)
+}
+
+// apiKeyRequest is the body of POST /v1/api-keys.
+type apiKeyRequest struct {
+	Name      string       `json:"name"`
+	Role      grading.Role `json:"role"`
+	Courses   []string     `json:"courses"`
+	User      string       `json:"user"`
+	ExpiresAt *time.Time   `json:"expires_at"`
+}
+
+// apiKeyResponse is a created key with the key itself, shown this once.
+type apiKeyResponse struct {
+	grading.APIKey
+	Key string `json:"key"`
+}
+
+func (req apiKeyRequest) validate(now time.Time) error {
+	if err := checkName("name", req.Name); err != nil {
+		return err
+	}
+	if !req.Role.Valid() {
+		return badRequest("role %q is not one of %v", req.Role, grading.Roles)
+	}
+	if req.Role != grading.RoleAdmin && len(req.Courses) == 0 {
+		return badRequest("courses is required for role %s", req.Role)
+	}
+	for i, c := range req.Courses {
+		if c == "" {
+			return badRequest("courses[%d] is empty", i)
+		}
+	}
+	if req.Role == grading.RoleStudent {
+		if err := checkName("user", req.User); err != nil {
+			return badRequest("user is required for a student key: %v", err)
+		}
+	} else if req.User != "" {
+		if err := checkName("user", req.User); err != nil {
+			return err
+		}
+	}
+	if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
+		return badRequest("expires_at %s is not in the future", req.ExpiresAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// createAPIKey makes a key and answers it once; only its hash is stored.
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
+	var req apiKeyRequest
+	if err := decodeJSON(w, r, s.cfg.MaxJSONBytes, &req); err != nil {
+		return err
+	}
+	if err := req.validate(time.Now()); err != nil {
+		return err
+	}
+	key, hash, err := auth.NewKey()
+	if err != nil {
+		return err
+	}
+	k, err := s.store.CreateAPIKey(r.Context(), grading.APIKey{
+		Name: req.Name, Hash: hash, Role: req.Role, Courses: req.Courses, User: req.User,
+		ExpiresAt: req.ExpiresAt, CreatedBy: grantOf(r.Context()).principal.Actor,
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, apiKeyResponse{APIKey: k, Key: key})
+}
+
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := s.store.RevokeAPIKey(r.Context(), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// auditRow is one entry of GET /v1/audit.
+type auditRow struct {
+	Time      time.Time    `json:"time"`
+	Actor     string       `json:"actor"`
+	Role      grading.Role `json:"role"`
+	Action    string       `json:"action"`
+	Target    string       `json:"target"`
+	Course    string       `json:"course,omitempty"`
+	Outcome   string       `json:"outcome"`
+	RequestID string       `json:"request_id"`
+}
+
+// listAudit answers the audit log, filtered by ?course, ?actor, ?target,
+// ?since and ?until (RFC 3339) and bounded by ?limit.
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := grading.AuditFilter{Course: q.Get("course"), Actor: q.Get("actor"), Target: q.Get("target")}
+	for _, t := range []struct {
+		name string
+		dst  **time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(t.name); v != "" {
+			parsed, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return badRequest("%s %q is not an RFC 3339 time", t.name, v)
+			}
+			*t.dst = &parsed
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d", &f.Limit); err != nil || f.Limit < 1 {
+			return badRequest("limit %q is not a positive number", v)
+		}
+	}
+	es, err := s.store.Audit(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	rows := make([]auditRow, len(es))
+	for i, e := range es {
+		rows[i] = auditRow{
+			Time: e.Time, Actor: e.Actor, Role: e.Role, Action: e.Action, Target: e.Target,
+			Course: e.Course, Outcome: e.Outcome, RequestID: e.RequestID,
+		}
+	}
+	return writeJSON(w, http.StatusOK, rows)
+}
