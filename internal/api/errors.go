@@ -18,6 +18,10 @@ import (
 // cause goes to the log.
 const internalMessage = "internal error"
 
+// retryAfterSeconds is the Retry-After of a 503: long enough for a Temporal
+// frontend to come back, short enough for a poller not to notice.
+const retryAfterSeconds = "5"
+
 // errorBody is the JSON of every error answer. Details is null unless the
 // error carries structured data, such as a definition's problems.
 type errorBody struct {
@@ -80,6 +84,8 @@ func classify(err error) (int, errorBody) {
 		return http.StatusNotFound, errorBody{Error: err.Error()}
 	case errors.Is(err, grading.ErrConflict):
 		return http.StatusConflict, errorBody{Error: err.Error()}
+	case errors.Is(err, batches.ErrUnavailable):
+		return http.StatusServiceUnavailable, errorBody{Error: "temporal is unavailable, retry later"}
 	}
 	return http.StatusInternalServerError, errorBody{Error: internalMessage}
 }
@@ -88,6 +94,11 @@ func classify(err error) (int, errorBody) {
 // the request it broke; expected ones are the client's to read.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := classify(err)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		s.log.WarnContext(r.Context(), "request deferred",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
 	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(r.Context(), "request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
