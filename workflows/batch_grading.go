@@ -247,8 +247,8 @@ type batch struct {
 	recording     workflow.Future
 	progressDirty bool
 	recordedAt    time.Time
-	full     bool // a partition has started all the deliveries it may
-	child    string
+	full          bool // a partition has started all the deliveries it may
+	child         string
 }
 
 func newBatch(ctx workflow.Context, in BatchGradingInput) *batch {

@@ -36,7 +36,7 @@ func executePipeline(context.Context, ExecutePipelineInput) (grading.Outcome, er
 func executePipelines(context.Context, ExecutePipelinesInput) (ExecutePipelinesResult, error) {
 	return ExecutePipelinesResult{}, nil
 }
-func recordOutcome(context.Context, RecordBatchOutcomeInput) error { return nil }
+func recordOutcome(context.Context, RecordBatchOutcomeInput) error   { return nil }
 func recordProgress(context.Context, RecordBatchProgressInput) error { return nil }
 
 type batchSuite struct {
