@@ -26,6 +26,9 @@ import (
 // DefaultTaskQueue is this extension's task-queue suffix.
 const DefaultTaskQueue = workflows.PipelineTaskQueue
 
+// publishTimeout bounds the best-effort result event.
+const publishTimeout = 10 * time.Second
+
 // heartbeatEvery keeps heartbeats well inside the workflow's 30 s heartbeat
 // timeout, also while one long stage runs.
 const heartbeatEvery = 5 * time.Second
@@ -347,8 +350,11 @@ func (g *Grader) save(ctx context.Context, res grading.Result, run string, repor
 		Status: saved.Status, Score: saved.Score, MaxScore: saved.MaxScore, Attempt: saved.Attempt,
 	}
 	// The row is the source of truth; a lost notification must not make the
-	// grading run again.
-	if err := g.events.Publish(ctx, events.SubjectResultGraded, ev,
+	// grading run again, nor hold the attempt: a publish whose ack was lost
+	// in a NATS outage would otherwise wait out the whole attempt.
+	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if err := g.events.Publish(pctx, events.SubjectResultGraded, ev,
 		events.WithMsgID(fmt.Sprintf("%s:%s:%d", saved.DeliveryID, saved.ConfigID, saved.Attempt))); err != nil {
 		g.log.WarnContext(ctx, "result event not published", "delivery_id", saved.DeliveryID, "err", err)
 	}
