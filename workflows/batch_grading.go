@@ -198,6 +198,9 @@ func BatchGrading(ctx workflow.Context, in BatchGradingInput) (BatchGradingResul
 		return BatchGradingResult{}, err
 	}
 	b.memo = workflow.GetVersion(ctx, memoChange, workflow.DefaultVersion, memoVersion) >= memoVersion
+	// Partitions grade part of a batch: the batch itself records progress.
+	b.progressRow = b.in.Partition == 0 &&
+		workflow.GetVersion(ctx, progressRowChange, workflow.DefaultVersion, progressRowVersion) >= progressRowVersion
 
 	var err error
 	switch {
@@ -249,8 +252,14 @@ type batch struct {
 	wake     workflow.Channel
 	selector workflow.Selector
 	memo     bool // upsert the progress memo (workflow version ≥ memoVersion)
-	full     bool // a partition has started all the deliveries it may
-	child    string
+	// progressRow: record progress with core (version ≥ progressRowVersion);
+	// recording while one write runs, progressDirty after an update.
+	progressRow   bool
+	recording     workflow.Future
+	progressDirty bool
+	recordedAt    time.Time
+	full          bool // a partition has started all the deliveries it may
+	child         string
 }
 
 func newBatch(ctx workflow.Context, in BatchGradingInput) *batch {
@@ -272,7 +281,10 @@ func newBatch(ctx workflow.Context, in BatchGradingInput) *batch {
 	return b
 }
 
-func (b *batch) poke() { b.wake.SendAsync(struct{}{}) }
+func (b *batch) poke() {
+	b.progressDirty = true
+	b.wake.SendAsync(struct{}{})
+}
 
 func (b *batch) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) {
@@ -352,6 +364,7 @@ func (b *batch) run(ctx workflow.Context) error {
 			case b.draining:
 				return b.continueAsNew(ctx)
 			case b.carry.Paused:
+				b.recordProgress(ctx)
 				// Nothing runs while paused: wait for resume or cancellation.
 				if err := workflow.Await(ctx, func() bool { return !b.carry.Paused }); err != nil {
 					return sdktemporal.NewCanceledError()
@@ -359,6 +372,7 @@ func (b *batch) run(ctx workflow.Context) error {
 				continue
 			}
 		}
+		b.recordProgress(ctx)
 		b.selector.Select(ctx)
 	}
 }
@@ -523,18 +537,22 @@ func keepType(action string, err error) error {
 	return fmt.Errorf("%s: %w", action, err)
 }
 
-// failureReason is the innermost application message, without the SDK's
-// activity-error wrapping.
+// failureReason is the application error's own message, without the SDK's
+// activity-error wrapping or the cause chain it repeats, kept short.
 func failureReason(err error) string {
 	var app *sdktemporal.ApplicationError
 	if errors.As(err, &app) {
-		return app.Error()
+		return grading.ShortReason(app.Message())
 	}
 	var canceled *sdktemporal.CanceledError
 	if errors.As(err, &canceled) {
 		return "cancelled"
 	}
-	return err.Error()
+	var timeout *sdktemporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return "timed out (" + timeout.TimeoutType().String() + ")"
+	}
+	return grading.ShortReason(err.Error())
 }
 
 func (b *batch) continueAsNew(ctx workflow.Context) error {

@@ -36,7 +36,8 @@ func executePipeline(context.Context, ExecutePipelineInput) (grading.Outcome, er
 func executePipelines(context.Context, ExecutePipelinesInput) (ExecutePipelinesResult, error) {
 	return ExecutePipelinesResult{}, nil
 }
-func recordOutcome(context.Context, RecordBatchOutcomeInput) error { return nil }
+func recordOutcome(context.Context, RecordBatchOutcomeInput) error   { return nil }
+func recordProgress(context.Context, RecordBatchProgressInput) error { return nil }
 
 type batchSuite struct {
 	suite.Suite
@@ -56,6 +57,7 @@ func (s *batchSuite) SetupTest() {
 		ExecutePipelineName:               executePipeline,
 		ExecutePipelinesName:              executePipelines,
 		RecordBatchOutcomeName:            recordOutcome,
+		RecordBatchProgressName:           recordProgress,
 	} {
 		s.env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

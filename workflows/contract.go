@@ -35,6 +35,7 @@ const (
 	ExecutePipelineName               = "ExecutePipeline"
 	ExecutePipelinesName              = "ExecutePipelines"
 	RecordBatchOutcomeName            = "RecordBatchOutcome"
+	RecordBatchProgressName           = "RecordBatchProgress"
 
 	ProgressQuery        = "progress"
 	PauseUpdate          = "pause"

@@ -35,17 +35,19 @@ var businessErrors = []string{
 	ErrTypeDeliveryNotFound, ErrTypeInvalidConfig, ErrTypeMissingFiles,
 }
 
-// submissionOptions: listing deliveries is a quick query; retry transient
-// database trouble for a few minutes.
+// submissionOptions: listing deliveries is a quick query; a failure that is
+// not a business error is the database being away, retried for as long as
+// an outage plausibly lasts (the retry policy is not part of the history's
+// determinism: changing it is replay-safe).
 func submissionOptions(queue string) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
-		TaskQueue:           queue,
-		StartToCloseTimeout: 30 * time.Second,
+		TaskQueue:              queue,
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 15 * time.Minute,
 		RetryPolicy: &sdktemporal.RetryPolicy{
 			InitialInterval:        time.Second,
 			BackoffCoefficient:     2,
 			MaximumInterval:        30 * time.Second,
-			MaximumAttempts:        8,
 			NonRetryableErrorTypes: businessErrors,
 		},
 	}

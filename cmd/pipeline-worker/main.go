@@ -37,6 +37,7 @@ func options() []fx.Option {
 			servicedefaults.LoadEnv[events.Config],
 			servicedefaults.LoadEnv[objectstore.Config],
 			servicedefaults.LoadEnv[sandbox.Config],
+			servicedefaults.LoadEnv[pipeline.ScratchConfig],
 			engine.New,
 			func(s *store.Store) pipeline.Store { return s },
 			func(b *events.Bus) pipeline.Publisher { return b },

@@ -26,6 +26,9 @@ import (
 // DefaultTaskQueue is this extension's task-queue suffix.
 const DefaultTaskQueue = workflows.PipelineTaskQueue
 
+// publishTimeout bounds the best-effort result event.
+const publishTimeout = 10 * time.Second
+
 // heartbeatEvery keeps heartbeats well inside the workflow's 30 s heartbeat
 // timeout, also while one long stage runs.
 const heartbeatEvery = 5 * time.Second
@@ -71,6 +74,8 @@ type Grader struct {
 	events  Publisher
 	log     *slog.Logger
 	scratch string // parent of scratch directories; "" means os.TempDir
+	// infraRetry bounds the retry of one store or bucket call (infra).
+	infraRetry time.Duration
 
 	mu      sync.Mutex
 	configs map[string]parsedConfig
@@ -83,7 +88,17 @@ type parsedConfig struct {
 
 // NewGrader returns a grader.
 func NewGrader(s Store, bucket *blob.Bucket, r Runner, events Publisher, log *slog.Logger) *Grader {
-	return &Grader{store: s, bucket: bucket, runner: r, events: events, log: log, configs: map[string]parsedConfig{}}
+	return &Grader{
+		store: s, bucket: bucket, runner: r, events: events, log: log,
+		infraRetry: DefaultInfraRetry, configs: map[string]parsedConfig{},
+	}
+}
+
+// WithScratch makes the grader create scratch directories under dir (a
+// Scratch's Dir) instead of the system's temporary directory.
+func (g *Grader) WithScratch(dir string) *Grader {
+	g.scratch = dir
+	return g
 }
 
 // Activities are the pipeline extension's activities: Temporal's view of a
@@ -191,7 +206,7 @@ func (g *Grader) Grade(ctx context.Context, batchID, configID string, ref workfl
 	if err != nil {
 		return grading.Outcome{}, err
 	}
-	d, err := g.store.Delivery(ctx, ref.ID)
+	d, err := infra(ctx, g, "get delivery", func() (grading.Delivery, error) { return g.store.Delivery(ctx, ref.ID) })
 	if errors.Is(err, grading.ErrNotFound) {
 		return grading.Outcome{}, fmt.Errorf("get delivery %s: %w", ref.ID, errDeliveryNotFound)
 	} else if err != nil {
@@ -263,10 +278,17 @@ func (g *Grader) fetchFiles(ctx context.Context, d grading.Delivery, dir string)
 	if d.ObjectKey == "" {
 		return fmt.Errorf("delivery %s has no files: %w", d.ID, errMissingFiles)
 	}
-	r, err := g.bucket.NewReader(ctx, d.ObjectKey, nil)
-	if gcerrors.Code(err) == gcerrors.NotFound {
-		return fmt.Errorf("delivery %s: object %s not found: %w", d.ID, d.ObjectKey, errMissingFiles)
-	} else if err != nil {
+	r, err := infra(ctx, g, "open delivery files", func() (*blob.Reader, error) {
+		r, err := g.bucket.NewReader(ctx, d.ObjectKey, nil)
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return nil, fmt.Errorf("delivery %s: object %s not found: %w", d.ID, d.ObjectKey, errMissingFiles)
+		}
+		return r, err
+	})
+	if err != nil {
+		if errors.Is(err, errMissingFiles) {
+			return err
+		}
 		return fmt.Errorf("open delivery %s files: %w", d.ID, err)
 	}
 	defer func() { _ = r.Close() }()
@@ -287,7 +309,9 @@ func (g *Grader) assets(ctx context.Context, configID string, def *definition.De
 		if !f.Upload {
 			continue
 		}
-		b, err := g.bucket.ReadAll(ctx, objectstore.ConfigAssetKey(configID, f.Name))
+		b, err := infra(ctx, g, "read assignment file", func() ([]byte, error) {
+			return g.bucket.ReadAll(ctx, objectstore.ConfigAssetKey(configID, f.Name))
+		})
 		if err != nil {
 			return nil, fmt.Errorf("read assignment file %s: %w", f.Name, err)
 		}
@@ -302,7 +326,7 @@ func (g *Grader) save(ctx context.Context, res grading.Result, run string, repor
 	for _, art := range report.Artifacts {
 		for stream, data := range map[string][]byte{"stdout": art.Stdout, "stderr": art.Stderr} {
 			key := objectstore.StepKey(res.DeliveryID, run, art.Stage, art.Scenario, stream)
-			if err := g.bucket.WriteAll(ctx, key, data, nil); err != nil {
+			if err := infraDo(ctx, g, "write output", func() error { return g.bucket.WriteAll(ctx, key, data, nil) }); err != nil {
 				return grading.Result{}, fmt.Errorf("write %s: %w", key, err)
 			}
 		}
@@ -312,10 +336,12 @@ func (g *Grader) save(ctx context.Context, res grading.Result, run string, repor
 	if err != nil {
 		return grading.Result{}, fmt.Errorf("encode result of delivery %s: %w", res.DeliveryID, err)
 	}
-	if err := g.bucket.WriteAll(ctx, res.ObjectKey, doc, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	if err := infraDo(ctx, g, "write result document", func() error {
+		return g.bucket.WriteAll(ctx, res.ObjectKey, doc, &blob.WriterOptions{ContentType: "application/json"})
+	}); err != nil {
 		return grading.Result{}, fmt.Errorf("write %s: %w", res.ObjectKey, err)
 	}
-	saved, err := g.store.SaveResult(ctx, res)
+	saved, err := infra(ctx, g, "save result", func() (grading.Result, error) { return g.store.SaveResult(ctx, res) })
 	if err != nil {
 		return grading.Result{}, fmt.Errorf("save result of delivery %s: %w", res.DeliveryID, err)
 	}
@@ -324,8 +350,11 @@ func (g *Grader) save(ctx context.Context, res grading.Result, run string, repor
 		Status: saved.Status, Score: saved.Score, MaxScore: saved.MaxScore, Attempt: saved.Attempt,
 	}
 	// The row is the source of truth; a lost notification must not make the
-	// grading run again.
-	if err := g.events.Publish(ctx, events.SubjectResultGraded, ev,
+	// grading run again, nor hold the attempt: a publish whose ack was lost
+	// in a NATS outage would otherwise wait out the whole attempt.
+	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if err := g.events.Publish(pctx, events.SubjectResultGraded, ev,
 		events.WithMsgID(fmt.Sprintf("%s:%s:%d", saved.DeliveryID, saved.ConfigID, saved.Attempt))); err != nil {
 		g.log.WarnContext(ctx, "result event not published", "delivery_id", saved.DeliveryID, "err", err)
 	}
@@ -341,7 +370,7 @@ func (g *Grader) definition(ctx context.Context, configID string) (*definition.D
 	if ok {
 		return c.def, c.cfg, nil
 	}
-	cfg, err := g.store.Config(ctx, configID)
+	cfg, err := infra(ctx, g, "get grading config", func() (grading.Config, error) { return g.store.Config(ctx, configID) })
 	if errors.Is(err, grading.ErrNotFound) {
 		return nil, grading.Config{}, fmt.Errorf("grading config %s: %w", configID, errConfigNotFound)
 	} else if err != nil {

@@ -1,14 +1,33 @@
 package pipeline
 
 import (
+	"context"
+	"log/slog"
+
 	"go.uber.org/fx"
+	"gocloud.dev/blob"
 
 	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
 // Module provides the grader and the pipeline activities to the process's
-// workers; it needs a Store, a *blob.Bucket, a Runner, a Publisher and a
-// logger.
+// workers; it needs a Store, a *blob.Bucket, a Runner, a Publisher, a
+// ScratchConfig and a logger.
 var Module = fx.Module("pipeline",
-	fx.Provide(NewGrader, temporal.AsActivity(NewActivities)),
+	fx.Provide(newScratch, newGrader, temporal.AsActivity(NewActivities)),
 )
+
+// newScratch opens the worker's scratch area, removing dead workers' first,
+// and removes its own when the worker stops.
+func newScratch(lc fx.Lifecycle, cfg ScratchConfig, log *slog.Logger) (*Scratch, error) {
+	s, err := OpenScratch(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(func(context.Context) error { return s.Close() }))
+	return s, nil
+}
+
+func newGrader(s Store, bucket *blob.Bucket, r Runner, events Publisher, log *slog.Logger, sc *Scratch) *Grader {
+	return NewGrader(s, bucket, r, events, log).WithScratch(sc.Dir())
+}

@@ -20,6 +20,10 @@ import (
 // cause goes to the log.
 const internalMessage = "internal error"
 
+// retryAfterUnavailable is the Retry-After of a 503: long enough for a Temporal
+// frontend to come back, short enough for a poller not to notice.
+const retryAfterUnavailable = "5"
+
 // errorBody is the JSON of every error answer. Details is null unless the
 // error carries structured data, such as a definition's problems.
 type errorBody struct {
@@ -92,6 +96,8 @@ func classify(err error) (int, errorBody) {
 		return http.StatusNotFound, errorBody{Error: err.Error()}
 	case errors.Is(err, grading.ErrConflict):
 		return http.StatusConflict, errorBody{Error: err.Error()}
+	case errors.Is(err, batches.ErrUnavailable):
+		return http.StatusServiceUnavailable, errorBody{Error: "temporal is unavailable, retry later"}
 	}
 	return http.StatusInternalServerError, errorBody{Error: internalMessage}
 }
@@ -107,6 +113,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if tm, ok := errors.AsType[*tooManyError](err); ok {
 			w.Header().Set("Retry-After", retryAfterSeconds(tm.retryAfter))
 		}
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		s.log.WarnContext(r.Context(), "request deferred",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
 	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(r.Context(), "request failed",

@@ -2,6 +2,7 @@ package batches
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 // Recorder is the part of the store the core activity writes.
 type Recorder interface {
 	RecordBatchOutcome(ctx context.Context, id string, status grading.BatchStatus, summary grading.Summary) error
+	SetBatchProgress(ctx context.Context, id string, progress json.RawMessage) error
 }
 
 // Publisher sends asynchronous events.
@@ -47,6 +49,19 @@ func (a *Activities) RecordBatchOutcome(ctx context.Context, in workflows.Record
 	// The row is the source of truth; a lost notification is logged only.
 	if err := a.events.Publish(ctx, events.SubjectBatchCompleted, in, events.WithMsgID("batch:"+in.BatchID)); err != nil {
 		a.log.WarnContext(ctx, "batch event not published", "batch_id", in.BatchID, "err", err)
+	}
+	return nil
+}
+
+// RecordBatchProgress stores a running batch's progress, which is what
+// GET /v1/batches/{id} serves.
+func (a *Activities) RecordBatchProgress(ctx context.Context, in workflows.RecordBatchProgressInput) error {
+	doc, err := json.Marshal(in.Progress)
+	if err != nil {
+		return sdktemporal.NewNonRetryableApplicationError("encode batch progress: "+err.Error(), workflows.ErrTypeInvalidInput, nil)
+	}
+	if err := a.store.SetBatchProgress(ctx, in.BatchID, doc); err != nil {
+		return fmt.Errorf("record batch %s progress: %w", in.BatchID, err)
 	}
 	return nil
 }

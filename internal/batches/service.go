@@ -5,10 +5,12 @@ package batches
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -30,6 +32,7 @@ type Store interface {
 	Batch(ctx context.Context, id string) (grading.Batch, error)
 	RecordBatchOutcome(ctx context.Context, id string, status grading.BatchStatus, summary grading.Summary) error
 	BatchResults(ctx context.Context, batchID string) ([]grading.Result, error)
+	BatchProgress(ctx context.Context, batchID string) (json.RawMessage, time.Time, error)
 }
 
 // Service starts and steers batches.
@@ -138,7 +141,10 @@ type View struct {
 	Progress workflows.Progress `json:"progress"`
 }
 
-// Get returns a batch with its live status and progress.
+// Get returns a batch with its status and progress. A running batch's
+// progress comes from the row its workflow keeps current (progress.go), so
+// polling never reaches Temporal; Temporal is asked only when that row is
+// missing or stale, and its being unreachable is an ErrUnavailable.
 func (s *Service) Get(ctx context.Context, id string) (View, error) {
 	b, err := s.store.Batch(ctx, id)
 	if err != nil {
@@ -146,17 +152,23 @@ func (s *Service) Get(ctx context.Context, id string) (View, error) {
 	}
 	v := View{Batch: b}
 	if b.Status == grading.BatchRunning {
-		status, err := s.liveStatus(ctx, b)
+		if p, ok := s.keptProgress(ctx, id); ok {
+			v.Progress = p
+			return v, nil
+		}
+		tctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
+		defer cancel()
+		status, err := s.liveStatus(tctx, b)
 		if err != nil {
-			return View{}, err
+			return View{}, unavailable(err)
 		}
 		v.Status = status
-	}
-	if v.Status == grading.BatchRunning {
-		if v.Progress, err = s.progress(ctx, b); err != nil {
-			return View{}, err
+		if v.Status == grading.BatchRunning {
+			if v.Progress, err = s.progress(tctx, b); err != nil {
+				return View{}, unavailable(err)
+			}
+			return v, nil
 		}
-		return v, nil
 	}
 	if b.Summary != nil {
 		if v.Summary, err = s.withRegrades(ctx, b); err != nil {
@@ -255,7 +267,7 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 		return err
 	}
 	if err := s.client.CancelWorkflow(ctx, b.WorkflowID, ""); err != nil {
-		return fmt.Errorf("cancel batch %s: %w", id, err)
+		return unavailable(fmt.Errorf("cancel batch %s: %w", id, err))
 	}
 	return nil
 }
@@ -296,7 +308,7 @@ func (s *Service) update(ctx context.Context, id, verb, name string, args ...any
 		if isRejection(err) {
 			return fmt.Errorf("%s batch %s: %w: %v", verb, id, grading.ErrConflict, err)
 		}
-		return fmt.Errorf("%s batch %s: %w", verb, id, err)
+		return unavailable(fmt.Errorf("%s batch %s: %w", verb, id, err))
 	}
 	return nil
 }

@@ -1,5 +1,7 @@
 package grading
 
+import "unicode/utf8"
+
 // MaxListedFailures bounds how many failures a Summary lists, so the summary
 // of a very large batch stays small in workflow history.
 const MaxListedFailures = 100
@@ -87,7 +89,24 @@ func (s *Summary) Add(o Outcome) {
 		s.FailuresOmitted++
 		return
 	}
-	s.Failures = append(s.Failures, Failure{DeliveryID: o.DeliveryID, User: o.User, Status: o.Status, Reason: o.Reason})
+	s.Failures = append(s.Failures, Failure{DeliveryID: o.DeliveryID, User: o.User, Status: o.Status, Reason: ShortReason(o.Reason)})
+}
+
+// MaxReasonLen bounds a failure reason shown in a summary, in bytes.
+const MaxReasonLen = 200
+
+// ShortReason keeps a failure reason readable: at most MaxReasonLen bytes,
+// cut at a rune boundary and marked with an ellipsis. Reasons are meant to
+// say what failed; the full error chain belongs in the logs.
+func ShortReason(reason string) string {
+	if len(reason) <= MaxReasonLen {
+		return reason
+	}
+	cut := MaxReasonLen - len("…")
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut] + "…"
 }
 
 // Failed is the number of deliveries that did not get a score.

@@ -216,18 +216,41 @@ func (s *Store) requireCollection(ctx context.Context, id string) error {
 	return nil
 }
 
-// FailedDeliveries returns the deliveries whose current result was written
-// by the batch and is not graded, ordered and paged by user like
-// LatestDeliveries. They are what "regrade failed" grades again.
+// ungradedOfBatch selects the deliveries of a batch without a graded result
+// for its config: the latest delivery of each user of the batch's collection
+// as of the batch's creation (what the batch set out to grade), with no
+// result row, or one that is not graded. A delivery whose every attempt
+// failed on infrastructure has no row at all; it is covered all the same.
+const ungradedOfBatch = `
+FROM batch b
+JOIN collection c ON c.id = b.collection_id
+JOIN delivery d ON d.collection_id = b.collection_id
+WHERE b.id = $1
+  AND d.submitted_at <= b.created_at
+  AND (c.stop_at IS NULL OR d.submitted_at <= c.stop_at)
+  AND NOT EXISTS (
+    SELECT 1 FROM delivery n
+    WHERE n.collection_id = d.collection_id
+      AND n.user_name = d.user_name
+      AND n.submitted_at <= b.created_at
+      AND (c.stop_at IS NULL OR n.submitted_at <= c.stop_at)
+      AND (n.submitted_at > d.submitted_at OR (n.submitted_at = d.submitted_at AND n.id > d.id))
+  )
+  AND NOT EXISTS (
+    SELECT 1 FROM grading_result r
+    WHERE r.delivery_id = d.id AND r.config_id = b.config_id AND r.status = 'graded'
+  )`
+
+// FailedDeliveries returns the deliveries of the batch that have no graded
+// result for its config (ungradedOfBatch), ordered and paged by user like
+// LatestDeliveries. They are what "regrade failed" grades again. An unknown
+// batch yields no rows.
 func (s *Store) FailedDeliveries(ctx context.Context, batchID, afterUser string, limit int) ([]grading.Delivery, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("list failed deliveries: limit %d is not positive", limit)
 	}
-	rows, err := s.db.QueryContext(ctx, `
-SELECT `+deliveryColumns+`
-FROM grading_result r
-JOIN delivery d ON d.id = r.delivery_id
-WHERE r.batch_id = $1 AND r.status <> 'graded' AND d.user_name > $2
+	rows, err := s.db.QueryContext(ctx, `SELECT `+deliveryColumns+ungradedOfBatch+`
+  AND d.user_name > $2
 ORDER BY d.user_name
 LIMIT $3`, batchID, afterUser, limit)
 	if err != nil {
@@ -251,8 +274,7 @@ LIMIT $3`, batchID, afterUser, limit)
 // CountFailedDeliveries counts what FailedDeliveries yields over all pages.
 func (s *Store) CountFailedDeliveries(ctx context.Context, batchID string) (int, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx,
-		`SELECT COUNT(*) FROM grading_result WHERE batch_id = $1 AND status <> 'graded'`, batchID).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*)`+ungradedOfBatch, batchID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count failed deliveries: %w", err)
 	}
 	return n, nil

@@ -1,0 +1,57 @@
+package batches
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/zinc-edu/orchestrator/workflows"
+)
+
+// ErrUnavailable reports that Temporal could not be reached: the request may
+// succeed if retried later (the API answers 503 with Retry-After).
+var ErrUnavailable = errors.New("temporal is unavailable")
+
+// temporalCallTimeout bounds one Temporal call made while serving a read:
+// the SDK retries an unreachable server until its context ends.
+const temporalCallTimeout = 3 * time.Second
+
+// staleAfter is how old a running batch's progress row may be before the
+// batch is checked with Temporal: a workflow writes it every few seconds
+// while outcomes arrive, and a terminated one never writes again.
+const staleAfter = 30 * time.Second
+
+// keptProgress returns the progress row of a running batch when there is a
+// fresh one. A partitioned batch's row counts finished partitions only, so
+// it is completed by querying the running partition (progress).
+func (s *Service) keptProgress(ctx context.Context, id string) (workflows.Progress, bool) {
+	doc, at, err := s.store.BatchProgress(ctx, id)
+	if err != nil || time.Since(at) > staleAfter {
+		return workflows.Progress{}, false
+	}
+	var p workflows.Progress
+	if err := json.Unmarshal(doc, &p); err != nil {
+		s.log.WarnContext(ctx, "unreadable batch progress row", "batch_id", id, "err", err)
+		return workflows.Progress{}, false
+	}
+	if p.Partition != "" {
+		return workflows.Progress{}, false
+	}
+	return p, true
+}
+
+// unavailable marks err as ErrUnavailable when it says Temporal could not
+// be reached in time, rather than that it refused the call.
+func unavailable(err error) error {
+	var (
+		down     *serviceerror.Unavailable
+		deadline *serviceerror.DeadlineExceeded
+	)
+	if errors.As(err, &down) || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded) {
+		return errors.Join(ErrUnavailable, err)
+	}
+	return err
+}

@@ -1,0 +1,77 @@
+package batches_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/zinc-edu/orchestrator/internal/batches"
+	"github.com/zinc-edu/orchestrator/internal/devstack"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/store"
+	"github.com/zinc-edu/orchestrator/internal/store/storetest"
+	"github.com/zinc-edu/orchestrator/internal/temporal"
+	"github.com/zinc-edu/orchestrator/workflows"
+)
+
+// TestGetServesKeptProgressAndSays503WhenTemporalIsDown: a running batch's
+// progress comes from its row without asking Temporal, even while
+// Temporal is down; a batch without a fresh row needs Temporal, and its
+// being unreachable is ErrUnavailable, within the call's time bound.
+func TestGetServesKeptProgressAndSays503WhenTemporalIsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{IP: "127.0.0.1", UIPort: -1})
+	require.NoError(t, err)
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = srv.Stop()
+		}
+	})
+	c, err := temporal.Dial(ctx, temporal.Config{HostPort: srv.Address(), Namespace: "default"}, log, tracenoop.NewTracerProvider(), noop.NewMeterProvider())
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+
+	st := storetest.Open(t)
+	col, err := st.CreateCollection(ctx, grading.Collection{Name: "c"})
+	require.NoError(t, err)
+	cfg, err := st.CreateConfig(ctx, grading.Config{Name: "c", Source: "version: 1\n", Parsed: []byte(`{"version":1}`)})
+	require.NoError(t, err)
+	newRunning := func() grading.Batch {
+		b, err := st.CreateBatch(ctx, grading.Batch{WorkflowID: "batch-grading:" + col.ID + ":" + cfg.ID, CollectionID: col.ID, ConfigID: cfg.ID})
+		require.NoError(t, err)
+		return b
+	}
+	kept, bare := newRunning(), newRunning()
+	want := workflows.Progress{Total: 10, Done: 4, Failed: 1, InFlight: 2, Concurrency: 2, PerSecond: 1.5}
+	doc, err := json.Marshal(want)
+	require.NoError(t, err)
+	require.NoError(t, st.SetBatchProgress(ctx, kept.ID, doc))
+
+	svc := batches.NewService(st, c, log)
+	require.NoError(t, srv.Stop())
+	stopped = true
+
+	v, err := svc.Get(ctx, kept.ID)
+	require.NoError(t, err)
+	require.Equal(t, grading.BatchRunning, v.Status)
+	require.Equal(t, want, v.Progress)
+
+	began := time.Now()
+	_, err = svc.Get(ctx, bare.ID)
+	require.ErrorIs(t, err, batches.ErrUnavailable)
+	require.Less(t, time.Since(began), 10*time.Second, "bounded, not hanging on a dead server")
+}
+
+var _ batches.Store = (*store.Store)(nil)

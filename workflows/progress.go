@@ -1,0 +1,67 @@
+package workflows
+
+import (
+	"time"
+
+	sdktemporal "go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// progressRowVersion introduced the progress row: batches started before it
+// never record their progress, so their histories replay unchanged and the
+// API keeps querying them.
+const (
+	progressRowChange  = "progress-row"
+	progressRowVersion = 1
+)
+
+// progressEvery is how often, at most, a batch writes its progress row while
+// outcomes arrive: a handful of history events every few seconds, whatever
+// the batch's rate.
+const progressEvery = 2 * time.Second
+
+// RecordBatchProgressInput is the progress of a running batch, stored by
+// core so that reading it never reaches the workflow.
+type RecordBatchProgressInput struct {
+	BatchID  string   `json:"batch_id"`
+	Progress Progress `json:"progress"`
+}
+
+// progressOptions: a progress write is best effort — the next one follows
+// within seconds — so it is tried once and never holds the batch.
+func progressOptions(queue string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:           queue,
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &sdktemporal.RetryPolicy{MaximumAttempts: 1},
+	}
+}
+
+// recordProgress writes the progress row when it is due: the state changed
+// through an update, or progressEvery has passed since the last write. One
+// write runs at a time; a failed write is dropped and the next one catches
+// up. The write is not waited for: only its result is looked at, on a later
+// call, once it is ready.
+func (b *batch) recordProgress(ctx workflow.Context) {
+	if !b.progressRow || ctx.Err() != nil {
+		return
+	}
+	if b.recording != nil {
+		if !b.recording.IsReady() {
+			return
+		}
+		if err := b.recording.Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("batch progress not recorded", "batch_id", b.in.BatchID, "err", err)
+		}
+		b.recording = nil
+	}
+	now := workflow.Now(ctx)
+	if !b.progressDirty && now.Sub(b.recordedAt) < progressEvery {
+		return
+	}
+	b.progressDirty, b.recordedAt = false, now
+	actx := workflow.WithActivityOptions(ctx, progressOptions(b.in.Queues.Core))
+	b.recording = workflow.ExecuteActivity(actx, RecordBatchProgressName, RecordBatchProgressInput{
+		BatchID: b.in.BatchID, Progress: b.progress(ctx),
+	})
+}

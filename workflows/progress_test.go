@@ -1,0 +1,79 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	sdktemporal "go.temporal.io/sdk/temporal"
+
+	"github.com/zinc-edu/orchestrator/internal/grading"
+)
+
+// TestRecordsProgressWhileGrading: the batch writes its progress row with
+// core as outcomes arrive, throttled, and the last write before the end
+// counts what was done by then.
+func (s *batchSuite) TestRecordsProgressWhileGrading() {
+	refs := users(6)
+	s.expectConfig()
+	s.env.OnActivity(GetCollectionLatestDeliveriesName, mock.Anything, mock.Anything).Return(pager(refs))
+	// Each delivery takes three seconds: more than progressEvery.
+	s.env.OnActivity(ExecutePipelineName, mock.Anything, mock.Anything).Return(graded(4)).After(3 * time.Second)
+	var writes []Progress
+	s.env.OnActivity(RecordBatchProgressName, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in RecordBatchProgressInput) error {
+			s.Equal("b1", in.BatchID)
+			writes = append(writes, in.Progress)
+			return nil
+		})
+	s.expectRecord(grading.BatchCompleted)
+
+	in := input("c1")
+	in.Concurrency = 2
+	s.env.ExecuteWorkflow(BatchGradingName, in)
+
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Require().GreaterOrEqual(len(writes), 3, "a write per round of outcomes")
+	s.Equal(Progress{Total: 6, InFlight: 2, Concurrency: 2, Runs: 1}, writes[0], "the first write, once dispatching began")
+	last := writes[len(writes)-1]
+	s.Equal(6, last.Total)
+	s.GreaterOrEqual(last.Done, 4)
+	s.Equal(2, last.Concurrency)
+}
+
+// TestProgressWriteFailureDoesNotHoldTheBatch: progress is best effort.
+func (s *batchSuite) TestProgressWriteFailureDoesNotHoldTheBatch() {
+	s.expectConfig()
+	s.env.OnActivity(GetCollectionLatestDeliveriesName, mock.Anything, mock.Anything).Return(pager(users(3)))
+	s.env.OnActivity(ExecutePipelineName, mock.Anything, mock.Anything).Return(graded(4)).After(3 * time.Second)
+	s.env.OnActivity(RecordBatchProgressName, mock.Anything, mock.Anything).Return(errors.New("database unreachable"))
+	recorded := s.expectRecord(grading.BatchCompleted)
+
+	s.env.ExecuteWorkflow(BatchGradingName, input("c1"))
+
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Equal(3, recorded.Summary.Counts.Graded)
+}
+
+// TestFailureReasonsAreShort: an activity that fails for good leaves its own
+// message as the reason, without the error chain repeated after it.
+func (s *batchSuite) TestFailureReasonsAreShort() {
+	s.expectConfig()
+	s.env.OnActivity(GetCollectionLatestDeliveriesName, mock.Anything, mock.Anything).Return(pager(users(1)))
+	chain := errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	msg := "save result of delivery d000: " + strings.Repeat("failed to connect: ", 40) + chain.Error()
+	s.env.OnActivity(ExecutePipelineName, mock.Anything, mock.Anything).Return(
+		grading.Outcome{}, sdktemporal.NewNonRetryableApplicationError(msg, ErrTypeTransient, chain))
+	recorded := s.expectRecord(grading.BatchCompleted)
+
+	s.env.ExecuteWorkflow(BatchGradingName, input("c1"))
+
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Require().Len(recorded.Summary.Failures, 1)
+	reason := recorded.Summary.Failures[0].Reason
+	s.LessOrEqual(len(reason), grading.MaxReasonLen)
+	s.True(strings.HasPrefix(reason, "save result of delivery d000: failed to connect"), reason)
+	s.NotContains(reason, "type: Transient")
+}
