@@ -80,6 +80,8 @@ func classify(err error) (int, errorBody) {
 		return http.StatusNotFound, errorBody{Error: err.Error()}
 	case errors.Is(err, grading.ErrConflict):
 		return http.StatusConflict, errorBody{Error: err.Error()}
+	case errors.Is(err, errNoFeed):
+		return http.StatusServiceUnavailable, errorBody{Error: err.Error()}
 	}
 	return http.StatusInternalServerError, errorBody{Error: internalMessage}
 }

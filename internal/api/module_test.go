@@ -19,6 +19,7 @@ import (
 	"go.uber.org/fx/fxtest"
 	"gocloud.dev/blob/memblob"
 
+	"github.com/zinc-edu/orchestrator/internal/outbox"
 	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
 	"github.com/zinc-edu/orchestrator/internal/store/storetest"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
@@ -45,7 +46,7 @@ func moduleOptions(t *testing.T, addr string) fx.Option {
 			fx.Annotate(propagation.TraceContext{}, fx.As(new(propagation.TextMapPropagator))),
 			fx.Annotate(s, fx.As(new(Store))),
 			fx.Annotate(newFakeBatches(s), fx.As(new(Batches))),
-			fx.Annotate(&fakePublisher{}, fx.As(new(Publisher))),
+			fx.Annotate(outbox.NewEncoder(propagation.TraceContext{}), fx.As(new(Announcer))),
 		),
 		Module,
 	)
