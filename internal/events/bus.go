@@ -206,6 +206,29 @@ func (b *Bus) Send(ctx context.Context, id, subject string, data []byte, header 
 	return b.Publish(ctx, subject, json.RawMessage(data), WithMsgID(id))
 }
 
+// LastSeq returns the stream sequence of the newest stored event, 0 when
+// the stream is empty.
+func (b *Bus) LastSeq(ctx context.Context) (uint64, error) {
+	st, err := b.js.Stream(ctx, b.cfg.Stream)
+	if err != nil {
+		return 0, fmt.Errorf("look up stream %s: %w", b.cfg.Stream, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read stream %s: %w", b.cfg.Stream, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// DeleteStream removes the bus's stream and every event in it, for tests
+// that made their own stream on a shared server.
+func (b *Bus) DeleteStream(ctx context.Context) error {
+	if err := b.js.DeleteStream(ctx, b.cfg.Stream); err != nil {
+		return fmt.Errorf("delete stream %s: %w", b.cfg.Stream, err)
+	}
+	return nil
+}
+
 // Record is one stored event as Follow hands it over.
 type Record struct {
 	// Seq is the event's stream sequence: increasing, so a follower can
