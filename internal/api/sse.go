@@ -85,8 +85,12 @@ func (s *Server) batchEvents(w http.ResponseWriter, r *http.Request) error {
 	recs := make(chan events.Record)
 	followed := make(chan error, 1)
 	go func() {
-		followed <- s.feed.Follow(fctx, []string{events.SubjectResultGraded, events.SubjectBatchCompleted}, after,
+		// One filter for all subjects: servers before NATS 2.10 take only one.
+		followed <- s.feed.Follow(fctx, []string{">"}, after,
 			func(rec events.Record) error {
+				if rec.Subject != events.SubjectResultGraded && rec.Subject != events.SubjectBatchCompleted {
+					return nil
+				}
 				var ref struct {
 					BatchID string `json:"batch_id"`
 				}

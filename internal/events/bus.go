@@ -241,7 +241,8 @@ type Record struct {
 // Follow hands fn the events stored on the subjects (relative to the prefix)
 // after stream sequence after (0 means from the first), in stream order,
 // then each new one as it arrives, until ctx ends (returning nil) or fn
-// returns an error. It uses an ephemeral ordered consumer: nothing is
+// returns an error (several subjects need NATS 2.10 or later; ">" takes
+// them all on any server). It uses an ephemeral ordered consumer: nothing is
 // acknowledged and nothing is left behind on the server.
 func (b *Bus) Follow(ctx context.Context, subjects []string, after uint64, fn func(Record) error) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
