@@ -136,4 +136,6 @@ func TestBatchEventsRefusesBadRequests(t *testing.T) {
 // stubFeed is never reached: the requests fail before following.
 type stubFeed struct{}
 
-func (stubFeed) Follow(context.Context, []string, uint64, func(events.Record) error) error { return nil }
+func (stubFeed) Follow(context.Context, []string, uint64, func(events.Record) error) error {
+	return nil
+}
