@@ -79,7 +79,8 @@ type host struct {
 	content contentFunc
 
 	temporal *devstack.Temporal
-	nats     *devstack.NATS
+	nats     *devstack.NATS // nil with --nats-url
+	natsURL  string
 	group    *supervise.Group
 }
 
@@ -105,7 +106,7 @@ func (h *host) run(ctx context.Context) (err error) {
 	fmt.Fprintf(h.stdout, "API: http://%s\n", p.api)
 	fmt.Fprintf(h.stdout, "Temporal: %s\n", h.temporal.Address())
 	fmt.Fprintf(h.stdout, "Temporal UI: http://%s\n", h.temporal.UIAddress())
-	fmt.Fprintf(h.stdout, "NATS: %s\n", h.nats.URL())
+	fmt.Fprintf(h.stdout, "NATS: %s\n", h.natsURL)
 
 	if h.cfg.demo {
 		err := h.runDemo(ctx, "http://"+p.api.String(), p.demo)
@@ -191,12 +192,16 @@ func (h *host) start(ctx context.Context, p plan) error {
 	if err != nil {
 		return err
 	}
-	h.nats, err = devstack.StartNATS(ctx, devstack.NATSOptions{
-		StoreDir: filepath.Join(p.dataDir, "nats"),
-		Logger:   h.quiet.With("component", "nats"),
-	})
-	if err != nil {
-		return err
+	h.natsURL = h.cfg.natsURL
+	if h.natsURL == "" {
+		h.nats, err = devstack.StartNATS(ctx, devstack.NATSOptions{
+			StoreDir: filepath.Join(p.dataDir, "nats"),
+			Logger:   h.quiet.With("component", "nats"),
+		})
+		if err != nil {
+			return err
+		}
+		h.natsURL = h.nats.URL()
 	}
 	env, err := h.sharedEnv(p.dataDir, ns)
 	if err != nil {
@@ -289,7 +294,7 @@ func (h *host) sharedEnv(dataDir, ns string) ([]string, error) {
 		"TEMPORAL_NAMESPACE="+ns,
 		// Set but empty is meaningful (bare queue names), so only unset defaults.
 		"ZINC_TASK_QUEUE_PREFIX="+lookupEnvOr("ZINC_TASK_QUEUE_PREFIX", "zinc"),
-		"NATS_URL="+h.nats.URL(),
+		"NATS_URL="+h.natsURL,
 		"DATABASE_URL="+databaseURL,
 		"BLOB_URL="+blobURL,
 		// The merged output is read by a person; JSON stays one variable away.
