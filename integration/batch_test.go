@@ -93,6 +93,7 @@ func startStackOn(t *testing.T, dbURL string, runner pipeline.Runner, natsURL st
 	if runner == nil {
 		sb, err := sandbox.New(sandbox.Config{}, opts.Logger)
 		require.NoError(t, err)
+		t.Cleanup(func() { _ = sb.Close() })
 		opts.Runner = engine.New(sb, opts.Logger)
 	}
 	st, err := harness.Start(ctx, opts)

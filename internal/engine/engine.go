@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/grading"
@@ -58,6 +59,9 @@ type Report struct {
 	grading.Result
 	// Artifacts hold the full captured output of every step that ran.
 	Artifacts []Artifact
+	// Unsandboxed is set when a command ran without a container
+	// (ZINC_SANDBOX=unsafe-local): the grade is not to be trusted.
+	Unsandboxed bool
 }
 
 // Artifact is the full output of one step, for blob storage.
@@ -129,6 +133,9 @@ func (e *Engine) Run(ctx context.Context, def *definition.Definition, in Input) 
 		e.log.DebugContext(ctx, "stage finished", "stage", s.Name, "succeeded", succeeded[s.Name])
 	}
 	sc := definition.Score(def, steps)
+	if r.unsandboxed.Load() {
+		sc.Diagnostic = strings.TrimSpace("graded unsandboxed (ZINC_SANDBOX=unsafe-local). " + sc.Diagnostic)
+	}
 	return Report{
 		Result: grading.Result{
 			Status:     sc.Status,
@@ -138,7 +145,8 @@ func (e *Engine) Run(ctx context.Context, def *definition.Definition, in Input) 
 			Steps:      sc.Steps,
 			Diagnostic: sc.Diagnostic,
 		},
-		Artifacts: artifacts,
+		Artifacts:   artifacts,
+		Unsandboxed: r.unsandboxed.Load(),
 	}, nil
 }
 
@@ -177,6 +185,8 @@ type run struct {
 
 	mu   sync.Mutex
 	done int
+	// unsandboxed records that a command ran without a container.
+	unsandboxed atomic.Bool
 }
 
 // result is one finished step with what the judging phase still needs.
