@@ -26,6 +26,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/harness"
+	"github.com/zinc-edu/orchestrator/internal/outbox"
 	"github.com/zinc-edu/orchestrator/internal/sandbox"
 	"github.com/zinc-edu/orchestrator/internal/store/storetest"
 	"github.com/zinc-edu/orchestrator/workflows"
@@ -66,6 +67,14 @@ func TestMain(m *testing.M) {
 // runner means the real engine in the real sandbox.
 func startStack(t *testing.T, dbURL string, runner pipeline.Runner) *harness.Stack {
 	t.Helper()
+	return startStackOn(t, dbURL, runner, os.Getenv("NATS_URL"), outbox.Config{})
+}
+
+// startStackOn is startStack with a given NATS (empty starts an embedded
+// one) and outbox relay settings. When the test ends, every event it left in
+// its stream is checked against the event's JSON Schema.
+func startStackOn(t *testing.T, dbURL string, runner pipeline.Runner, natsURL string, relay outbox.Config) *harness.Stack {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	id := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
@@ -74,7 +83,8 @@ func startStack(t *testing.T, dbURL string, runner pipeline.Runner) *harness.Sta
 		TemporalAddress: temporalAddress(t),
 		TaskQueuePrefix: "it-" + id,
 		DatabaseURL:     dbURL,
-		NATSURL:         os.Getenv("NATS_URL"),
+		NATSURL:         natsURL,
+		Outbox:          relay,
 		Stream:          "ZINCIT" + strings.ToUpper(strings.ReplaceAll(id, "-", "")),
 		SubjectPrefix:   "zincit." + strings.ReplaceAll(id, "-", ""),
 		Logger:          slog.New(slog.DiscardHandler),
@@ -89,9 +99,10 @@ func startStack(t *testing.T, dbURL string, runner pipeline.Runner) *harness.Sta
 	st, err := harness.Start(ctx, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() {
+		validateEvents(t, st.Bus)
 		require.NoError(t, st.Stop())
-		if url := os.Getenv("NATS_URL"); url != "" {
-			deleteStream(t, url, opts.Stream)
+		if natsURL != "" {
+			deleteStream(t, natsURL, opts.Stream)
 		}
 	})
 	return st

@@ -470,7 +470,11 @@ func (b *batch) start(ctx workflow.Context, chunk []DeliveryRef) {
 	b.running++
 	// A chunk grades its deliveries one after another: its time bound grows
 	// with it.
-	actx := workflow.WithActivityOptions(ctx, pipelineOptions(b.in.Queues.Pipeline, b.in.PipelineTimeout*time.Duration(len(chunk))))
+	opts := pipelineOptions(b.in.Queues.Pipeline, b.in.PipelineTimeout*time.Duration(len(chunk)))
+	// The Temporal UI shows it on the activity's bar. User metadata only:
+	// the commands stay the same, so recorded histories still replay.
+	opts.Summary = chunkSummary(chunk)
+	actx := workflow.WithActivityOptions(ctx, opts)
 
 	var fut workflow.Future
 	if b.in.ChunkSize == 1 {

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	sdktemporal "go.temporal.io/sdk/temporal"
@@ -87,3 +89,23 @@ func coreOptions(queue string) workflow.ActivityOptions {
 		},
 	}
 }
+
+// chunkSummary names the students and deliveries an ExecutePipeline(s)
+// activity grades, for its summary in the Temporal UI.
+func chunkSummary(chunk []DeliveryRef) string {
+	if len(chunk) == 1 {
+		return fmt.Sprintf("%s · delivery %s", chunk[0].User, chunk[0].ID)
+	}
+	users := make([]string, 0, min(len(chunk), maxSummaryUsers))
+	for _, d := range chunk[:min(len(chunk), maxSummaryUsers)] {
+		users = append(users, d.User)
+	}
+	more := ""
+	if len(chunk) > maxSummaryUsers {
+		more = fmt.Sprintf(" and %d more", len(chunk)-maxSummaryUsers)
+	}
+	return fmt.Sprintf("%d deliveries: %s%s", len(chunk), strings.Join(users, ", "), more)
+}
+
+// maxSummaryUsers keeps a chunk's summary to one readable line.
+const maxSummaryUsers = 5

@@ -11,6 +11,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/batches"
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/objectstore"
+	"github.com/zinc-edu/orchestrator/internal/outbox"
 	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
 	"github.com/zinc-edu/orchestrator/internal/store"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
@@ -40,13 +41,16 @@ func options() []fx.Option {
 			func(s *store.Store) api.Store { return s },
 			func(s *store.Store) batches.Store { return s },
 			func(s *store.Store) batches.Recorder { return s },
-			func(b *events.Bus) api.Publisher { return b },
-			func(b *events.Bus) batches.Publisher { return b },
+			servicedefaults.LoadEnv[outbox.Config],
+			func(e *outbox.Encoder) api.Announcer { return e },
+			func(e *outbox.Encoder) batches.Announcer { return e },
+			func(b *events.Bus) api.Feed { return b },
 			func(s *batches.Service) api.Batches { return s },
 		),
 		temporal.ClientModule,
 		store.Module,
 		events.Module,
+		outbox.Module,
 		objectstore.Module,
 		batches.Module,
 		workflows.Module,

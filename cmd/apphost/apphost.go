@@ -79,7 +79,8 @@ type host struct {
 	content contentFunc
 
 	temporal *devstack.Temporal
-	nats     *devstack.NATS
+	nats     *devstack.NATS // nil with --nats-url
+	natsURL  string
 	group    *supervise.Group
 }
 
@@ -107,7 +108,7 @@ func (h *host) run(ctx context.Context) (err error) {
 	fmt.Fprintf(h.stdout, "API: http://%s\n", p.api)
 	fmt.Fprintf(h.stdout, "Temporal: %s\n", h.temporal.Address())
 	fmt.Fprintf(h.stdout, "Temporal UI: http://%s\n", h.temporal.UIAddress())
-	fmt.Fprintf(h.stdout, "NATS: %s\n", h.nats.URL())
+	fmt.Fprintf(h.stdout, "NATS: %s\n", h.natsURL)
 	fmt.Fprintf(h.stdout, "Token: %s\n", p.adminKey)
 
 	if h.cfg.demo {
@@ -199,12 +200,16 @@ func (h *host) start(ctx context.Context, p plan) error {
 	if err != nil {
 		return err
 	}
-	h.nats, err = devstack.StartNATS(ctx, devstack.NATSOptions{
-		StoreDir: filepath.Join(p.dataDir, "nats"),
-		Logger:   h.quiet.With("component", "nats"),
-	})
-	if err != nil {
-		return err
+	h.natsURL = h.cfg.natsURL
+	if h.natsURL == "" {
+		h.nats, err = devstack.StartNATS(ctx, devstack.NATSOptions{
+			StoreDir: filepath.Join(p.dataDir, "nats"),
+			Logger:   h.quiet.With("component", "nats"),
+		})
+		if err != nil {
+			return err
+		}
+		h.natsURL = h.nats.URL()
 	}
 	env, err := h.sharedEnv(p.dataDir, ns)
 	if err != nil {
@@ -304,7 +309,7 @@ func (h *host) sharedEnv(dataDir, ns string) ([]string, error) {
 		"TEMPORAL_NAMESPACE="+ns,
 		// Set but empty is meaningful (bare queue names), so only unset defaults.
 		"ZINC_TASK_QUEUE_PREFIX="+lookupEnvOr("ZINC_TASK_QUEUE_PREFIX", "zinc"),
-		"NATS_URL="+h.nats.URL(),
+		"NATS_URL="+h.natsURL,
 		// Every client and worker encrypts payloads with the same keys.
 		"ZINC_CODEC_KEY_FILE="+codecKeys,
 		"DATABASE_URL="+databaseURL,

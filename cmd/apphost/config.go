@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -26,6 +27,7 @@ type config struct {
 	uiAddr       string
 	dataDir      string
 	binDir       string
+	natsURL      string
 	demo         bool
 	exit         bool
 	readyTimeout time.Duration
@@ -43,6 +45,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.StringVar(&c.temporalAddr, "temporal-addr", defaultTemporalAddr, "Temporal frontend gRPC address, IP:PORT (default falls back to a free port when taken)")
 	fs.StringVar(&c.uiAddr, "ui-addr", defaultUIAddr, "Temporal Web UI address, IP:PORT (default falls back to a free port when taken)")
 	fs.StringVar(&c.dataDir, "data-dir", ".zinc", "directory for Temporal's and ZINC's SQLite files, blobs, NATS data and built binaries")
+	fs.StringVar(&c.natsURL, "nats-url", "", "use this NATS server (with JetStream), nats://HOST:PORT, instead of starting an embedded one")
 	fs.StringVar(&c.binDir, "bin-dir", "", "directory with prebuilt api, submission-worker and pipeline-worker binaries; empty builds them into <data-dir>/bin")
 	fs.BoolVar(&c.demo, "demo", false, "seed a demo collection and grading config through the API, grade a batch and print the results")
 	fs.BoolVar(&c.exit, "exit", false, "stop after start-up (and the demo): exit status 0 only if everything, the demo batch included, completed")
@@ -54,6 +57,11 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("parse flags: unexpected arguments %q", fs.Args())
+	}
+	if c.natsURL != "" {
+		if err := checkNATSURL(c.natsURL); err != nil {
+			return config{}, err
+		}
 	}
 	c.set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
@@ -103,4 +111,19 @@ func portTakenError(flag, host string, port int) error {
 	}
 	return fmt.Errorf("--%s: port %d on %s is already in use%s; omit --%s to let the apphost pick a free port",
 		flag, port, host, holder, flag)
+}
+
+// checkNATSURL accepts nats:// and tls:// URLs with a host and a port.
+func checkNATSURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("parse --nats-url: %w", err)
+	}
+	if u.Scheme != "nats" && u.Scheme != "tls" {
+		return fmt.Errorf("parse --nats-url: scheme %q: want nats:// or tls://", u.Scheme)
+	}
+	if u.Hostname() == "" || u.Port() == "" {
+		return fmt.Errorf("parse --nats-url %q: want nats://HOST:PORT", u.Redacted())
+	}
+	return nil
 }

@@ -37,6 +37,12 @@ func TestParseFlagsRecordsSetFlags(t *testing.T) {
 	assert.Equal(t, map[string]bool{"api-addr": true, "demo": true, "exit": true, "data-dir": true}, c.set)
 }
 
+func TestParseFlagsNATSURL(t *testing.T) {
+	c, err := parseFlags([]string{"--nats-url", "nats://10.0.0.7:4222"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "nats://10.0.0.7:4222", c.natsURL)
+}
+
 func TestParseFlagsErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -46,6 +52,8 @@ func TestParseFlagsErrors(t *testing.T) {
 		{name: "unknown flag", give: []string{"--nope"}, wantErr: "flag provided but not defined"},
 		{name: "bad duration", give: []string{"--stop-timeout", "soon"}, wantErr: "invalid value"},
 		{name: "stray argument", give: []string{"demo"}, wantErr: "unexpected arguments"},
+		{name: "nats url scheme", give: []string{"--nats-url", "http://127.0.0.1:4222"}, wantErr: "want nats:// or tls://"},
+		{name: "nats url port", give: []string{"--nats-url", "nats://127.0.0.1"}, wantErr: "want nats://HOST:PORT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

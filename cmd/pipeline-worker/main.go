@@ -11,6 +11,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/engine"
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/objectstore"
+	"github.com/zinc-edu/orchestrator/internal/outbox"
 	"github.com/zinc-edu/orchestrator/internal/sandbox"
 	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
 	"github.com/zinc-edu/orchestrator/internal/store"
@@ -40,13 +41,15 @@ func options() []fx.Option {
 			servicedefaults.LoadEnv[pipeline.ScratchConfig],
 			engine.New,
 			func(s *store.Store) pipeline.Store { return s },
-			func(b *events.Bus) pipeline.Publisher { return b },
+			servicedefaults.LoadEnv[outbox.Config],
+			func(e *outbox.Encoder) pipeline.Announcer { return e },
 			func(e *engine.Engine) pipeline.Runner { return e },
 			func(r *sandbox.Runner) engine.Sandbox { return r },
 		),
 		temporal.ClientModule,
 		store.Module,
 		events.Module,
+		outbox.Module,
 		objectstore.Module,
 		sandbox.Module,
 		pipeline.Module,

@@ -20,6 +20,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/objectstore"
+	"github.com/zinc-edu/orchestrator/internal/store"
 	"github.com/zinc-edu/orchestrator/workflows"
 )
 
@@ -40,7 +41,7 @@ var unpackLimits = archive.Limits{MaxFiles: 2000, MaxTotalBytes: 256 << 20, MaxF
 type Store interface {
 	Config(ctx context.Context, id string) (grading.Config, error)
 	Delivery(ctx context.Context, id string) (grading.Delivery, error)
-	SaveResult(ctx context.Context, r grading.Result) (grading.Result, error)
+	SaveResultAnnounced(ctx context.Context, r grading.Result, announce store.Announce[grading.Result]) (grading.Result, error)
 }
 
 // Runner runs a parsed pipeline on a prepared scratch directory.
@@ -48,21 +49,10 @@ type Runner interface {
 	Run(ctx context.Context, def *definition.Definition, in engine.Input) (engine.Report, error)
 }
 
-// Publisher sends asynchronous events.
-type Publisher interface {
-	Publish(ctx context.Context, subject string, v any, opts ...events.PublishOption) error
-}
-
-// ResultGraded is the payload of events.SubjectResultGraded.
-type ResultGraded struct {
-	DeliveryID string               `json:"delivery_id"`
-	ConfigID   string               `json:"config_id"`
-	BatchID    string               `json:"batch_id,omitempty"`
-	User       string               `json:"user"`
-	Status     grading.ResultStatus `json:"status"`
-	Score      float64              `json:"score"`
-	MaxScore   float64              `json:"max_score"`
-	Attempt    int                  `json:"attempt"`
+// Announcer turns an event into the outbox entry stored with its row.
+// *outbox.Encoder implements it.
+type Announcer interface {
+	Encode(ctx context.Context, ev events.Event) (store.Event, error)
 }
 
 // Grader grades deliveries: the extension's work, free of Temporal, so a
@@ -71,7 +61,7 @@ type Grader struct {
 	store   Store
 	bucket  *blob.Bucket
 	runner  Runner
-	events  Publisher
+	events  Announcer
 	log     *slog.Logger
 	scratch string // parent of scratch directories; "" means os.TempDir
 	// infraRetry bounds the retry of one store or bucket call (infra).
@@ -87,7 +77,7 @@ type parsedConfig struct {
 }
 
 // NewGrader returns a grader.
-func NewGrader(s Store, bucket *blob.Bucket, r Runner, events Publisher, log *slog.Logger) *Grader {
+func NewGrader(s Store, bucket *blob.Bucket, r Runner, events Announcer, log *slog.Logger) *Grader {
 	return &Grader{
 		store: s, bucket: bucket, runner: r, events: events, log: log,
 		infraRetry: DefaultInfraRetry, configs: map[string]parsedConfig{},
@@ -213,39 +203,25 @@ func (g *Grader) Grade(ctx context.Context, batchID, configID string, ref workfl
 		return grading.Outcome{}, fmt.Errorf("get delivery %s: %w", ref.ID, err)
 	}
 
-	run := batchID
-	if run == "" {
-		run = "adhoc"
-	}
-	res := grading.Result{DeliveryID: d.ID, ConfigID: configID, BatchID: batchID, User: d.User, ObjectKey: objectstore.ResultKey(d.ID, run)}
 	report, err := g.run(ctx, configID, def, d)
 	switch {
 	case errors.Is(err, errMissingFiles):
 		// Record why this delivery has no grade, then fail it for good.
-		res.Status, res.Diagnostic, res.MaxScore = grading.StatusError, err.Error(), def.MaxScore()
-		if _, saveErr := g.save(ctx, res, run, engine.Report{}); saveErr != nil {
+		report.Status, report.Diagnostic, report.MaxScore = grading.StatusError, err.Error(), def.MaxScore()
+		if _, saveErr := g.save(ctx, d, configID, batchID, report); saveErr != nil {
 			return grading.Outcome{}, saveErr
 		}
 		return grading.Outcome{}, err
 	case err != nil:
 		return grading.Outcome{}, err
 	}
-
-	res.Status, res.Score, res.MaxScore = report.Status, report.Score, report.MaxScore
-	res.Components, res.Steps, res.Diagnostic = report.Components, report.Steps, report.Diagnostic
-	saved, err := g.save(ctx, res, run, report)
+	saved, err := g.save(ctx, d, configID, batchID, report)
 	if err != nil {
 		return grading.Outcome{}, err
 	}
-	return grading.Outcome{
-		DeliveryID: d.ID,
-		User:       d.User,
-		Status:     saved.Status,
-		Score:      saved.Score,
-		MaxScore:   saved.MaxScore,
-		Reason:     saved.Diagnostic,
-		DurationMS: time.Since(started).Milliseconds(),
-	}, nil
+	out := saved.Outcome()
+	out.DurationMS = time.Since(started).Milliseconds()
+	return out, nil
 }
 
 // run prepares a fresh scratch directory with the delivery's files, runs the
@@ -320,9 +296,17 @@ func (g *Grader) assets(ctx context.Context, configID string, def *definition.De
 	return assets, nil
 }
 
-// save stores full outputs and result.json in object storage, then the
-// result row, then announces it.
-func (g *Grader) save(ctx context.Context, res grading.Result, run string, report engine.Report) (grading.Result, error) {
+// save completes the engine's result with the identifiers of d, stores
+// full outputs and result.json in object storage, then the result row
+// together with the event announcing it.
+func (g *Grader) save(ctx context.Context, d grading.Delivery, configID, batchID string, report engine.Report) (grading.Result, error) {
+	run := batchID
+	if run == "" {
+		run = "adhoc"
+	}
+	res := report.Result
+	res.DeliveryID, res.ConfigID, res.BatchID, res.User = d.ID, configID, batchID, d.User
+	res.ObjectKey = objectstore.ResultKey(d.ID, run)
 	for _, art := range report.Artifacts {
 		for stream, data := range map[string][]byte{"stdout": art.Stdout, "stderr": art.Stderr} {
 			key := objectstore.StepKey(res.DeliveryID, run, art.Stage, art.Scenario, stream)
@@ -341,22 +325,16 @@ func (g *Grader) save(ctx context.Context, res grading.Result, run string, repor
 	}); err != nil {
 		return grading.Result{}, fmt.Errorf("write %s: %w", res.ObjectKey, err)
 	}
-	saved, err := infra(ctx, g, "save result", func() (grading.Result, error) { return g.store.SaveResult(ctx, res) })
+	// The event goes to the outbox in the row's transaction; the relay
+	// publishes it, so a NATS outage or a crash after the commit loses
+	// nothing and never makes the grading run again.
+	saved, err := infra(ctx, g, "save result", func() (grading.Result, error) {
+		return g.store.SaveResultAnnounced(ctx, res, func(saved grading.Result) (store.Event, error) {
+			return g.events.Encode(ctx, events.NewResultGraded(saved))
+		})
+	})
 	if err != nil {
 		return grading.Result{}, fmt.Errorf("save result of delivery %s: %w", res.DeliveryID, err)
-	}
-	ev := ResultGraded{
-		DeliveryID: saved.DeliveryID, ConfigID: saved.ConfigID, BatchID: saved.BatchID, User: saved.User,
-		Status: saved.Status, Score: saved.Score, MaxScore: saved.MaxScore, Attempt: saved.Attempt,
-	}
-	// The row is the source of truth; a lost notification must not make the
-	// grading run again, nor hold the attempt: a publish whose ack was lost
-	// in a NATS outage would otherwise wait out the whole attempt.
-	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
-	defer cancel()
-	if err := g.events.Publish(pctx, events.SubjectResultGraded, ev,
-		events.WithMsgID(fmt.Sprintf("%s:%s:%d", saved.DeliveryID, saved.ConfigID, saved.Attempt))); err != nil {
-		g.log.WarnContext(ctx, "result event not published", "delivery_id", saved.DeliveryID, "err", err)
 	}
 	return saved, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/propagation"
 	sdktemporal "go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"gocloud.dev/blob"
@@ -18,8 +19,9 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/archive"
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/engine"
-	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/outbox"
+	"github.com/zinc-edu/orchestrator/internal/store"
 	"github.com/zinc-edu/orchestrator/workflows"
 )
 
@@ -46,7 +48,7 @@ func (f *fakeStore) Delivery(_ context.Context, id string) (grading.Delivery, er
 	return grading.Delivery{ID: id, User: "user-" + id, ObjectKey: "deliveries/" + id}, nil
 }
 
-func (f *fakeStore) SaveResult(_ context.Context, r grading.Result) (grading.Result, error) {
+func (f *fakeStore) SaveResultAnnounced(_ context.Context, r grading.Result, _ store.Announce[grading.Result]) (grading.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.saved = append(f.saved, r)
@@ -63,12 +65,8 @@ func (c *countingRunner) Run(context.Context, *definition.Definition, engine.Inp
 	c.mu.Lock()
 	c.calls++
 	c.mu.Unlock()
-	return engine.Report{Status: grading.StatusGraded, Score: 2, MaxScore: 2}, nil
+	return engine.Report{Result: grading.Result{Status: grading.StatusGraded, Score: 2, MaxScore: 2}}, nil
 }
-
-type nopPublisher struct{}
-
-func (nopPublisher) Publish(context.Context, string, any, ...events.PublishOption) error { return nil }
 
 func newTestActivities(t *testing.T, ids ...string) (*Activities, *fakeStore, *countingRunner) {
 	t.Helper()
@@ -84,7 +82,7 @@ func newTestActivities(t *testing.T, ids ...string) (*Activities, *fakeStore, *c
 	fs := &fakeStore{configs: map[string]grading.Config{"cfg": {ID: "cfg", Name: "t", Source: oneStage}, "bad": {ID: "bad", Source: "version: 9"}}}
 	r := &countingRunner{}
 	log := slog.New(slog.DiscardHandler)
-	return NewActivities(NewGrader(fs, bucket, r, nopPublisher{}, log), log), fs, r
+	return NewActivities(NewGrader(fs, bucket, r, outbox.NewEncoder(propagation.TraceContext{}), log), log), fs, r
 }
 
 func TestExecutePipelinesResumesAfterHeartbeatedDeliveries(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/store"
 	"github.com/zinc-edu/orchestrator/workflows"
 )
 
@@ -45,11 +46,11 @@ func (o *outageStore) Delivery(ctx context.Context, id string) (grading.Delivery
 	return o.fakeStore.Delivery(ctx, id)
 }
 
-func (o *outageStore) SaveResult(ctx context.Context, r grading.Result) (grading.Result, error) {
+func (o *outageStore) SaveResultAnnounced(ctx context.Context, r grading.Result, announce store.Announce[grading.Result]) (grading.Result, error) {
 	if err := o.down(); err != nil {
 		return grading.Result{}, fmt.Errorf("save result: %w", err)
 	}
-	return o.fakeStore.SaveResult(ctx, r)
+	return o.fakeStore.SaveResultAnnounced(ctx, r, announce)
 }
 
 func outageActivities(t *testing.T, failures int, retryFor time.Duration) (*Activities, *outageStore, *countingRunner) {

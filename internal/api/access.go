@@ -85,6 +85,8 @@ var rules = map[string]rule{
 	"GET /v1/batches":                     {roles: staff}, // filtered to the caller's courses
 	"GET /v1/batches/{id}/results.csv":    {roles: staff, scope: ofBatch},
 
+	"GET /v1/batches/{id}/events": {roles: staff, scope: ofBatch},
+
 	// New routes: add one line above this comment, e.g.
 	//	"GET /v1/collections":   {roles: staff},
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/deliveries"
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/store"
 )
 
 // deliveryResponse is a created delivery with what was packed.
@@ -75,15 +76,14 @@ func (s *Server) createDelivery(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer closeAll()
-	d, stats, err := deliveries.Save(ctx, s.bucket, s.store, coll.ID, user, files, s.archive)
+	// The row and its deliveries.created event are stored together; the
+	// outbox relay publishes the event.
+	rows := announcingCreator{store: s.store, announce: func(d grading.Delivery) (store.Event, error) {
+		return s.events.Encode(ctx, events.NewDeliveryCreated(d))
+	}}
+	d, stats, err := deliveries.Save(ctx, s.bucket, rows, coll.ID, user, files, s.archive)
 	if err != nil {
 		return err
-	}
-	// The delivery is stored; a lost announcement must not turn that into
-	// an error the student would retry, creating a duplicate.
-	if err := s.events.Publish(ctx, events.SubjectDeliveryCreated, d, events.WithMsgID(d.ID)); err != nil {
-		s.log.WarnContext(ctx, "delivery event not published",
-			slog.String("delivery_id", d.ID), slog.Any("err", err))
 	}
 	return writeJSON(w, http.StatusCreated, deliveryResponse{Delivery: d, Files: stats.Files})
 }
@@ -118,4 +118,15 @@ func (s *Server) deleteObjects(ctx context.Context, keys ...string) {
 			s.log.ErrorContext(ctx, "orphan object not deleted", slog.String("key", key), slog.Any("err", err))
 		}
 	}
+}
+
+// announcingCreator stores a delivery row with the event announce builds.
+type announcingCreator struct {
+	store    Store
+	announce store.Announce[grading.Delivery]
+}
+
+// CreateDelivery implements deliveries.Creator.
+func (c announcingCreator) CreateDelivery(ctx context.Context, d grading.Delivery) (grading.Delivery, error) {
+	return c.store.CreateDeliveryAnnounced(ctx, d, c.announce)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -84,10 +85,15 @@ func TestCreateDelivery(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, got.Delivery, stored)
 
-		evs := e.events.published()
-		require.Len(t, evs, 1)
-		assert.Equal(t, events.SubjectDeliveryCreated, evs[0].subject)
-		assert.Equal(t, got.Delivery, evs[0].payload)
+		// The row's event waits in the outbox, written in the row's
+		// transaction, for the relay to publish it.
+		pending, err := s.PendingEvents(t.Context(), 10)
+		require.NoError(t, err)
+		require.Len(t, pending, 1)
+		assert.Equal(t, events.SubjectDeliveryCreated, pending[0].Subject)
+		var ev events.DeliveryCreated
+		require.NoError(t, json.Unmarshal(pending[0].Payload, &ev))
+		assert.Equal(t, events.NewDeliveryCreated(got.Delivery), ev)
 	})
 }
 
@@ -176,21 +182,18 @@ func TestCreateDeliveryRemovesBlobWhenRowFails(t *testing.T) {
 	assert.Len(t, e.logs.lines(t, "request failed"), 1)
 }
 
-func TestCreateDeliveryKeepsDeliveryWhenEventFails(t *testing.T) {
+func TestCreateDeliveryStoresNothingWhenItsEventCannotBeWritten(t *testing.T) {
 	e := newEnv(t)
-	e.events.err = errors.New("nats down")
 	c := e.newCollection(grading.Collection{})
+	e.events.mu.Lock()
+	e.events.err = errors.New("encoder broken")
+	e.events.mu.Unlock()
 	body, ct := multipartBody(t, textPart("user", "ada"), filePart("a.c", []byte("x")))
 	r := e.do(http.MethodPost, "/v1/collections/"+c.ID+"/deliveries", body, ct)
-	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
-	got := decode[deliveryResponse](t, r)
-	assert.Equal(t, 1, e.count("delivery"))
-	assert.Equal(t, []string{got.ObjectKey}, e.keys())
-
-	logged := e.logs.lines(t, "delivery event not published")
-	require.Len(t, logged, 1)
-	assert.Equal(t, got.ID, logged[0]["delivery_id"])
-	assert.Equal(t, "WARN", logged[0]["level"])
+	require.Equal(t, http.StatusInternalServerError, r.code, "body: %s", r.body)
+	assert.Zero(t, e.count("delivery"), "the row goes only with its event")
+	assert.Zero(t, e.count("event_outbox"))
+	assert.Empty(t, e.keys(), "the packed files are removed again")
 }
 
 func TestCreateDeliveryStreamsLargeUploadsThroughDisk(t *testing.T) {

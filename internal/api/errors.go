@@ -98,6 +98,8 @@ func classify(err error) (int, errorBody) {
 		return http.StatusConflict, errorBody{Error: err.Error()}
 	case errors.Is(err, batches.ErrUnavailable):
 		return http.StatusServiceUnavailable, errorBody{Error: "temporal is unavailable, retry later"}
+	case errors.Is(err, errNoFeed):
+		return http.StatusServiceUnavailable, errorBody{Error: err.Error()}
 	}
 	return http.StatusInternalServerError, errorBody{Error: internalMessage}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/propagation"
 	"go.uber.org/goleak"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
@@ -32,6 +33,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/batches"
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/outbox"
 	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
 	"github.com/zinc-edu/orchestrator/internal/store"
 	"github.com/zinc-edu/orchestrator/internal/store/storetest"
@@ -43,7 +45,8 @@ import (
 var (
 	_ Store     = (*store.Store)(nil)
 	_ Batches   = (*batches.Service)(nil)
-	_ Publisher = (*events.Bus)(nil)
+	_ Announcer = (*outbox.Encoder)(nil)
+	_ Feed      = (*events.Bus)(nil)
 )
 
 func TestMain(m *testing.M) {
@@ -57,7 +60,7 @@ type env struct {
 	rows    *sql.DB // read-only view of the store's SQLite file; nil on PostgreSQL
 	bucket  *blob.Bucket
 	batches *fakeBatches
-	events  *fakePublisher
+	events  *fakeAnnouncer
 	logs    *syncBuffer
 	server  *Server
 	handler http.Handler
@@ -101,7 +104,7 @@ func newEnvOn(t *testing.T, s *store.Store, opts ...option) *env {
 		store:   s,
 		bucket:  bucket,
 		batches: newFakeBatches(s),
-		events:  &fakePublisher{},
+		events:  &fakeAnnouncer{enc: outbox.NewEncoder(propagation.TraceContext{})},
 		logs:    &syncBuffer{},
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -242,11 +245,10 @@ func (e *env) keys() []string {
 // requireNothingWritten checks that a refused request left no trace.
 func (e *env) requireNothingWritten() {
 	e.t.Helper()
-	for _, table := range []string{"delivery", "grading_config", "batch", "grading_result"} {
+	for _, table := range []string{"delivery", "grading_config", "batch", "grading_result", "event_outbox"} {
 		assert.Zero(e.t, e.count(table), "rows in %s", table)
 	}
 	assert.Empty(e.t, e.keys(), "objects in the bucket")
-	assert.Empty(e.t, e.events.published(), "events")
 }
 
 func (e *env) newCollection(c grading.Collection) grading.Collection {
@@ -384,33 +386,21 @@ func (b *syncBuffer) lines(t *testing.T, msg string) []map[string]any {
 	return out
 }
 
-// event is one published event.
-type event struct {
-	subject string
-	payload any
+// fakeAnnouncer encodes events with the real encoder, or fails with err.
+type fakeAnnouncer struct {
+	enc *outbox.Encoder
+	mu  sync.Mutex
+	err error
 }
 
-// fakePublisher records events, or fails with err.
-type fakePublisher struct {
-	mu     sync.Mutex
-	err    error
-	events []event
-}
-
-func (p *fakePublisher) Publish(_ context.Context, subject string, v any, _ ...events.PublishOption) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.err != nil {
-		return p.err
+func (a *fakeAnnouncer) Encode(ctx context.Context, ev events.Event) (store.Event, error) {
+	a.mu.Lock()
+	err := a.err
+	a.mu.Unlock()
+	if err != nil {
+		return store.Event{}, err
 	}
-	p.events = append(p.events, event{subject: subject, payload: v})
-	return nil
-}
-
-func (p *fakePublisher) published() []event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]event(nil), p.events...)
+	return a.enc.Encode(ctx, ev)
 }
 
 // fakeBatches stands in for the Temporal-backed batch service: batches are

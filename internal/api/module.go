@@ -18,7 +18,7 @@ import (
 // Module provides the *Server from the Config the caller supplies (for
 // example servicedefaults.LoadEnv[api.Config]); it listens when the app
 // starts, so a taken port fails start-up, and drains on stop. The caller
-// binds Store, Batches and Publisher to their implementations, supplies the
+// binds Store, Batches, Announcer and Feed to their implementations, supplies the
 // auth.Config (servicedefaults.LoadEnv[auth.Config]), and supplies
 // the temporal.Config whose settings extensions are served. It needs
 // servicedefaults.Module and a *blob.Bucket (objectstore.Module).
@@ -37,7 +37,8 @@ type ModuleParams struct {
 	Store          Store
 	Batches        Batches
 	Bucket         *blob.Bucket
-	Events         Publisher
+	Events         Announcer
+	Feed           Feed `optional:"true"`
 	Temporal       temporal.Config
 	Health         *servicedefaults.Health
 	Log            *slog.Logger
@@ -63,6 +64,7 @@ func provideServer(p ModuleParams) (*Server, error) {
 		Batches:        p.Batches,
 		Bucket:         p.Bucket,
 		Events:         p.Events,
+		Feed:           p.Feed,
 		Temporal:       p.Temporal.Configuration(),
 		Codec:          codecOf(p.Temporal),
 		Health:         p.Health,

@@ -20,6 +20,7 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/zinc-edu/orchestrator/internal/auth"
+	"github.com/zinc-edu/orchestrator/internal/outbox"
 	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
 	"github.com/zinc-edu/orchestrator/internal/store/storetest"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
@@ -47,7 +48,7 @@ func moduleOptions(t *testing.T, addr string) fx.Option {
 			fx.Annotate(propagation.TraceContext{}, fx.As(new(propagation.TextMapPropagator))),
 			fx.Annotate(s, fx.As(new(Store))),
 			fx.Annotate(newFakeBatches(s), fx.As(new(Batches))),
-			fx.Annotate(&fakePublisher{}, fx.As(new(Publisher))),
+			fx.Annotate(outbox.NewEncoder(propagation.TraceContext{}), fx.As(new(Announcer))),
 		),
 		Module,
 	)

@@ -134,7 +134,7 @@ func (c Config) Validate() error {
 type Store interface {
 	CreateCollection(ctx context.Context, c grading.Collection) (grading.Collection, error)
 	Collection(ctx context.Context, id string) (grading.Collection, error)
-	CreateDelivery(ctx context.Context, d grading.Delivery) (grading.Delivery, error)
+	CreateDeliveryAnnounced(ctx context.Context, d grading.Delivery, announce store.Announce[grading.Delivery]) (grading.Delivery, error)
 	Delivery(ctx context.Context, id string) (grading.Delivery, error)
 	CreateConfig(ctx context.Context, cfg grading.Config) (grading.Config, error)
 	Config(ctx context.Context, id string) (grading.Config, error)
@@ -167,20 +167,24 @@ type Batches interface {
 	RegradeFailed(ctx context.Context, id string) (grading.Batch, error)
 }
 
-// Publisher sends asynchronous events.
-type Publisher interface {
-	Publish(ctx context.Context, subject string, v any, opts ...events.PublishOption) error
+// Announcer turns an event into the outbox entry stored with its row.
+// *outbox.Encoder implements it.
+type Announcer interface {
+	Encode(ctx context.Context, ev events.Event) (store.Event, error)
 }
 
 // Params are the Server's dependencies. Health, the telemetry providers and
 // the propagator are optional: without Health no /livez and /readyz are
 // mounted, and nil providers mean OpenTelemetry's globals.
 type Params struct {
-	Config   Config
-	Store    Store
-	Batches  Batches
-	Bucket   *blob.Bucket
-	Events   Publisher
+	Config  Config
+	Store   Store
+	Batches Batches
+	Bucket  *blob.Bucket
+	Events  Announcer
+	// Feed serves GET /v1/batches/{id}/events; without it that route
+	// answers 503.
+	Feed     Feed
 	Temporal temporal.Configuration
 	Health   *servicedefaults.Health
 	Log      *slog.Logger
@@ -204,7 +208,8 @@ type Server struct {
 	store    Store
 	batches  Batches
 	bucket   *blob.Bucket
-	events   Publisher
+	events   Announcer
+	feed     Feed
 	temporal temporal.Configuration
 	archive  archive.Limits
 	log      *slog.Logger
@@ -216,6 +221,10 @@ type Server struct {
 	// spooling to disk; a field only so tests can reach the disk path.
 	formMemory int64
 	handler    http.Handler
+
+	// streams ends with Stop, so open event streams let shutdown finish.
+	streams     context.Context
+	stopStreams context.CancelFunc
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -240,7 +249,7 @@ func NewServer(p Params) (*Server, error) {
 		missing = append(missing, errors.New("bucket is nil"))
 	}
 	if p.Events == nil {
-		missing = append(missing, errors.New("events publisher is nil"))
+		missing = append(missing, errors.New("events announcer is nil"))
 	}
 	if p.Log == nil {
 		missing = append(missing, errors.New("logger is nil"))
@@ -264,6 +273,7 @@ func NewServer(p Params) (*Server, error) {
 		batches:  p.Batches,
 		bucket:   p.Bucket,
 		events:   p.Events,
+		feed:     p.Feed,
 		temporal: p.Temporal,
 		archive:  p.Archive,
 		log:      p.Log,
@@ -274,6 +284,7 @@ func NewServer(p Params) (*Server, error) {
 
 		formMemory: multipartMemory,
 	}
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.routes(p.Health)
 	s.codecRoutes(p.Codec)
 
@@ -333,6 +344,7 @@ func (s *Server) routes(h *servicedefaults.Health) {
 	s.mux.HandleFunc("POST /v1/batches/{id}/regrade-failed", s.handle(s.regradeFailed))
 	s.mux.HandleFunc("GET /v1/batches/{id}/results", s.handle(s.batchResults))
 	s.mux.HandleFunc("GET /v1/batches/{id}/results.csv", s.handle(s.batchResultsCSV))
+	s.mux.HandleFunc("GET /v1/batches/{id}/events", s.handle(s.batchEvents))
 
 	s.mux.HandleFunc("GET /v1/deliveries/{id}/results/{config_id}", s.handle(s.deliveryResult))
 	s.mux.HandleFunc("GET /v1/deliveries/{id}/results/{config_id}/gradescope", s.handle(s.gradescope))
@@ -453,6 +465,7 @@ func (s *Server) Start(ctx context.Context) error {
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	s.srv.RegisterOnShutdown(s.stopStreams)
 	s.served = make(chan struct{})
 	go s.serve(s.srv, ln, s.served)
 	s.log.InfoContext(ctx, "api server started", slog.String("addr", ln.Addr().String()))

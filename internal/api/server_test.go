@@ -19,6 +19,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/batches"
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/store"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
@@ -125,7 +126,7 @@ func TestInternalErrorIsGenericAndLoggedOnce(t *testing.T) {
 func TestNewServerRefusesMissingDependencies(t *testing.T) {
 	_, err := NewServer(Params{})
 	require.Error(t, err)
-	for _, want := range []string{"store is nil", "batches is nil", "bucket is nil", "events publisher is nil", "logger is nil", "temporal configuration is empty"} {
+	for _, want := range []string{"store is nil", "batches is nil", "bucket is nil", "events announcer is nil", "logger is nil", "temporal configuration is empty"} {
 		assert.ErrorContains(t, err, want)
 	}
 	_, err = NewServer(Params{Config: Config{MaxJSONBytes: -1}})
@@ -190,7 +191,8 @@ func (f *failingStore) CourseOf(ctx context.Context, kind, id string) (string, e
 	return f.Store.CourseOf(ctx, kind, id)
 }
 
-func (f *failingStore) CreateDelivery(context.Context, grading.Delivery) (grading.Delivery, error) {
+func (f *failingStore) CreateDeliveryAnnounced(context.Context, grading.Delivery, store.Announce[grading.Delivery]) (grading.Delivery, error) {
+
 	return grading.Delivery{}, f.err
 }
 

@@ -11,44 +11,46 @@ import (
 
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/store"
 	"github.com/zinc-edu/orchestrator/workflows"
 )
 
 // Recorder is the part of the store the core activity writes.
 type Recorder interface {
-	RecordBatchOutcome(ctx context.Context, id string, status grading.BatchStatus, summary grading.Summary) error
+	RecordBatchOutcomeAnnounced(ctx context.Context, id string, status grading.BatchStatus, summary grading.Summary, ev *store.Event) error
 	SetBatchProgress(ctx context.Context, id string, progress json.RawMessage) error
 }
 
-// Publisher sends asynchronous events.
-type Publisher interface {
-	Publish(ctx context.Context, subject string, v any, opts ...events.PublishOption) error
+// Announcer turns an event into the outbox entry stored with its row.
+// *outbox.Encoder implements it.
+type Announcer interface {
+	Encode(ctx context.Context, ev events.Event) (store.Event, error)
 }
 
 // Activities are ZINC core's activities, run by the core worker.
 type Activities struct {
 	store  Recorder
-	events Publisher
+	events Announcer
 	log    *slog.Logger
 }
 
 // NewActivities returns the core activities.
-func NewActivities(s Recorder, events Publisher, log *slog.Logger) *Activities {
+func NewActivities(s Recorder, events Announcer, log *slog.Logger) *Activities {
 	return &Activities{store: s, events: events, log: log}
 }
 
-// RecordBatchOutcome stores a batch's final status and summary and
-// announces it.
+// RecordBatchOutcome stores a batch's final status and summary together
+// with the event announcing it, which the outbox relay publishes.
 func (a *Activities) RecordBatchOutcome(ctx context.Context, in workflows.RecordBatchOutcomeInput) error {
-	err := a.store.RecordBatchOutcome(ctx, in.BatchID, in.Status, in.Summary)
+	ev, err := a.events.Encode(ctx, events.NewBatchCompleted(in.BatchID, in.Status, in.Summary))
+	if err != nil {
+		return fmt.Errorf("record batch %s outcome: %w", in.BatchID, err)
+	}
+	err = a.store.RecordBatchOutcomeAnnounced(ctx, in.BatchID, in.Status, in.Summary, &ev)
 	if errors.Is(err, grading.ErrNotFound) {
 		return sdktemporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeInvalidInput, err)
 	} else if err != nil {
 		return fmt.Errorf("record batch %s outcome: %w", in.BatchID, err)
-	}
-	// The row is the source of truth; a lost notification is logged only.
-	if err := a.events.Publish(ctx, events.SubjectBatchCompleted, in, events.WithMsgID("batch:"+in.BatchID)); err != nil {
-		a.log.WarnContext(ctx, "batch event not published", "batch_id", in.BatchID, "err", err)
 	}
 	return nil
 }

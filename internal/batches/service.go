@@ -33,6 +33,9 @@ type Store interface {
 	RecordBatchOutcome(ctx context.Context, id string, status grading.BatchStatus, summary grading.Summary) error
 	BatchResults(ctx context.Context, batchID string) ([]grading.Result, error)
 	BatchProgress(ctx context.Context, batchID string) (json.RawMessage, time.Time, error)
+	Collection(ctx context.Context, id string) (grading.Collection, error)
+	Config(ctx context.Context, id string) (grading.Config, error)
+	CountLatestDeliveries(ctx context.Context, collectionID string) (int, error)
 }
 
 // Service starts and steers batches.
@@ -90,9 +93,17 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (grading.Batch, e
 		return grading.Batch{}, fmt.Errorf("start batch: %w", err)
 	}
 	in.BatchID = b.ID
+	summary, err := s.staticSummary(ctx, req)
+	if err != nil {
+		if delErr := s.store.DeleteBatch(ctx, b.ID); delErr != nil {
+			s.log.ErrorContext(ctx, "unstarted batch not deleted", "batch_id", b.ID, "err", delErr)
+		}
+		return grading.Batch{}, fmt.Errorf("start batch: %w", err)
+	}
 
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       wid,
+		StaticSummary:            summary,
 		TaskQueue:                s.client.FormatTaskQueue(workflows.CoreTaskQueue),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
@@ -334,4 +345,25 @@ func isRejection(err error) bool {
 	}
 	var app interface{ Type() string }
 	return errors.As(err, &app)
+}
+
+// staticSummary is the line the Temporal UI shows for a batch's workflow:
+// collection and config by name, and how many deliveries it grades.
+func (s *Service) staticSummary(ctx context.Context, req StartRequest) (string, error) {
+	col, err := s.store.Collection(ctx, req.CollectionID)
+	if err != nil {
+		return "", err
+	}
+	cfg, err := s.store.Config(ctx, req.ConfigID)
+	if err != nil {
+		return "", err
+	}
+	if req.RegradeOf != "" {
+		return fmt.Sprintf("%s · %s · regrade of batch %s", col.Name, cfg.Name, req.RegradeOf), nil
+	}
+	n, err := s.store.CountLatestDeliveries(ctx, req.CollectionID)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s · %s · %d deliveries", col.Name, cfg.Name, n), nil
 }

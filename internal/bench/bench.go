@@ -149,7 +149,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (Report, error) {
 	rep.Idle = s.reset()
 	b := &bencher{
 		st: st, cfg: cfg, log: log, sampler: s,
-		grader: pipeline.NewGrader(st.Store, st.Bucket, r, st.Bus, stackLog),
+		grader: pipeline.NewGrader(st.Store, st.Bucket, r, st.Encoder, stackLog),
 	}
 	if rep.Noop, err = b.noop(ctx); err != nil {
 		return Report{}, err

@@ -56,7 +56,7 @@ type fakeRunner struct{ called bool }
 
 func (f *fakeRunner) Run(context.Context, *definition.Definition, engine.Input) (engine.Report, error) {
 	f.called = true
-	return engine.Report{Status: grading.StatusGraded, Score: 7, MaxScore: 10}, nil
+	return engine.Report{Result: grading.Result{Status: grading.StatusGraded, Score: 7, MaxScore: 10}}, nil
 }
 
 func TestRunnerGradesNoopWithoutTheEngine(t *testing.T) {

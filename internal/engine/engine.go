@@ -47,17 +47,18 @@ type Input struct {
 	Progress func(done, total int)
 }
 
-// Report is the outcome of running a definition against one delivery.
+// Report is the outcome of running a definition against one delivery: the
+// grade itself, as the grading.Result the caller stores once it has set the
+// identifiers the engine does not know (delivery, config, batch, object
+// key), plus the full outputs, which go to blob storage and never into the
+// result row. The result is embedded on purpose: the engine fills the very
+// value that is stored, so no field is copied from one shape to another.
 type Report struct {
-	Status     grading.ResultStatus
-	Score      float64
-	MaxScore   float64
-	Components []grading.Component
-	// Steps are in execution order, with outputs clipped to MaxStepOutput.
-	Steps []grading.Step
+	// Result holds Status, Score, MaxScore, Components, Diagnostic and
+	// Steps (in execution order, outputs clipped to MaxStepOutput).
+	grading.Result
 	// Artifacts hold the full captured output of every step that ran.
-	Artifacts  []Artifact
-	Diagnostic string
+	Artifacts []Artifact
 	// Unsandboxed is set when a command ran without a container
 	// (ZINC_SANDBOX=unsafe-local): the grade is not to be trusted.
 	Unsandboxed bool
@@ -136,14 +137,16 @@ func (e *Engine) Run(ctx context.Context, def *definition.Definition, in Input) 
 		sc.Diagnostic = strings.TrimSpace("graded unsandboxed (ZINC_SANDBOX=unsafe-local). " + sc.Diagnostic)
 	}
 	return Report{
-		Unsandboxed: r.unsandboxed.Load(),
-		Status:      sc.Status,
-		Score:       sc.Score,
-		MaxScore:    sc.MaxScore,
-		Components:  sc.Components,
-		Steps:       sc.Steps,
+		Result: grading.Result{
+			Status:     sc.Status,
+			Score:      sc.Score,
+			MaxScore:   sc.MaxScore,
+			Components: sc.Components,
+			Steps:      sc.Steps,
+			Diagnostic: sc.Diagnostic,
+		},
 		Artifacts:   artifacts,
-		Diagnostic:  sc.Diagnostic,
+		Unsandboxed: r.unsandboxed.Load(),
 	}, nil
 }
 

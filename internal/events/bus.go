@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -191,6 +192,96 @@ func (b *Bus) Publish(ctx context.Context, subject string, v any, opts ...Publis
 		return fmt.Errorf("publish event %s: %w", full, err)
 	}
 	return nil
+}
+
+// Send publishes data, already encoded, on the prefixed subject with
+// Nats-Msg-Id set to id and waits for JetStream to store it: the relay's way
+// of publishing what the outbox kept. header holds the trace context of the
+// code that wrote the event, so the send span joins that trace.
+func (b *Bus) Send(ctx context.Context, id, subject string, data []byte, header map[string]string) error {
+	if id == "" {
+		return fmt.Errorf("send event on %s: empty id", subject)
+	}
+	ctx = b.prop.Extract(ctx, propagation.MapCarrier(header))
+	return b.Publish(ctx, subject, json.RawMessage(data), WithMsgID(id))
+}
+
+// LastSeq returns the stream sequence of the newest stored event, 0 when
+// the stream is empty.
+func (b *Bus) LastSeq(ctx context.Context) (uint64, error) {
+	st, err := b.js.Stream(ctx, b.cfg.Stream)
+	if err != nil {
+		return 0, fmt.Errorf("look up stream %s: %w", b.cfg.Stream, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read stream %s: %w", b.cfg.Stream, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// DeleteStream removes the bus's stream and every event in it, for tests
+// that made their own stream on a shared server.
+func (b *Bus) DeleteStream(ctx context.Context) error {
+	if err := b.js.DeleteStream(ctx, b.cfg.Stream); err != nil {
+		return fmt.Errorf("delete stream %s: %w", b.cfg.Stream, err)
+	}
+	return nil
+}
+
+// Record is one stored event as Follow hands it over.
+type Record struct {
+	// Seq is the event's stream sequence: increasing, so a follower can
+	// resume after the last one it saw.
+	Seq     uint64
+	Subject string // relative to the prefix
+	Data    []byte
+}
+
+// Follow hands fn the events stored on the subjects (relative to the prefix)
+// after stream sequence after (0 means from the first), in stream order,
+// then each new one as it arrives, until ctx ends (returning nil) or fn
+// returns an error (several subjects need NATS 2.10 or later; ">" takes
+// them all on any server). It uses an ephemeral ordered consumer: nothing is
+// acknowledged and nothing is left behind on the server.
+func (b *Bus) Follow(ctx context.Context, subjects []string, after uint64, fn func(Record) error) error {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	for _, sub := range subjects {
+		if err := checkSubject(sub, true); err != nil {
+			return fmt.Errorf("follow events: %w", err)
+		}
+		cfg.FilterSubjects = append(cfg.FilterSubjects, b.Subject(sub))
+	}
+	if after > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
+	}
+	cons, err := b.js.OrderedConsumer(ctx, b.cfg.Stream, cfg)
+	if err != nil {
+		return fmt.Errorf("follow events: %w", err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("follow events: %w", err)
+	}
+	defer it.Stop()
+	prefix := b.cfg.SubjectPrefix + "."
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("follow events: %w", err)
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("follow events: %w", err)
+		}
+		rec := Record{Seq: md.Sequence.Stream, Subject: strings.TrimPrefix(msg.Subject(), prefix), Data: msg.Data()}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
 }
 
 // Subscribe attaches handle to the durable consumer named durable, creating

@@ -21,6 +21,12 @@ type Outcome struct {
 	QueueWaitMS int64 `json:"queue_wait_ms,omitempty"`
 }
 
+// Outcome returns what the batch needs to know of the stored result r; the
+// caller adds the timings it measured.
+func (r Result) Outcome() Outcome {
+	return Outcome{DeliveryID: r.DeliveryID, User: r.User, Status: r.Status, Score: r.Score, MaxScore: r.MaxScore, Reason: r.Diagnostic}
+}
+
 // Failure names a delivery that was not graded and why.
 type Failure struct {
 	DeliveryID string       `json:"delivery_id"`

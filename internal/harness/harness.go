@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"go.temporal.io/sdk/client"
 	"gocloud.dev/blob"
@@ -33,6 +34,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/objectstore"
+	"github.com/zinc-edu/orchestrator/internal/outbox"
 	"github.com/zinc-edu/orchestrator/internal/store"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
 	"github.com/zinc-edu/orchestrator/workflows"
@@ -65,7 +67,9 @@ type Options struct {
 	// PipelineConcurrency caps pipeline activities per worker; 0 keeps the
 	// SDK default.
 	PipelineConcurrency int
-	Logger              *slog.Logger
+	// Outbox tunes the relay that publishes stored events.
+	Outbox outbox.Config
+	Logger *slog.Logger
 }
 
 // Stack is a running in-process grading stack.
@@ -76,6 +80,8 @@ type Stack struct {
 	Store    *store.Store
 	Bucket   *blob.Bucket
 	Bus      *events.Bus
+	Relay    *outbox.Relay
+	Encoder  *outbox.Encoder
 	Batches  *batches.Service
 	Workers  []*temporal.Workers
 
@@ -134,6 +140,11 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		return nil, err
 	}
 	st.closers = append(st.closers, st.Bus.Close)
+	st.Relay = outbox.NewRelay(st.Store, st.Bus, o.Outbox, log)
+	st.Relay.Start()
+	st.closers = append(st.closers, func() error { st.Relay.Stop(); return nil })
+	// Spans are not exported here, but trace ids still travel with events.
+	st.Encoder = outbox.NewEncoder(propagation.TraceContext{})
 
 	prefix := o.TaskQueuePrefix
 	if prefix == "" {
@@ -162,7 +173,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	roles := []role{
 		{
 			queues: []temporal.QueueConfig{{Suffix: workflows.CoreTaskQueue}},
-			acts:   []temporal.Activity{batches.NewActivities(st.Store, st.Bus, log)},
+			acts:   []temporal.Activity{batches.NewActivities(st.Store, st.Encoder, log)},
 			wfs:    []temporal.Workflow{{Name: workflows.BatchGradingName, Func: workflows.BatchGrading}},
 		},
 		{
@@ -171,7 +182,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		},
 		{
 			queues: pipelineQueues,
-			acts:   []temporal.Activity{pipeline.NewActivities(pipeline.NewGrader(st.Store, st.Bucket, o.Runner, st.Bus, log), log)},
+			acts:   []temporal.Activity{pipeline.NewActivities(pipeline.NewGrader(st.Store, st.Bucket, o.Runner, st.Encoder, log), log)},
 		},
 	}
 	for _, r := range roles {
@@ -298,11 +309,11 @@ func (r *NoopRunner) Run(_ context.Context, _ *definition.Definition, in engine.
 		r.failed[string(token)] = true
 		r.mu.Unlock()
 		if first {
-			return engine.Report{Status: grading.StatusUngraded, MaxScore: 1, Diagnostic: "fail-once"}, nil
+			return engine.Report{Result: grading.Result{Status: grading.StatusUngraded, MaxScore: 1, Diagnostic: "fail-once"}}, nil
 		}
 	}
-	return engine.Report{
+	return engine.Report{Result: grading.Result{
 		Status: grading.StatusGraded, Score: 1, MaxScore: 1,
 		Steps: []grading.Step{{Stage: "noop", State: grading.StepSuccess, Points: 1, MaxPoints: 1}},
-	}, nil
+	}}, nil
 }

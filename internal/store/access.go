@@ -48,9 +48,10 @@ type execer interface {
 // the entry's fields the request could not know (the id of a new row).
 func (s *Store) writeAudited(ctx context.Context, target, course string, write func(execer) error) error {
 	p := PendingAuditFrom(ctx)
-	if p == nil || p.Written() {
-		return write(s.db)
+	if p != nil && p.Written() {
+		p = nil
 	}
+	// Always one transaction: write may add outbox events beside its row.
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -58,6 +59,12 @@ func (s *Store) writeAudited(ctx context.Context, target, course string, write f
 	defer func() { _ = tx.Rollback() }()
 	if err := write(tx); err != nil {
 		return err
+	}
+	if p == nil {
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
 	}
 	e := p.Entry
 	if e.Target == "" {

@@ -102,6 +102,12 @@ func (s *Store) SetBatchRun(ctx context.Context, id, runID string) error {
 
 // RecordBatchOutcome sets the batch's status and summary.
 func (s *Store) RecordBatchOutcome(ctx context.Context, id string, status grading.BatchStatus, summary grading.Summary) error {
+	return s.RecordBatchOutcomeAnnounced(ctx, id, status, summary, nil)
+}
+
+// RecordBatchOutcomeAnnounced is RecordBatchOutcome that also writes ev to
+// the outbox in the same transaction; a nil ev writes no event.
+func (s *Store) RecordBatchOutcomeAnnounced(ctx context.Context, id string, status grading.BatchStatus, summary grading.Summary, ev *Event) error {
 	if !validBatchStatus(status) {
 		return fmt.Errorf("record outcome of batch %s: unknown status %q", id, status)
 	}
@@ -109,13 +115,25 @@ func (s *Store) RecordBatchOutcome(ctx context.Context, id string, status gradin
 	if err != nil {
 		return fmt.Errorf("record outcome of batch %s: %w", id, err)
 	}
-	res, err := s.db.ExecContext(ctx,
-		`UPDATE batch SET status = $2, summary = $3, updated_at = $4 WHERE id = $1`,
-		id, string(status), encoded, micros(now()))
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE batch SET status = $2, summary = $3, updated_at = $4 WHERE id = $1`,
+			id, string(status), encoded, micros(now()))
+		if err != nil {
+			return err
+		}
+		if err := requireAffected(res, "batch", id); err != nil {
+			return err
+		}
+		if ev == nil {
+			return nil
+		}
+		return addEvent(ctx, tx, *ev)
+	})
 	if err != nil {
 		return fmt.Errorf("record outcome of batch %s: %w", id, err)
 	}
-	return requireAffected(res, "batch", id)
+	return nil
 }
 
 // summaryJSON encodes an optional summary; nil becomes NULL.

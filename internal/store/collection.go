@@ -66,6 +66,13 @@ func (s *Store) Collection(ctx context.Context, id string) (grading.Collection, 
 // and SubmittedAt (now when zero) set. An unknown collection is a
 // grading.ErrNotFound; a duplicate ID is a grading.ErrConflict.
 func (s *Store) CreateDelivery(ctx context.Context, d grading.Delivery) (grading.Delivery, error) {
+	return s.CreateDeliveryAnnounced(ctx, d, nil)
+}
+
+// CreateDeliveryAnnounced is CreateDelivery that also writes the event
+// announce builds from the stored delivery to the outbox, in the same
+// transaction. A nil announce writes no event.
+func (s *Store) CreateDeliveryAnnounced(ctx context.Context, d grading.Delivery, announce Announce[grading.Delivery]) (grading.Delivery, error) {
 	id, err := ensureID(d.ID)
 	if err != nil {
 		return grading.Delivery{}, fmt.Errorf("create delivery: %w", err)
@@ -75,14 +82,22 @@ func (s *Store) CreateDelivery(ctx context.Context, d grading.Delivery) (grading
 		d.SubmittedAt = now()
 	}
 	d.SubmittedAt = normTime(d.SubmittedAt)
-	err = s.writeAudited(ctx, d.ID, "", func(db execer) error {
-		_, err := db.ExecContext(ctx,
+	var rowErr error
+	err = s.writeAudited(ctx, d.ID, "", func(tx execer) error {
+		_, rowErr = tx.ExecContext(ctx,
 			`INSERT INTO delivery (id, collection_id, user_name, submitted_at, object_key, size, checksum)
 			 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			d.ID, d.CollectionID, d.User, micros(d.SubmittedAt), d.ObjectKey, d.Size, d.Checksum)
-		return err
+		if rowErr != nil || announce == nil {
+			return rowErr
+		}
+		ev, err := announce(d)
+		if err != nil {
+			return fmt.Errorf("announce: %w", err)
+		}
+		return addEvent(ctx, tx, ev)
 	})
-	switch violated(err) {
+	switch violated(rowErr) {
 	case constraintForeignKey:
 		return grading.Delivery{}, fmt.Errorf("create delivery: collection %s: %w", d.CollectionID, grading.ErrNotFound)
 	case constraintUnique:

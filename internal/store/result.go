@@ -74,12 +74,33 @@ func resultRefs(r grading.Result) []ref {
 // zero) set; User is not looked up. An unknown delivery, config or batch
 // (BatchID may be empty) is a grading.ErrNotFound.
 func (s *Store) SaveResult(ctx context.Context, r grading.Result) (grading.Result, error) {
+	return s.SaveResultAnnounced(ctx, r, nil)
+}
+
+// SaveResultAnnounced is SaveResult that also writes the event announce
+// builds from the saved result to the outbox, in the same transaction: the
+// row and its event are stored together or not at all. A nil announce
+// writes no event.
+func (s *Store) SaveResultAnnounced(ctx context.Context, r grading.Result, announce Announce[grading.Result]) (grading.Result, error) {
 	r, args, err := resultArgs(r)
 	if err != nil {
 		return grading.Result{}, fmt.Errorf("save result: %w", err)
 	}
-	err = s.db.QueryRowContext(ctx, upsertResult, args...).Scan(&r.Attempt)
-	if violated(err) == constraintForeignKey {
+	var rowErr error
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if rowErr = tx.QueryRowContext(ctx, upsertResult, args...).Scan(&r.Attempt); rowErr != nil {
+			return rowErr
+		}
+		if announce == nil {
+			return nil
+		}
+		ev, err := announce(r)
+		if err != nil {
+			return fmt.Errorf("announce: %w", err)
+		}
+		return addEvent(ctx, tx, ev)
+	})
+	if violated(rowErr) == constraintForeignKey {
 		return grading.Result{}, fmt.Errorf("save result: %w", s.missing(ctx, resultRefs(r)...))
 	}
 	if err != nil {
