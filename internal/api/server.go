@@ -52,6 +52,9 @@ type Config struct {
 	// MaxUploadBytes bounds a multipart body: a delivery, or a grading
 	// config sent with its assignment files.
 	MaxUploadBytes int64 `env:"ZINC_API_MAX_UPLOAD_BYTES" envDefault:"67108864"`
+	// TemporalUIURL is the Temporal Web UI the instructor pages link
+	// workflows to, such as "http://127.0.0.1:8233"; empty shows no link.
+	TemporalUIURL string `env:"ZINC_TEMPORAL_UI_URL"`
 }
 
 func (c Config) withDefaults() Config {
@@ -100,6 +103,9 @@ type Store interface {
 	CreateConfig(ctx context.Context, cfg grading.Config) (grading.Config, error)
 	Config(ctx context.Context, id string) (grading.Config, error)
 	Result(ctx context.Context, deliveryID, configID string) (grading.Result, error)
+	LatestDeliveries(ctx context.Context, collectionID, afterUser string, limit int) ([]grading.Delivery, error)
+	RecentCollections(ctx context.Context, limit int) ([]grading.Collection, error)
+	CollectionBatches(ctx context.Context, collectionID string, limit int) ([]grading.Batch, error)
 }
 
 // Batches starts, reads and steers grading batches.
@@ -156,6 +162,7 @@ type Server struct {
 	// spooling to disk; a field only so tests can reach the disk path.
 	formMemory int64
 	handler    http.Handler
+	uiPages    uiPages
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -191,6 +198,10 @@ func NewServer(p Params) (*Server, error) {
 	if err := errors.Join(missing...); err != nil {
 		return nil, fmt.Errorf("new api server: %w", err)
 	}
+	pages, err := parseUIPages()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:      cfg,
 		store:    p.Store,
@@ -203,6 +214,7 @@ func NewServer(p Params) (*Server, error) {
 		mux:      http.NewServeMux(),
 
 		formMemory: multipartMemory,
+		uiPages:    pages,
 	}
 	s.routes(p.Health)
 
@@ -226,7 +238,7 @@ func NewServer(p Params) (*Server, error) {
 	if p.Propagator != nil {
 		opts = append(opts, otelhttp.WithPropagators(p.Propagator))
 	}
-	s.handler = otelhttp.NewHandler(http.HandlerFunc(s.dispatch), "zinc-api", opts...)
+	s.handler = otelhttp.NewHandler(withSession(http.HandlerFunc(s.dispatch)), "zinc-api", opts...)
 	return s, nil
 }
 
@@ -258,6 +270,13 @@ func (s *Server) routes(h *servicedefaults.Health) {
 	s.mux.HandleFunc("GET /v1/deliveries/{id}/results/{config_id}/prairielearn", s.handle(s.prairieLearn))
 
 	s.mux.HandleFunc("GET /v1/extensions/{name}/configuration", s.handle(s.extensionConfiguration))
+
+	s.mux.HandleFunc("GET /ui/{$}", s.uiHandle(s.uiHome))
+	s.mux.HandleFunc("GET /ui/batches/{id}", s.uiHandle(s.uiBatch))
+	s.mux.HandleFunc("GET /ui/batches/{id}/progress", s.uiHandle(s.uiBatchProgress))
+	s.mux.HandleFunc("GET /ui/batches/{id}/deliveries", s.uiHandle(s.uiBatchDeliveries))
+	s.mux.HandleFunc("GET /ui/deliveries/{id}/results/{config_id}", s.uiHandle(s.uiDelivery))
+	s.mux.Handle("GET /ui/static/", uiStatic())
 
 	if h != nil {
 		h.Routes(s.mux)
