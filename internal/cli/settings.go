@@ -30,8 +30,7 @@ type Settings struct {
 func loadSettings(getenv func(string) string) (Settings, error) {
 	var s Settings
 	path := getenv(EnvConfig)
-	explicit := path != ""
-	if !explicit {
+	if path == "" {
 		dir, err := os.UserConfigDir()
 		if err == nil {
 			path = filepath.Join(dir, "zinc", "config.yaml")
@@ -40,7 +39,7 @@ func loadSettings(getenv func(string) string) (Settings, error) {
 	if path != "" {
 		data, err := os.ReadFile(path)
 		switch {
-		case errors.Is(err, fs.ErrNotExist) && !explicit:
+		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
 			return Settings{}, fmt.Errorf("read config file: %w", err)
 		default:
