@@ -96,7 +96,7 @@ func TestInstructorPages(t *testing.T) {
 	assert.Contains(t, body, `hx-post="/v1/batches/`+b.ID+`/pause"`)
 	assert.Contains(t, body, `href="http://ui.test:8233/namespaces/zinc-test/workflows/`)
 	assert.Contains(t, body, `data-user="alice" data-status="graded"`)
-	assert.Contains(t, body, "tests failed")
+	assert.Contains(t, body, "tests&nbsp;failed")
 
 	frag := e.do(http.MethodGet, "/ui/batches/"+b.ID+"/progress", nil, "")
 	require.Equal(t, http.StatusOK, frag.code)
