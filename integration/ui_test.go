@@ -117,7 +117,7 @@ func TestInstructorPageInChromium(t *testing.T) {
 	st := startStack(t, "", nil)
 	ts := apiServer(t, st, "it-"+"testinstructorpageinchromium")
 
-	const n = 8
+	const n = 6
 	seeded, err := st.Seed(t.Context(), sleepConfig("1"), textDeliveries(n))
 	require.NoError(t, err)
 	body, err := json.Marshal(map[string]any{"collection_id": seeded.CollectionID, "config_id": seeded.ConfigID, "concurrency": 1})
@@ -194,6 +194,19 @@ func TestInstructorPageInChromium(t *testing.T) {
 	require.NoError(t, err)
 	pausedAt := v.Progress.Done
 	require.Less(t, pausedAt, n, "the batch finished before it could be paused")
+
+	// Widen the window from the page while paused: the PATCH carries a
+	// JSON number, as the API requires.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("concurrency"), "2"),
+		chromedp.Click(chromedp.ID("set-concurrency")),
+	))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		v, err := st.Batches.Get(t.Context(), b.ID)
+		if assert.NoError(c, err) {
+			assert.Equal(c, 2, v.Progress.Concurrency)
+		}
+	}, 30*time.Second, 200*time.Millisecond)
 
 	// Resume from the page; the batch runs to the end and every row turns
 	// graded on the page.

@@ -216,7 +216,7 @@ type child struct {
 // run before anything else opens the store, then starts both workers and
 // waits for them.
 func (h *host) launch(ctx context.Context, binDir string, env []string, apiAddr endpoint) error {
-	api, err := h.startProcess(ctx, binDir, apiName, env, "ZINC_API_ADDR="+apiAddr.String())
+	api, err := h.startProcess(ctx, binDir, apiName, env, "ZINC_API_ADDR="+apiAddr.String(), "ZINC_TEMPORAL_UI_URL=http://"+h.temporal.UIAddress())
 	if err != nil {
 		return err
 	}
