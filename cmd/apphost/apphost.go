@@ -232,7 +232,8 @@ type child struct {
 // waits for them.
 func (h *host) launch(ctx context.Context, binDir string, env []string, apiAddr endpoint, adminKey string) error {
 	// The API creates the admin key in its store at start, if missing.
-	api, err := h.startProcess(ctx, binDir, apiName, env, "ZINC_API_ADDR="+apiAddr.String(), "ZINC_ADMIN_KEY="+adminKey)
+	api, err := h.startProcess(ctx, binDir, apiName, env, "ZINC_API_ADDR="+apiAddr.String(), "ZINC_ADMIN_KEY="+adminKey,
+		"ZINC_TEMPORAL_UI_URL=http://"+h.temporal.UIAddress())
 	if err != nil {
 		return err
 	}

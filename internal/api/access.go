@@ -87,6 +87,14 @@ var rules = map[string]rule{
 
 	"GET /v1/batches/{id}/events": {roles: staff, scope: ofBatch},
 
+	// Instructor pages (cookie sign-in turns into the same bearer check).
+	"GET /ui/static/":                             {public: true},
+	"GET /ui/{$}":                                 {roles: staff},
+	"GET /ui/batches/{id}":                        {roles: staff, scope: ofBatch},
+	"GET /ui/batches/{id}/progress":               {roles: staff, scope: ofBatch},
+	"GET /ui/batches/{id}/deliveries":             {roles: staff, scope: ofBatch},
+	"GET /ui/deliveries/{id}/results/{config_id}": {roles: staff, scope: ofDelivery},
+
 	// New routes: add one line above this comment, e.g.
 	//	"GET /v1/collections":   {roles: staff},
 }

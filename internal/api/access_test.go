@@ -128,6 +128,12 @@ func matrix() []endpoint {
 
 		{route: "GET /v1/batches/{id}/events", path: func(f courseFixture) string { return "/v1/batches/" + f.finished.ID + "/events" }, own: "503 503 503 403", other: "503 404 404 404"}, // authorized; no event feed in this env,
 
+		{route: "GET /ui/{$}", path: fixed("/ui/"), own: "ok ok ok 403", other: "ok ok ok 403"},
+		{route: "GET /ui/batches/{id}", path: func(f courseFixture) string { return "/ui/batches/" + f.finished.ID }, own: "ok ok ok 403", other: "ok 404 404 404"},
+		{route: "GET /ui/batches/{id}/progress", path: func(f courseFixture) string { return "/ui/batches/" + f.finished.ID + "/progress" }, own: "ok ok ok 403", other: "ok 404 404 404"},
+		{route: "GET /ui/batches/{id}/deliveries", path: func(f courseFixture) string { return "/ui/batches/" + f.finished.ID + "/deliveries" }, own: "ok ok ok 403", other: "ok 404 404 404"},
+		{route: "GET /ui/deliveries/{id}/results/{config_id}", path: func(f courseFixture) string { return "/ui/deliveries/" + f.own.ID + "/results/" + f.config.ID }, own: "ok ok ok 403", other: "ok 404 404 404"},
+
 		{route: "GET /v1/deliveries/{id}/results/{config_id}", path: func(f courseFixture) string { return "/v1/deliveries/" + f.own.ID + "/results/" + f.config.ID }, own: "ok ok ok ok", other: "ok 404 404 404"},
 		{route: "GET /v1/deliveries/{id}/results/{config_id} (another student's)", path: func(f courseFixture) string { return "/v1/deliveries/" + f.other.ID + "/results/" + f.config.ID }, own: "ok ok ok 404", other: "ok 404 404 404"},
 		{route: "GET /v1/deliveries/{id}/results/{config_id}/gradescope", path: func(f courseFixture) string {

@@ -73,6 +73,9 @@ type Config struct {
 	CodecOrigins []string `env:"ZINC_API_CODEC_ORIGINS" envSeparator:","`
 	// ReadTimeout bounds reading one whole request, body included.
 	ReadTimeout time.Duration `env:"ZINC_API_READ_TIMEOUT" envDefault:"2m"`
+	// TemporalUIURL is the Temporal Web UI the instructor pages link
+	// workflows to, such as "http://127.0.0.1:8233"; empty shows no link.
+	TemporalUIURL string `env:"ZINC_TEMPORAL_UI_URL"`
 }
 
 func (c Config) withDefaults() Config {
@@ -153,6 +156,9 @@ type Store interface {
 	RevokeAPIKey(ctx context.Context, id string) error
 	AppendAudit(ctx context.Context, e grading.AuditEntry) error
 	Audit(ctx context.Context, f grading.AuditFilter) ([]grading.AuditEntry, error)
+	LatestDeliveries(ctx context.Context, collectionID, afterUser string, limit int) ([]grading.Delivery, error)
+	RecentCollections(ctx context.Context, limit int) ([]grading.Collection, error)
+	CollectionBatches(ctx context.Context, collectionID string, limit int) ([]grading.Batch, error)
 }
 
 // Batches starts, reads and steers grading batches.
@@ -221,6 +227,7 @@ type Server struct {
 	// spooling to disk; a field only so tests can reach the disk path.
 	formMemory int64
 	handler    http.Handler
+	uiPages    uiPages
 
 	// streams ends with Stop, so open event streams let shutdown finish.
 	streams     context.Context
@@ -267,6 +274,10 @@ func NewServer(p Params) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new api server: %w", err)
 	}
+	pages, err := parseUIPages()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:      cfg,
 		store:    p.Store,
@@ -283,6 +294,7 @@ func NewServer(p Params) (*Server, error) {
 		limits:   newLimits(cfg.RateLimit, cfg.RateBurst, cfg.UploadsPerKey),
 
 		formMemory: multipartMemory,
+		uiPages:    pages,
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.routes(p.Health)
@@ -308,7 +320,7 @@ func NewServer(p Params) (*Server, error) {
 	if p.Propagator != nil {
 		opts = append(opts, otelhttp.WithPropagators(p.Propagator))
 	}
-	s.handler = otelhttp.NewHandler(http.HandlerFunc(s.dispatch), "zinc-api", opts...)
+	s.handler = otelhttp.NewHandler(withSession(http.HandlerFunc(s.dispatch)), "zinc-api", opts...)
 	return s, nil
 }
 
@@ -351,6 +363,13 @@ func (s *Server) routes(h *servicedefaults.Health) {
 	s.mux.HandleFunc("GET /v1/deliveries/{id}/results/{config_id}/prairielearn", s.handle(s.prairieLearn))
 
 	s.mux.HandleFunc("GET /v1/extensions/{name}/configuration", s.handle(s.extensionConfiguration))
+
+	s.mux.HandleFunc("GET /ui/{$}", s.uiHandle(s.uiHome))
+	s.mux.HandleFunc("GET /ui/batches/{id}", s.uiHandle(s.uiBatch))
+	s.mux.HandleFunc("GET /ui/batches/{id}/progress", s.uiHandle(s.uiBatchProgress))
+	s.mux.HandleFunc("GET /ui/batches/{id}/deliveries", s.uiHandle(s.uiBatchDeliveries))
+	s.mux.HandleFunc("GET /ui/deliveries/{id}/results/{config_id}", s.uiHandle(s.uiDelivery))
+	s.mux.Handle("GET /ui/static/", uiStatic())
 
 	if h != nil {
 		h.Routes(s.mux)

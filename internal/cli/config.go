@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zinc-edu/orchestrator/internal/definition"
+	"github.com/zinc-edu/orchestrator/internal/engine"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/sandbox"
+	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
+)
+
+func (a *app) configCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Check grading configs before a class is graded"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "validate FILE",
+		Short: "Validate a pipeline definition offline, with the API's path-addressed errors",
+		Args:  exactArgs(1, "a definition file"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			def, err := parseFile(args[0], a.env.Stdout)
+			if err != nil {
+				return err
+			}
+			_, _ = fmt.Fprintf(a.env.Stdout, "%s: valid (version %d, %d stages, max score %s)\n",
+				args[0], def.Version, len(def.Stages), formatNum(def.MaxScore()))
+			return nil
+		},
+	})
+	var delivery string
+	try := &cobra.Command{
+		Use:   "try FILE --delivery DIR",
+		Short: "Run the pipeline on one delivery in the local sandbox and print its stages and score",
+		Long: `Run the pipeline on one delivery in the local sandbox, as the pipeline worker
+would, and print each stage's state and a final line "score: X/Y". Files the
+definition marks "source: upload" are read next to FILE. Sandbox limits come
+from the ZINC_SANDBOX_* variables, as for the worker.`,
+		Args: exactArgs(1, "a definition file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if delivery == "" {
+				return usage("--delivery is required")
+			}
+			def, err := parseFile(args[0], a.env.Stdout)
+			if err != nil {
+				return err
+			}
+			rep, err := tryDefinition(cmd.Context(), def, filepath.Dir(args[0]), delivery)
+			if err != nil {
+				return fail(err)
+			}
+			for _, st := range rep.Steps {
+				_, _ = fmt.Fprintln(a.env.Stdout, stepLine(st))
+			}
+			if rep.Diagnostic != "" {
+				_, _ = fmt.Fprintf(a.env.Stdout, "diagnostic: %s\n", rep.Diagnostic)
+			}
+			score := formatNum(rep.Score)
+			if rep.Status != grading.StatusGraded {
+				score = string(rep.Status)
+			}
+			_, _ = fmt.Fprintf(a.env.Stdout, "score: %s/%s\n", score, formatNum(rep.MaxScore))
+			if rep.Status != grading.StatusGraded {
+				return &exitError{code: ExitFailure, err: errQuiet}
+			}
+			return nil
+		},
+	}
+	try.Flags().StringVar(&delivery, "delivery", "", "`DIR` holding one student's files (required)")
+	cmd.AddCommand(try)
+	return cmd
+}
+
+// parseFile reads and validates a definition; problems are printed one per
+// line as "path: message" and end the command with exit 1.
+func parseFile(file string, out io.Writer) (*definition.Definition, error) {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fail(fmt.Errorf("read definition: %w", err))
+	}
+	def, err := definition.Parse(src)
+	var ve *definition.ValidationError
+	if errors.As(err, &ve) {
+		_, _ = fmt.Fprintf(out, "%s: invalid grading config: %d problem(s)\n", file, len(ve.Problems))
+		for _, p := range ve.Problems {
+			_, _ = fmt.Fprintln(out, p.String())
+		}
+		return nil, &exitError{code: ExitFailure, err: errQuiet}
+	}
+	if err != nil {
+		return nil, fail(fmt.Errorf("parse %s: %w", file, err))
+	}
+	return def, nil
+}
+
+// tryDefinition copies the delivery into a scratch directory and runs the
+// engine on it in the sandbox configured by the environment.
+func tryDefinition(ctx context.Context, def *definition.Definition, assetDir, deliveryDir string) (engine.Report, error) {
+	assets := map[string][]byte{}
+	for _, f := range def.Files {
+		if !f.Upload {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(assetDir, filepath.FromSlash(f.Name)))
+		if err != nil {
+			return engine.Report{}, fmt.Errorf("read assignment file %s (source: upload, read next to the definition): %w", f.Name, err)
+		}
+		assets[f.Name] = data
+	}
+	scratch, err := os.MkdirTemp("", "zinc-try-")
+	if err != nil {
+		return engine.Report{}, fmt.Errorf("create scratch directory: %w", err)
+	}
+	defer func() { _ = os.RemoveAll(scratch) }()
+	if err := os.CopyFS(scratch, os.DirFS(deliveryDir)); err != nil {
+		return engine.Report{}, fmt.Errorf("copy delivery %s: %w", deliveryDir, err)
+	}
+	cfg, err := servicedefaults.LoadEnv[sandbox.Config]()
+	if err != nil {
+		return engine.Report{}, err
+	}
+	log := slog.New(slog.DiscardHandler)
+	sb, err := sandbox.New(cfg, log)
+	if err != nil {
+		return engine.Report{}, fmt.Errorf("set up sandbox: %w", err)
+	}
+	rep, err := engine.New(sb, log).Run(ctx, def, engine.Input{ScratchDir: scratch, Assets: assets})
+	if err != nil {
+		return engine.Report{}, fmt.Errorf("run pipeline: %w", err)
+	}
+	return rep, nil
+}
+
+func stepLine(st grading.Step) string {
+	name := st.Stage
+	if st.Scenario != "" {
+		name += "/" + st.Scenario
+	}
+	line := fmt.Sprintf("%s: %s", name, st.State)
+	if st.ExitCode != nil {
+		line += " (exit " + strconv.Itoa(*st.ExitCode) + ")"
+	}
+	if st.TimedOut {
+		line += " (timed out)"
+	}
+	if st.LimitHit != "" {
+		line += " (" + st.LimitHit + " limit)"
+	}
+	if st.MaxPoints > 0 {
+		line += fmt.Sprintf(" %s/%s points", formatNum(st.Points), formatNum(st.MaxPoints))
+	}
+	if st.Message != "" {
+		line += " — " + st.Message
+	}
+	return line
+}
+
+func formatNum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
