@@ -19,8 +19,8 @@ import (
 
 	"github.com/zinc-edu/orchestrator/internal/api"
 	"github.com/zinc-edu/orchestrator/internal/auth"
-	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/cli"
+	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/harness"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
