@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +49,11 @@ func (a *apphost) start(s *stack) {
 		require.NoError(c, err)
 		require.Equal(c, http.StatusOK, status)
 	}, 5*time.Minute, 200*time.Millisecond, "apphost serves the API")
+	// The apphost keeps its local admin key in the data directory.
+	dataDir := a.args[slices.Index(a.args, "--data-dir")+1]
+	key, err := os.ReadFile(filepath.Join(dataDir, "admin.key"))
+	require.NoError(a.t, err)
+	s.api.token = strings.TrimSpace(string(key))
 }
 
 // TestApphostSIGKILLThenRestart kills the apphost with SIGKILL mid-batch

@@ -15,8 +15,9 @@ import (
 // client talks to the API. Every request goes through do, the one place
 // that would add credentials.
 type client struct {
-	base string
-	http *http.Client
+	base  string
+	token string // API key sent as a bearer credential, when set
+	http  *http.Client
 }
 
 func newClient(base string) *client {
@@ -35,6 +36,9 @@ func (c *client) do(ctx context.Context, method, url, contentType string, body i
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -150,6 +150,7 @@ func startStack(t *testing.T, wantPostgres bool) *stack {
 	require.NoError(t, err)
 	s.apiAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	s.api = newClient("http://" + s.apiAddr)
+	s.api.token = faultsAdminKey
 	s.env = append(withoutVars(os.Environ(), "DATABASE_URL", "NATS_URL", "BLOB_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "ZINC_HEALTH_ADDR"),
 		"TEMPORAL_ADDRESS="+tmprl.Address(),
 		"TEMPORAL_NAMESPACE=default",
@@ -180,7 +181,7 @@ func (s *stack) start(ctx context.Context, name string) {
 	p.cmd = exec.Command(filepath.Join(binDir, name))
 	p.cmd.Env = append(slices.Clone(s.env), "ZINC_HEALTH_ADDR="+p.health, "OTEL_SERVICE_NAME=zinc-"+name)
 	if name == apiName {
-		p.cmd.Env = append(p.cmd.Env, "ZINC_API_ADDR="+s.apiAddr)
+		p.cmd.Env = append(p.cmd.Env, "ZINC_API_ADDR="+s.apiAddr, "ZINC_ADMIN_KEY="+faultsAdminKey)
 	}
 	p.cmd.Stdout, p.cmd.Stderr = log, log
 	require.NoError(s.t, p.cmd.Start())
@@ -296,3 +297,7 @@ func tail(s string, n int) string {
 	}
 	return s[len(s)-n:]
 }
+
+// faultsAdminKey is the admin API key the API creates at start and the
+// suite's client sends.
+const faultsAdminKey = "zinc_faults-suite-admin-key"
