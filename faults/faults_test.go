@@ -50,7 +50,7 @@ type fault struct {
 func TestFaults(t *testing.T) {
 	sz := runSize()
 	cases := []faultCase{
-		{name: "pipeline worker SIGKILL, repeated", inject: func(t *testing.T, s *stack, r *run) []fault {
+		{name: "pipeline worker SIGKILL repeated", inject: func(t *testing.T, s *stack, r *run) []fault {
 			var fs []fault
 			for i := range sz.kills {
 				if r.status() != "running" {

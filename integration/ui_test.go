@@ -153,7 +153,7 @@ func TestInstructorPageInChromium(t *testing.T) {
 	cookies := got.Cookies
 	require.Len(t, cookies, 1)
 	assert.Equal(t, "zinc_session", cookies[0].Name)
-	assert.Equal(t, "zk_browser_test", cookies[0].Value)
+	assert.Equal(t, browserToken, cookies[0].Value)
 	assert.True(t, cookies[0].HTTPOnly)
 	assert.Equal(t, network.CookieSameSiteStrict, cookies[0].SameSite)
 

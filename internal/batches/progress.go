@@ -17,7 +17,7 @@ var ErrUnavailable = errors.New("temporal is unavailable")
 
 // temporalCallTimeout bounds one Temporal call made while serving a read:
 // the SDK retries an unreachable server until its context ends.
-const temporalCallTimeout = 3 * time.Second
+const temporalCallTimeout = 10 * time.Second
 
 // staleAfter is how old a running batch's progress row may be before the
 // batch is checked with Temporal: a workflow writes it every few seconds
@@ -38,6 +38,11 @@ func (s *Service) keptProgress(ctx context.Context, id string) (workflows.Progre
 		return workflows.Progress{}, false
 	}
 	if p.Partition != "" {
+		return workflows.Progress{}, false
+	}
+	// A paused batch writes no row when its last deliveries in flight
+	// finish, so while any are in flight the workflow is asked instead.
+	if p.Paused && p.InFlight > 0 {
 		return workflows.Progress{}, false
 	}
 	return p, true

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -206,11 +207,22 @@ func (a *app) watch(ctx context.Context, cl *Client, id string) (BatchView, erro
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
+		// No background spinner goroutine: it races with Describe and Set.
+		progressbar.OptionSetSpinnerChangeInterval(0),
 	)
 	t := time.NewTicker(watchInterval)
 	defer t.Stop()
 	for {
 		v, err := cl.Batch(ctx, id)
+		if ae, ok := errors.AsType[*APIError](err); ok && ae.Status == http.StatusServiceUnavailable {
+			// Temporal is briefly out of reach: the API says retry, so wait a tick.
+			select {
+			case <-ctx.Done():
+				return BatchView{}, fmt.Errorf("watch batch %s: %w", id, ctx.Err())
+			case <-t.C:
+			}
+			continue
+		}
 		if err != nil {
 			return BatchView{}, fmt.Errorf("watch batch %s: %w", id, err)
 		}
