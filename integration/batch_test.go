@@ -83,6 +83,7 @@ func startStack(t *testing.T, dbURL string, runner pipeline.Runner) *harness.Sta
 	if runner == nil {
 		sb, err := sandbox.New(sandbox.Config{}, opts.Logger)
 		require.NoError(t, err)
+		t.Cleanup(func() { _ = sb.Close() })
 		opts.Runner = engine.New(sb, opts.Logger)
 	}
 	st, err := harness.Start(ctx, opts)

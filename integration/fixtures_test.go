@@ -35,6 +35,7 @@ func TestFixturesGradeThroughTemporal(t *testing.T) {
 	// deliveries; on a host that cannot isolate they grade differently.
 	sb, err := sandbox.New(sandbox.Config{}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = sb.Close() })
 	if missing := sb.Capabilities().Missing(); len(missing) > 0 {
 		t.Skipf("the fixtures assume full isolation; this host lacks %v", missing)
 	}

@@ -173,7 +173,7 @@ func (h *host) prepare(ctx context.Context) (plan, error) {
 	if p.dataDir, err = filepath.Abs(h.cfg.dataDir); err != nil {
 		return plan{}, fmt.Errorf("resolve data dir: %w", err)
 	}
-	if err := os.MkdirAll(p.dataDir, 0o755); err != nil {
+	if err := privateDir(p.dataDir); err != nil {
 		return plan{}, fmt.Errorf("create data dir: %w", err)
 	}
 	// Build first: it can take minutes, and ports are best picked just before use.
@@ -332,7 +332,7 @@ func (h *host) stackEnv(dataDir, ns string) ([]string, error) {
 	blobURL := os.Getenv("BLOB_URL")
 	if blobURL == "" {
 		dir := filepath.Join(dataDir, "blobs")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := privateDir(dir); err != nil {
 			return nil, fmt.Errorf("create blob dir: %w", err)
 		}
 		blobURL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String()
@@ -492,4 +492,14 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// privateDir creates dir readable by its owner only (0700), tightening it if
+// it exists: the data directory holds deliveries, hidden tests and the
+// database.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }

@@ -20,6 +20,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Everything the stack writes under the data directory (databases,
+	// blobs, scratch) is its owner's alone: files 0600, directories 0700.
+	// Child processes inherit the mask.
+	syscall.Umask(0o077)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {

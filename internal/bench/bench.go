@@ -125,6 +125,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (Report, error) {
 		if err != nil {
 			return Report{}, fmt.Errorf("run benchmarks: %w", err)
 		}
+		defer func() { _ = sb.Close() }()
 		r.real = engine.New(sb, stackLog)
 	}
 	dir, cleanup, err := harness.TempDir("zinc-bench-")

@@ -132,10 +132,13 @@
 // The checker runs in a private directory holding its files and three
 // inputs, and is called as COMMAND... input expected actual. Exit status 0
 // means pass, 1 means fail, anything else (or a timeout) is an error of the
-// checker, which leaves the delivery ungraded. A stdout line "points: X",
-// with X between 0 and 1, gives partial credit: the share of the scenario's
-// worth earned (values outside are clamped). Other stdout lines are feedback
-// shown as the step's message. A run that did not exit 0 fails without
+// checker, which leaves the delivery ungraded. Credit is given out of band:
+// a line "points: X" in the file named by $ZINC_VERDICT, with X between 0
+// and 1, gives partial credit on exit 0 (the share of the scenario's worth
+// earned, values outside clamped; below 1 the step counts as failed). Exit 1
+// earns nothing, whatever the file says. Stdout is feedback only, shown as
+// the step's message: the student's output the checker may quote can never
+// carry credit. A run that did not exit 0 fails without
 // calling the checker.
 //
 // # Validation

@@ -111,6 +111,7 @@ func TestDeliveriesGradeToTheirScores(t *testing.T) {
 	}
 	runner, err := sandbox.New(sandbox.Config{}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = runner.Close() })
 	config, deliveries := demo.Assignment()
 	p := parse(t, config)
 

@@ -13,11 +13,13 @@
 // no output, when a dependency did not succeed. How errors count is
 // definition.Score's business.
 //
-// Isolation. Every student command gets a scrubbed environment (PATH,
-// HOME=scratch directory, LANG=C.UTF-8 and the definition's variables) and
-// runs in the scratch directory. Assignment files reach it only when they
-// are visible_to_student (present for every stage) or listed in the stage's
-// files (present for that stage only). Expected outputs are compared in Go;
-// a checker runs in a private directory outside the scratch directory, after
-// all of its stage's student commands have ended.
+// Isolation. Every command runs in a sandbox container with a scrubbed
+// environment (PATH, HOME=scratch directory, LANG=C.UTF-8 and the
+// definition's variables) in the scratch directory. Assignment files that
+// are visible_to_student are placed in the tree before every stage; files a
+// stage lists that are not are mounted read-only for that stage only. Only
+// the single run of a visible stage keeps what it wrote; scenarios run on a
+// throw-away copy. Expected outputs are compared in Go; a checker runs in a
+// private directory after all of its stage's student commands have ended,
+// and gives credit only through its verdict file ($ZINC_VERDICT).
 package engine

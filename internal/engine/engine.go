@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/grading"
@@ -57,6 +58,9 @@ type Report struct {
 	// Artifacts hold the full captured output of every step that ran.
 	Artifacts  []Artifact
 	Diagnostic string
+	// Unsandboxed is set when a command ran without a container
+	// (ZINC_SANDBOX=unsafe-local): the grade is not to be trusted.
+	Unsandboxed bool
 }
 
 // Artifact is the full output of one step, for blob storage.
@@ -128,14 +132,18 @@ func (e *Engine) Run(ctx context.Context, def *definition.Definition, in Input) 
 		e.log.DebugContext(ctx, "stage finished", "stage", s.Name, "succeeded", succeeded[s.Name])
 	}
 	sc := definition.Score(def, steps)
+	if r.unsandboxed.Load() {
+		sc.Diagnostic = strings.TrimSpace("graded unsandboxed (ZINC_SANDBOX=unsafe-local). " + sc.Diagnostic)
+	}
 	return Report{
-		Status:     sc.Status,
-		Score:      sc.Score,
-		MaxScore:   sc.MaxScore,
-		Components: sc.Components,
-		Steps:      sc.Steps,
-		Artifacts:  artifacts,
-		Diagnostic: sc.Diagnostic,
+		Unsandboxed: r.unsandboxed.Load(),
+		Status:      sc.Status,
+		Score:       sc.Score,
+		MaxScore:    sc.MaxScore,
+		Components:  sc.Components,
+		Steps:       sc.Steps,
+		Artifacts:   artifacts,
+		Diagnostic:  sc.Diagnostic,
 	}, nil
 }
 
@@ -174,6 +182,8 @@ type run struct {
 
 	mu   sync.Mutex
 	done int
+	// unsandboxed records that a command ran without a container.
+	unsandboxed atomic.Bool
 }
 
 // result is one finished step with what the judging phase still needs.

@@ -10,63 +10,162 @@ import (
 	"path/filepath"
 
 	"github.com/zinc-edu/orchestrator/internal/definition"
+	"github.com/zinc-edu/orchestrator/internal/sandbox"
 )
 
-// prepare puts the files a stage may see into the scratch directory and
-// returns the stage's working directory. Files visible to students are
-// (re)placed before every stage, so a stage cannot tamper with them for the
-// next one; files listed only for this stage are removed by cleanup, which
-// is always safe to call. All access goes through the scratch root, so a
-// symbolic link the student left cannot redirect a write outside it.
-func (r *run) prepare(ctx context.Context, s *definition.Stage) (dir string, cleanup func(), err error) {
-	var placed []string
-	cleanup = func() {
-		for _, name := range placed {
-			if err := r.root.RemoveAll(name); err != nil {
-				r.e.log.WarnContext(ctx, "remove assignment file", "stage", s.Name, "file", name, "err", err)
-			}
-		}
-	}
+// staged is a stage prepared to run: its working directory, the read-only
+// mounts of its hidden files, and cleanup, which is always safe to call.
+type staged struct {
+	dir     string
+	mounts  []sandbox.Mount
+	cleanup func()
+}
+
+// obstacleError reports something the student left in the scratch
+// directory where the engine must put an assignment file or working
+// directory: a symbolic link, a fifo, a directory. It fails the step.
+type obstacleError struct {
+	err error
+}
+
+func (e *obstacleError) Error() string { return "the submission is in the way: " + e.err.Error() }
+func (e *obstacleError) Unwrap() error { return e.err }
+
+// prepare puts the files a stage may see in place and returns the stage's
+// working directory. Files visible to students are (re)placed in the
+// scratch directory before every stage, so a stage cannot tamper with them
+// for the next one. Files listed only for this stage never enter the
+// student's tree: they are written, root-owned, to a private directory and
+// mounted read-only at their place for this stage's commands only. All
+// access to the scratch directory goes through its root, so a symbolic link
+// the student left cannot redirect a write outside it.
+func (r *run) prepare(ctx context.Context, s *definition.Stage) (st staged, err error) {
+	st.cleanup = func() {}
 	for _, f := range r.def.Files {
 		if f.VisibleToStudent {
 			if err := r.place(f); err != nil {
-				return "", cleanup, err
+				return st, obstacle(err)
 			}
 		}
 	}
+	var hidden []definition.File
 	for _, name := range s.Files {
 		f, ok := r.def.File(name)
 		if !ok {
-			return "", cleanup, fmt.Errorf("%w: %s", ErrMissingAsset, name)
+			return st, fmt.Errorf("%w: %s", ErrMissingAsset, name)
 		}
-		if f.VisibleToStudent {
-			continue
-		}
-		top, err := r.firstMissing(path.Dir(name))
-		if err != nil {
-			return "", cleanup, err
-		}
-		// Removing the topmost directory made for the file also removes
-		// whatever the stage copied next to it.
-		placed = append(placed, name)
-		if top != "" {
-			placed = append(placed, top)
-		}
-		if err := r.place(*f); err != nil {
-			return "", cleanup, err
+		if !f.VisibleToStudent {
+			hidden = append(hidden, *f)
 		}
 	}
-	dir = r.in.ScratchDir
+	if len(hidden) > 0 {
+		if st.mounts, st.cleanup, err = r.stageHidden(ctx, s, hidden); err != nil {
+			return st, err
+		}
+	}
+	st.dir = r.in.ScratchDir
 	if s.Workdir != "" {
 		if err := r.root.MkdirAll(s.Workdir, 0o755); err != nil {
-			return "", cleanup, fmt.Errorf("create workdir: %w", err)
+			return st, obstacle(fmt.Errorf("create workdir: %w", err))
 		}
 		if err := r.noSymlinks(s.Workdir); err != nil {
-			return "", cleanup, err
+			return st, obstacle(err)
 		}
-		dir = filepath.Join(dir, filepath.FromSlash(s.Workdir))
+		st.dir = filepath.Join(st.dir, filepath.FromSlash(s.Workdir))
 	}
-	return dir, cleanup, nil
+	return st, nil
+}
+
+// obstacle marks a failure to write into the student's tree as the
+// student's, unless an assignment file is simply missing.
+func obstacle(err error) error {
+	if errors.Is(err, ErrMissingAsset) {
+		return err
+	}
+	return &obstacleError{err: err}
+}
+
+// stageHidden writes the stage's hidden files to a private directory and
+// returns their read-only mounts. A target the student occupies with
+// anything but a regular file (which the mount just hides) fails the step.
+func (r *run) stageHidden(ctx context.Context, s *definition.Stage, files []definition.File) ([]sandbox.Mount, func(), error) {
+	dir, err := os.MkdirTemp(r.in.PrivateDir, "zinc-hidden-")
+	cleanup := func() {}
+	if err != nil {
+		return nil, cleanup, fmt.Errorf("create hidden file directory: %w", err)
+	}
+	cleanup = func() {
+		if err := os.RemoveAll(dir); err != nil {
+			r.e.log.WarnContext(ctx, "remove hidden files", "stage", s.Name, "err", err)
+		}
+	}
+	var mounts []sandbox.Mount
+	for i, f := range files {
+		if err := r.checkTarget(f.Name); err != nil {
+			return nil, cleanup, obstacle(err)
+		}
+		data, err := r.fileBytes(f.Name)
+		if err != nil {
+			return nil, cleanup, err
+		}
+		mode := fs.FileMode(0o644)
+		if f.Executable {
+			mode = 0o755
+		}
+		// One flat name per file: the directory stays 0700, only the
+		// mount shows the file.
+		src := filepath.Join(dir, fmt.Sprintf("%d", i))
+		if err := os.WriteFile(src, data, mode); err != nil {
+			return nil, cleanup, fmt.Errorf("write hidden file %s: %w", f.Name, err)
+		}
+		if err := os.Chmod(src, mode); err != nil {
+			return nil, cleanup, fmt.Errorf("write hidden file %s: %w", f.Name, err)
+		}
+		mounts = append(mounts, sandbox.Mount{Source: src, Target: filepath.Join(r.in.ScratchDir, filepath.FromSlash(f.Name))})
+	}
+	return mounts, cleanup, nil
+}
+
+// checkTarget refuses a target path whose directories are not plain
+// directories, or which is itself something other than a regular file.
+func (r *run) checkTarget(name string) error {
+	var dirs []string
+	for d := path.Dir(name); d != "." && d != "/"; d = path.Dir(d) {
+		dirs = append([]string{d}, dirs...)
+	}
+	for _, d := range dirs {
+		fi, err := r.root.Lstat(d)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil
+		case err != nil:
+			return fmt.Errorf("check %s: %w", d, err)
+		case !fi.IsDir():
+			return fmt.Errorf("%s, where assignment file %s goes, is not a directory", d, name)
+		}
+	}
+	fi, err := r.root.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check %s: %w", name, err)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s, where assignment file %s goes, is a %s", name, name, kindOf(fi.Mode()))
+	}
+	return nil
+}
+
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "fifo"
+	}
+	return "special file"
 }
 
 // firstMissing returns the topmost directory of dir that does not exist

@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,10 +22,10 @@ import (
 func (r *run) stage(ctx context.Context, s *definition.Stage) ([]result, error) {
 	runs := s.Runs()
 	results := make([]result, len(runs))
-	fail := func(format string, args ...any) []result {
+	fail := func(state grading.StepState, format string, args ...any) []result {
 		for k, sc := range runs {
 			results[k] = result{step: newStep(s, sc)}
-			results[k].step.State = grading.StepError
+			results[k].step.State = state
 			results[k].step.Message = fmt.Sprintf(format, args...)
 			r.progress()
 		}
@@ -30,18 +33,23 @@ func (r *run) stage(ctx context.Context, s *definition.Stage) ([]result, error) 
 	}
 	for _, prog := range s.Requires {
 		if !lookPath(prog, envPath(stepEnv("", s.Env))) {
-			return fail("%s is not installed on this worker", prog), nil
+			return fail(grading.StepError, "%s is not installed on this worker", prog), nil
 		}
 	}
-	dir, cleanup, err := r.prepare(ctx, s)
-	defer cleanup()
-	if err != nil {
-		return fail("prepare stage: %v", err), nil
+	st, err := r.prepare(ctx, s)
+	defer st.cleanup()
+	var obstacle *obstacleError
+	switch {
+	case errors.As(err, &obstacle):
+		// Whatever the student left in the engine's way is the student's.
+		return fail(grading.StepFailed, "%v", err), nil
+	case err != nil:
+		return fail(grading.StepError, "prepare stage: %v", err), nil
 	}
 	// Student commands first. A checker runs only once they have all ended,
 	// so expected outputs exist on disk only while no student process does.
 	forEach(ctx, len(runs), s.Parallelism, func(k int) {
-		results[k] = r.execute(ctx, s, runs[k], dir)
+		results[k] = r.execute(ctx, s, runs[k], st, len(runs) == 1)
 		if s.Checker == nil {
 			r.compare(&results[k], runs[k])
 			r.progress()
@@ -66,8 +74,12 @@ func newStep(s *definition.Stage, sc definition.Scenario) grading.Step {
 	return grading.Step{Stage: s.Name, Scenario: sc.Name, Visibility: string(sc.Visibility)}
 }
 
-// execute runs the stage's command for one scenario.
-func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Scenario, dir string) result {
+// execute runs the stage's command for one scenario. Only the single run of
+// a student-visible stage keeps what it wrote; every other scenario runs on
+// a throw-away copy of the tree, so nothing a hidden test saw or wrote
+// reaches a later stage.
+func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Scenario, stg staged, single bool) result {
+	dir := stg.dir
 	res := result{step: newStep(s, sc)}
 	env := stepEnv(r.in.ScratchDir, s.Env, sc.Env)
 	if msg, missing := r.missingProgram(s.Command[0], dir, envPath(env)); missing != "" {
@@ -85,19 +97,29 @@ func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Sc
 	}
 	res.stdin = stdin
 	out, err := r.e.sb.Run(ctx, sandbox.Spec{
-		Argv:    append(slices.Clone(s.Command), sc.Args...),
-		Dir:     dir,
-		Stdin:   stdin,
-		Env:     env,
-		Timeout: sc.Timeout,
-		Limits:  sandboxLimits(s.Limits),
+		Argv:      append(slices.Clone(s.Command), sc.Args...),
+		Dir:       dir,
+		Scratch:   r.in.ScratchDir,
+		Ephemeral: !single || sc.Visibility == definition.Hidden,
+		Mounts:    stg.mounts,
+		Stdin:     stdin,
+		Env:       env,
+		Timeout:   sc.Timeout,
+		Limits:    sandboxLimits(s.Limits),
 	})
+	if errors.Is(err, sandbox.ErrCommit) {
+		res.step.State, res.step.Message = grading.StepFailed, fmt.Sprintf("keep the files the command wrote: %v", err)
+		return res
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			r.e.log.WarnContext(ctx, "sandbox run failed", "stage", s.Name, "scenario", sc.Name, "err", err)
 		}
 		res.step.State, res.step.Message = grading.StepError, fmt.Sprintf("run command: %v", err)
 		return res
+	}
+	if out.Unsandboxed {
+		r.unsandboxed.Store(true)
 	}
 	res.stdout = out.Stdout
 	res.artifact = &Artifact{Stage: s.Name, Scenario: sc.Name, Stdout: out.Stdout, Stderr: out.Stderr}
@@ -205,7 +227,8 @@ func (r *run) check(ctx context.Context, s *definition.Stage, sc definition.Scen
 		fail("prepare checker: %v", err)
 		return
 	}
-	env := stepEnv(dir)
+	verdictFile := filepath.Join(dir, checkerVerdict)
+	env := append(stepEnv(dir), "ZINC_VERDICT="+verdictFile)
 	if msg, state := r.missingProgram(s.Checker.Command[0], dir, envPath(env)); state != "" {
 		fail("checker: %s", msg)
 		return
@@ -235,16 +258,31 @@ func (r *run) check(ctx context.Context, s *definition.Stage, sc definition.Scen
 		fail("checker exited with status %d: %s", out.ExitCode, firstLine(out.Stderr))
 		return
 	}
-	credit, hasCredit, feedback, err := parseCheckerOutput(out.Stdout)
+	// Credit comes only from the verdict file, which the checker alone
+	// writes; its stdout, which may quote the student's output, is
+	// feedback and nothing else.
+	verdict, err := readVerdict(dir)
 	if err != nil {
 		fail("checker: %v", err)
 		return
 	}
-	if out.ExitCode == 1 {
+	credit, hasCredit, _, err := parseCheckerOutput(verdict)
+	if err != nil {
+		fail("checker: %v", err)
+		return
+	}
+	feedback, _ := clipTo(strings.TrimSpace(string(out.Stdout)), maxFeedback)
+	switch {
+	case out.ExitCode == 1:
 		st.State = grading.StepFailed
 		if feedback == "" {
 			feedback = "rejected by the checker"
 		}
+		// A rejection earns nothing, whatever the verdict file says.
+		credit, hasCredit = 0, true
+	case hasCredit && credit < 1:
+		// Accepted in part: a failed step that keeps its partial credit.
+		st.State = grading.StepFailed
 	}
 	st.Message = feedback
 	if hasCredit {
@@ -253,17 +291,38 @@ func (r *run) check(ctx context.Context, s *definition.Stage, sc definition.Scen
 	}
 }
 
+// readVerdict reads the checker's verdict file from its private directory;
+// a checker that writes none gives full credit on exit 0.
+func readVerdict(dir string) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open checker directory: %w", err)
+	}
+	defer func() { _ = root.Close() }()
+	b, err := root.ReadFile(checkerVerdict)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read verdict: %w", err)
+	}
+	return b, nil
+}
+
 // File names the checker receives, in its private directory.
 const (
 	checkerInput    = "input"
 	checkerExpected = "expected"
 	checkerActual   = "actual"
+	// checkerVerdict is the file the checker writes its credit to
+	// ("points: X"), named to it by $ZINC_VERDICT.
+	checkerVerdict = "verdict"
 )
 
 // maxFeedback bounds the checker feedback kept as a step message.
 const maxFeedback = 1 << 10
 
-// parseCheckerOutput reads the checker protocol from stdout: an optional
+// parseCheckerOutput reads a verdict: an optional
 // "points: X" line with X in [0, 1] (clamped), everything else feedback.
 func parseCheckerOutput(stdout []byte) (credit float64, ok bool, feedback string, err error) {
 	var lines []string
@@ -310,6 +369,8 @@ func limitMessage(limit string) string {
 		return "file size limit exceeded"
 	case "output":
 		return "output limit exceeded"
+	case "disk":
+		return "disk limit exceeded"
 	}
 	return limit + " limit exceeded"
 }

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -14,6 +15,7 @@ const (
 	LimitProcesses = "processes"
 	LimitFileSize  = "file_size"
 	LimitOutput    = "output"
+	LimitDisk      = "disk"
 )
 
 // ErrInvalidSpec reports a Spec the runner refuses before starting anything:
@@ -21,9 +23,24 @@ const (
 // entry or a negative limit.
 var ErrInvalidSpec = errors.New("invalid spec")
 
-// ErrIsolation reports that Config.RequireIsolation was set but this host
-// cannot provide every isolation mechanism.
-var ErrIsolation = errors.New("isolation unavailable")
+// ErrNoRuntime reports that no usable OCI runtime was found and
+// ZINC_SANDBOX=unsafe-local was not set: the worker must not start.
+var ErrNoRuntime = errors.New("no usable OCI runtime")
+
+// ErrCommit reports that what a command wrote could not be copied back into
+// its scratch directory: something the command left there (a special file
+// in the way, a name too long) is the command's own doing.
+var ErrCommit = errors.New("commit changes")
+
+// Modes of Config.Mode.
+const (
+	// ModeOCI runs every command in a container of an OCI runtime.
+	ModeOCI = "oci"
+	// ModeUnsafeLocal runs commands as plain child processes of the worker,
+	// with a timeout and output caps only. For development machines without
+	// an OCI runtime; results are marked as graded unsandboxed.
+	ModeUnsafeLocal = "unsafe-local"
+)
 
 // Built-in defaults, used where neither the Spec nor Config.DefaultLimits
 // sets a value. They are deliberately small: a grading stage that needs more
@@ -31,12 +48,17 @@ var ErrIsolation = errors.New("isolation unavailable")
 const (
 	defaultTimeout     = 10 * time.Second
 	defaultCPUSeconds  = 10
+	defaultCPUs        = 1
 	defaultMemoryMB    = 512
 	defaultProcesses   = 64
 	defaultFileMB      = 16
+	defaultDiskMB      = 256
 	defaultOpenFiles   = 64
 	defaultOutputBytes = 1 << 20
-	defaultUser        = "nobody"
+	defaultRuntime     = "crun"
+	// sandboxUID is the unprivileged user every command runs as: the
+	// conventional "nobody", never a user of the host that owns files.
+	sandboxUID = 65534
 )
 
 // Config configures a Runner. The env tags name the variables
@@ -48,90 +70,41 @@ type Config struct {
 	// DefaultTimeout is the wall-clock limit of a Spec without one (10 s if
 	// zero).
 	DefaultTimeout time.Duration `env:"ZINC_SANDBOX_DEFAULT_TIMEOUT"`
-	// User is the unprivileged account commands run as when the worker is
-	// root: a user name, a numeric uid, or "uid:gid". Default "nobody", or
-	// 65534:65534 where no such user exists.
-	User string `env:"ZINC_SANDBOX_USER"`
-	// CgroupRoot is the cgroup filesystem root, such as "/sys/fs/cgroup";
-	// empty means detect it from the mount table.
-	CgroupRoot string `env:"ZINC_SANDBOX_CGROUP_ROOT"`
-	// RequireIsolation makes New fail with ErrIsolation when any mechanism
-	// listed in Capabilities is unavailable, instead of degrading.
-	RequireIsolation bool `env:"ZINC_SANDBOX_REQUIRE_ISOLATION"`
+	// Mode is "" or "oci" (containers, the default) or "unsafe-local".
+	Mode string `env:"ZINC_SANDBOX"`
+	// Runtime is the OCI runtime binary: "crun" (default), "runc" or
+	// "runsc" (gVisor), a name on PATH or an absolute path.
+	Runtime string `env:"ZINC_SANDBOX_RUNTIME"`
+	// StateDir holds the runner's prepared root file system, container
+	// bundles and the runtime's state. Empty means a fresh directory under
+	// the system temporary directory, removed by Close. Each runner uses its
+	// own, so workers sharing a host never touch each other's containers.
+	StateDir string `env:"ZINC_SANDBOX_STATE_DIR"`
 }
 
-// Capabilities reports which isolation mechanisms a Runner uses on this host.
+// Capabilities reports how a Runner isolates commands on this host.
 type Capabilities struct {
-	// NetworkNamespace: commands without Limits.Network get a network
-	// namespace with no interfaces up.
-	NetworkNamespace bool `json:"network_namespace"`
-	// PIDNamespace: every process a command starts, detached or not, dies
-	// with the command.
-	PIDNamespace bool `json:"pid_namespace"`
-	// MountNamespace: a private /proc and private temporary directories
-	// (/tmp, /var/tmp, /dev/shm, /run/lock) that vanish with the command.
-	MountNamespace bool `json:"mount_namespace"`
-	// CgroupMemory: memory is limited and out-of-memory kills are detected
-	// by a cgroup; without it RLIMIT_AS stands in.
-	CgroupMemory bool `json:"cgroup_memory"`
-	// CgroupPids: the number of processes and threads is limited by a
-	// cgroup; without it RLIMIT_NPROC stands in.
-	CgroupPids bool `json:"cgroup_pids"`
-	// Rlimits: CPU seconds, file size, open files and core dumps are
-	// limited per process.
-	Rlimits bool `json:"rlimits"`
-	// PrivilegeDrop: commands run as Config.User instead of root.
-	PrivilegeDrop bool `json:"privilege_drop"`
+	// Runtime is the OCI runtime's path; empty in unsafe-local mode.
+	Runtime string `json:"runtime,omitempty"`
+	// Containers: every command runs in its own container (namespaces,
+	// cgroup, seccomp, read-only root).
+	Containers bool `json:"containers"`
+	// UserNetwork names the user-mode network helper that serves
+	// Limits.Network ("slirp4netns" or "pasta"); empty when none is
+	// installed, in which case such commands are refused.
+	UserNetwork string `json:"user_network,omitempty"`
 }
 
 // Missing lists the mechanisms that are not active, by their JSON names.
 func (c Capabilities) Missing() []string {
 	var missing []string
-	for _, m := range []struct {
-		name string
-		ok   bool
-	}{
-		{"network_namespace", c.NetworkNamespace},
-		{"pid_namespace", c.PIDNamespace},
-		{"mount_namespace", c.MountNamespace},
-		{"cgroup_memory", c.CgroupMemory},
-		{"cgroup_pids", c.CgroupPids},
-		{"rlimits", c.Rlimits},
-		{"privilege_drop", c.PrivilegeDrop},
-	} {
-		if !m.ok {
-			missing = append(missing, m.name)
-		}
+	if !c.Containers {
+		missing = append(missing, "containers")
+	}
+	if c.UserNetwork == "" {
+		missing = append(missing, "user_network")
 	}
 	return missing
-}
-
-// consequences explains, for the start-up warning, what each missing
-// mechanism means for a grading stage.
-func (c Capabilities) consequences() []string {
-	var out []string
-	if !c.NetworkNamespace {
-		out = append(out, "commands can reach the network")
-	}
-	if !c.PIDNamespace {
-		out = append(out, "a process that leaves its process group (setsid) can outlive its stage")
-	}
-	if !c.MountNamespace {
-		out = append(out, "files written to /tmp and other shared directories outlive the stage")
-	}
-	if !c.CgroupMemory {
-		out = append(out, "memory is bounded by address space only and memory kills are not reported")
-	}
-	if !c.CgroupPids {
-		out = append(out, "processes are bounded per user (RLIMIT_NPROC), not per stage")
-	}
-	if !c.Rlimits {
-		out = append(out, "no per-process limits")
-	}
-	if !c.PrivilegeDrop {
-		out = append(out, "commands run as the worker's user and can read its files and environment")
-	}
-	return out
 }
 
 // resolveLimits fills the zero fields of l from defaults, then from the
@@ -144,9 +117,11 @@ func resolveLimits(l, defaults Limits) (Limits, error) {
 		return Limits{}, fmt.Errorf("default limits: %w", err)
 	}
 	l.CPUSeconds = firstPositive(l.CPUSeconds, defaults.CPUSeconds, defaultCPUSeconds)
+	l.CPUs = firstPositive(l.CPUs, defaults.CPUs, defaultCPUs)
 	l.MemoryMB = firstPositive(l.MemoryMB, defaults.MemoryMB, defaultMemoryMB)
 	l.MaxProcesses = firstPositive(l.MaxProcesses, defaults.MaxProcesses, defaultProcesses)
 	l.MaxFileMB = firstPositive(l.MaxFileMB, defaults.MaxFileMB, defaultFileMB)
+	l.DiskMB = firstPositive(l.DiskMB, defaults.DiskMB, defaultDiskMB)
 	l.OpenFiles = firstPositive(l.OpenFiles, defaults.OpenFiles, defaultOpenFiles)
 	l.OutputLimitBytes = firstPositive(l.OutputLimitBytes, defaults.OutputLimitBytes, defaultOutputBytes)
 	l.Network = l.Network || defaults.Network
@@ -154,14 +129,14 @@ func resolveLimits(l, defaults Limits) (Limits, error) {
 }
 
 func checkLimits(l Limits) error {
-	if l.CPUSeconds < 0 || l.MemoryMB < 0 || l.MaxProcesses < 0 || l.MaxFileMB < 0 ||
-		l.OpenFiles < 0 || l.OutputLimitBytes < 0 {
+	if l.CPUSeconds < 0 || l.CPUs < 0 || l.MemoryMB < 0 || l.MaxProcesses < 0 || l.MaxFileMB < 0 ||
+		l.DiskMB < 0 || l.OpenFiles < 0 || l.OutputLimitBytes < 0 {
 		return fmt.Errorf("%w: negative limit", ErrInvalidSpec)
 	}
 	return nil
 }
 
-func firstPositive[T ~int | ~int64](vs ...T) T {
+func firstPositive[T ~int | ~int64 | ~float64](vs ...T) T {
 	for _, v := range vs {
 		if v > 0 {
 			return v
@@ -170,15 +145,12 @@ func firstPositive[T ~int | ~int64](vs ...T) T {
 	return 0
 }
 
+func mib(n int) uint64 { return uint64(n) << 20 }
+
 // checkSpec validates the parts of a Spec that do not touch the filesystem.
 func checkSpec(spec Spec) error {
 	if len(spec.Argv) == 0 || spec.Argv[0] == "" {
 		return fmt.Errorf("%w: empty argv", ErrInvalidSpec)
-	}
-	// The environment is applied by env(1), which would read a program name
-	// containing "=" as one more variable.
-	if strings.Contains(spec.Argv[0], "=") {
-		return fmt.Errorf("%w: program name %q contains '='", ErrInvalidSpec, spec.Argv[0])
 	}
 	for _, kv := range spec.Env {
 		if i := strings.IndexByte(kv, '='); i <= 0 {
@@ -198,6 +170,11 @@ func checkSpec(spec Spec) error {
 	}
 	if spec.Timeout < 0 {
 		return fmt.Errorf("%w: negative timeout", ErrInvalidSpec)
+	}
+	for _, m := range spec.Mounts {
+		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {
+			return fmt.Errorf("%w: mount %q on %q is not absolute", ErrInvalidSpec, m.Source, m.Target)
+		}
 	}
 	return nil
 }

@@ -1,12 +1,14 @@
-// Package sandbox runs untrusted commands — student code and the tools that
-// build it — under limits: a wall-clock timeout that kills the whole process
-// tree, CPU seconds, memory, number of processes, file size, open files and
-// captured output, with a scrubbed environment, no network by default and,
-// when the worker runs as root, an unprivileged user.
+// Package sandbox runs untrusted commands — student code, the tools that
+// build it, and instructor checkers — each in its own container of an OCI
+// runtime (crun by default, runc or runsc): a read-only minimal root made of
+// the host's toolchain, PID, mount, IPC, UTS, cgroup and network namespaces,
+// no capabilities, a default seccomp profile, cgroup limits on memory,
+// processes and CPU, rlimits, a disk-limited writable layer over the
+// scratch tree, a wall-clock timeout and output caps.
 //
-// On Linux as root each command gets its own PID, mount and network
-// namespaces and its own cgroup, so nothing it starts outlives it. Where a
-// mechanism is missing the runner degrades to a process group, rlimits and the
-// timeout, and says so once at start-up; LIMITS.md lists which limit is
-// enforced by which mechanism.
+// The runtime spec is generated per command; the host is detected in
+// host_linux.go, the root skeleton built in rootfs_linux.go, the spec in
+// ocispec_linux.go, the container's life in container_linux.go, the
+// writable layer in layer_linux.go, limit inference in limits.go.
+// LIMITS.md lists which limit is enforced by which mechanism.
 package sandbox

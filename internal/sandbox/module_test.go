@@ -21,7 +21,7 @@ func TestModuleProvidesRunner(t *testing.T) {
 	)
 	app.RequireStart().RequireStop()
 	require.NotNil(t, r)
-	assert.True(t, r.Capabilities().Rlimits)
+	assert.True(t, r.Capabilities().Containers)
 }
 
 func TestConfigFromEnvironment(t *testing.T) {
@@ -29,14 +29,16 @@ func TestConfigFromEnvironment(t *testing.T) {
 	t.Setenv("ZINC_SANDBOX_CPU_SECONDS", "3")
 	t.Setenv("ZINC_SANDBOX_NETWORK", "true")
 	t.Setenv("ZINC_SANDBOX_DEFAULT_TIMEOUT", "5s")
-	t.Setenv("ZINC_SANDBOX_USER", "1234:1234")
-	t.Setenv("ZINC_SANDBOX_REQUIRE_ISOLATION", "true")
+	t.Setenv("ZINC_SANDBOX_RUNTIME", "runc")
+	t.Setenv("ZINC_SANDBOX", "unsafe-local")
+	t.Setenv("ZINC_SANDBOX_CPUS", "0.5")
+	t.Setenv("ZINC_SANDBOX_DISK_MB", "64")
 	cfg, err := env.ParseAs[Config]()
 	require.NoError(t, err)
 	assert.Equal(t, Config{
-		DefaultLimits:    Limits{MemoryMB: 256, CPUSeconds: 3, Network: true},
-		DefaultTimeout:   5 * time.Second,
-		User:             "1234:1234",
-		RequireIsolation: true,
+		DefaultLimits:  Limits{MemoryMB: 256, CPUSeconds: 3, CPUs: 0.5, DiskMB: 64, Network: true},
+		DefaultTimeout: 5 * time.Second,
+		Runtime:        "runc",
+		Mode:           ModeUnsafeLocal,
 	}, cfg)
 }

@@ -1,5 +1,6 @@
 # Accepts the exact sum, gives half credit for an answer off by at most one.
-import sys
+# Credit goes to the verdict file named by $ZINC_VERDICT; stdout is feedback.
+import os, sys
 
 _, expected_path, actual_path = sys.argv[1:4]
 expected = open(expected_path).read().strip()
@@ -8,9 +9,10 @@ if actual == expected:
     sys.exit(0)
 try:
     if abs(float(actual) - float(expected)) <= 1:
-        print("points: 0.5")
+        with open(os.environ["ZINC_VERDICT"], "w") as v:
+            v.write("points: 0.5\n")
         print("close, but not exact")
-        sys.exit(1)
+        sys.exit(0)
 except ValueError:
     pass
 print("wrong answer")

@@ -1,0 +1,124 @@
+package engine_test
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zinc-edu/orchestrator/internal/engine"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+)
+
+// These tests are the attacks of issue 8, played by a hostile student. Each
+// failed on the sandbox that copied assignment files into the student's tree
+// and parsed credit from the checker's stdout.
+
+// A stage's hidden files are read-only: the student cannot overwrite the
+// expected output or shadow the instructor's harness.
+func TestRunHiddenFilesCannotBeOverwritten(t *testing.T) {
+	def := parse(t, `version: 2
+files:
+  - {name: harness/run.sh, content: "echo harness", executable: true}
+  - {name: tests/expected.txt, content: "42"}
+stages:
+  - name: attack
+    command: [sh, -c, "echo 'echo pwned' > harness/run.sh; echo 0 > tests/expected.txt; rm -rf harness tests; ./harness/run.sh; cat tests/expected.txt"]
+    files: [harness/run.sh, tests/expected.txt]
+`)
+	dir := t.TempDir()
+	rep := run(t, def, engine.Input{ScratchDir: dir})
+	assert.Equal(t, "harness\n42", step(t, rep, "attack", "").Stdout)
+	assert.NoDirExists(t, filepath.Join(dir, "harness"))
+	assert.NoDirExists(t, filepath.Join(dir, "tests"))
+}
+
+// Nothing a hidden scenario saw or wrote reaches a later visible stage.
+func TestRunHiddenScenariosLeaveNothingBehind(t *testing.T) {
+	def := parse(t, `version: 2
+files: [{name: secret.txt, content: "SECRET-FILE"}]
+stages:
+  - name: hidden
+    command: [sh, -c, "cat > stolen-stdin; cp secret.txt stolen-file; echo ok"]
+    files: [secret.txt]
+    scenarios:
+      - {name: h, stdin: "SECRET-STDIN", visibility: hidden}
+  - name: visible
+    command: [sh, -c, "cat stolen-stdin stolen-file secret.txt 2>/dev/null; ls"]
+    depends_on: [hidden]
+`)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.c"), nil, 0o644))
+	rep := run(t, def, engine.Input{ScratchDir: dir})
+	assert.Equal(t, "ok\n", step(t, rep, "hidden", "h").Stdout)
+	assert.Equal(t, "main.c\n", step(t, rep, "visible", "").Stdout)
+}
+
+// Printing "points: 1" earns nothing, even through a checker that quotes
+// the student's output; a checker's exit 1 gives no credit at all.
+func TestRunStudentCannotInjectCredit(t *testing.T) {
+	def := parse(t, `version: 2
+files: [{name: check.sh, content: "cat \"$3\"; echo 'points: 1' > $ZINC_VERDICT; exit 1"}]
+stages:
+  - name: judged
+    kind: checker
+    command: [sh, -c, "echo 'points: 1'"]
+    checker: {command: [sh, check.sh], files: [check.sh]}
+    scenarios: [{name: a}]
+rubric:
+  components: [{name: c, from: judged, max_score: 10}]
+`)
+	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+	s := step(t, rep, "judged", "a")
+	assert.Equal(t, grading.StepFailed, s.State)
+	assert.Equal(t, 0.0, rep.Score)
+}
+
+// Symbolic links and fifos planted where the engine puts files fail the
+// step; they never make the delivery ungraded.
+func TestRunPlantedObstaclesFailTheStep(t *testing.T) {
+	def := parse(t, `version: 2
+files:
+  - {name: include/provided.h, content: "#define N 3", visible_to_student: true}
+  - {name: tests/expected.txt, content: "42"}
+stages:
+  - name: judged
+    command: [cat, tests/expected.txt]
+    files: [tests/expected.txt]
+rubric:
+  components: [{name: c, from: judged, max_score: 1}]
+`)
+	tests := []struct {
+		name  string
+		plant func(dir string) error
+	}{
+		{"symlink over a visible file's directory", func(dir string) error { return os.Symlink("/etc", filepath.Join(dir, "include")) }},
+		{"symlink at a hidden file", func(dir string) error {
+			if err := os.Mkdir(filepath.Join(dir, "tests"), 0o755); err != nil {
+				return err
+			}
+			return os.Symlink("/etc/passwd", filepath.Join(dir, "tests/expected.txt"))
+		}},
+		{"fifo at a hidden file", func(dir string) error {
+			if err := os.Mkdir(filepath.Join(dir, "tests"), 0o755); err != nil {
+				return err
+			}
+			return syscall.Mkfifo(filepath.Join(dir, "tests/expected.txt"), 0o644)
+		}},
+		{"file where a hidden file's directory goes", func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, "tests"), nil, 0o644)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, tt.plant(dir))
+			rep := run(t, def, engine.Input{ScratchDir: dir})
+			assert.Equal(t, grading.StatusGraded, rep.Status, rep.Diagnostic)
+			assert.Equal(t, grading.StepFailed, step(t, rep, "judged", "").State, step(t, rep, "judged", "").Message)
+		})
+	}
+}

@@ -1,0 +1,250 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// layer is one command's writable storage: a tmpfs of Limits.DiskMB
+// holding the overlay's upper and work directories and the container's
+// /tmp. Pages written to it are charged to the container's memory cgroup;
+// the disk limit is its size and inode count.
+type layer struct {
+	dir string
+}
+
+// inodesPerMB bounds the files a command may create per MiB of disk.
+const inodesPerMB = 64
+
+// newLayer mounts the tmpfs on dir (which it creates) and prepares its
+// directories; upper takes the owner and mode of the scratch root, so the
+// merged view looks like the scratch directory.
+func newLayer(dir string, diskMB int, scratch os.FileInfo) (*layer, error) {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create layer: %w", err)
+	}
+	opts := "size=" + strconv.Itoa(diskMB) + "m,nr_inodes=" + strconv.Itoa(max(diskMB*inodesPerMB, 1024)) + ",mode=0700"
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		_ = os.Remove(dir)
+		return nil, fmt.Errorf("mount layer: %w", err)
+	}
+	l := &layer{dir: dir}
+	st, _ := scratch.Sys().(*syscall.Stat_t)
+	for _, d := range []struct {
+		name     string
+		mode     fs.FileMode
+		uid, gid int
+	}{
+		{"upper", scratch.Mode().Perm(), int(st.Uid), int(st.Gid)},
+		{"work", 0o700, 0, 0},
+		{"tmp", 0o777 | fs.ModeSticky, 0, 0},
+	} {
+		p := filepath.Join(dir, d.name)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			return l, fmt.Errorf("create layer: %w", errors.Join(err, l.release()))
+		}
+		if err := os.Chown(p, d.uid, d.gid); err != nil {
+			return l, fmt.Errorf("create layer: %w", errors.Join(err, l.release()))
+		}
+		if err := os.Chmod(p, d.mode); err != nil {
+			return l, fmt.Errorf("create layer: %w", errors.Join(err, l.release()))
+		}
+	}
+	return l, nil
+}
+
+// full reports whether the tmpfs ran out of space or inodes.
+func (l *layer) full() bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(l.dir, &st); err != nil {
+		return false
+	}
+	// A few blocks of slack: a write that failed for want of space may
+	// leave a little unused.
+	return st.Bavail <= 4 || st.Ffree == 0
+}
+
+// fileAtLimit reports whether a regular file written by the command, in the
+// scratch tree or /tmp, reached limit bytes.
+func (l *layer) fileAtLimit(limit int64) bool {
+	found := false
+	for _, d := range []string{"upper", "tmp"} {
+		_ = filepath.WalkDir(filepath.Join(l.dir, d), func(_ string, e fs.DirEntry, err error) error {
+			if err != nil || !e.Type().IsRegular() {
+				return nil
+			}
+			if info, err := e.Info(); err == nil && info.Size() >= limit {
+				found = true
+				return fs.SkipAll
+			}
+			return nil
+		})
+	}
+	return found
+}
+
+// release unmounts the tmpfs (dropping everything the command wrote) and
+// removes its mount point.
+func (l *layer) release() error {
+	if err := unix.Unmount(l.dir, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount layer: %w", err)
+	}
+	if err := os.Remove(l.dir); err != nil {
+		return fmt.Errorf("remove layer: %w", err)
+	}
+	return nil
+}
+
+// commit copies what the command changed in the scratch tree back into it:
+// new and changed files, directories and symbolic links, and deletions
+// (overlay whiteouts and opaque directories). Paths in skip — the mount
+// points of read-only mounts — are left out, and nothing is ever written
+// through a symbolic link: all writes go through an os.Root of scratch.
+func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int) error {
+	root, err := os.OpenRoot(scratch)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCommit, err)
+	}
+	defer func() { _ = root.Close() }()
+	upper := filepath.Join(l.dir, "upper")
+	// Directories the runtime made on the way to a mount point are made
+	// again only for a file the command put in them.
+	ancestors := map[string]bool{}
+	for rel := range skip {
+		for d := filepath.Dir(rel); d != "." && d != "/"; d = filepath.Dir(d) {
+			if _, err := root.Lstat(d); errors.Is(err, fs.ErrNotExist) {
+				ancestors[d] = true
+			}
+		}
+	}
+	err = filepath.WalkDir(upper, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(upper, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		if skip[rel] {
+			if e.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if ancestors[rel] {
+			return nil
+		}
+		if d := filepath.Dir(rel); ancestors[d] {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+			for a := d; a != "." && a != "/"; a = filepath.Dir(a) {
+				delete(ancestors, a)
+				if err := root.Lchown(a, uid, gid); err != nil {
+					return err
+				}
+			}
+		}
+		return commitEntry(root, path, rel, e, uid, gid)
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCommit, err)
+	}
+	return nil
+}
+
+// commitEntry applies one entry of the upper directory to the scratch root.
+func commitEntry(root *os.Root, path, rel string, e fs.DirEntry, uid, gid int) error {
+	info, err := e.Info()
+	if err != nil {
+		return err
+	}
+	mode := info.Mode()
+	switch {
+	case mode&fs.ModeCharDevice != 0:
+		// A whiteout: the command deleted rel.
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
+			return root.RemoveAll(rel)
+		}
+		return nil
+	case mode.IsDir():
+		if opaque(path) {
+			if err := root.RemoveAll(rel); err != nil {
+				return err
+			}
+		}
+		if fi, err := root.Lstat(rel); err == nil && !fi.IsDir() {
+			if err := root.RemoveAll(rel); err != nil {
+				return err
+			}
+		}
+		if err := root.Mkdir(rel, mode.Perm()); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return root.Lchown(rel, uid, gid)
+	case mode&fs.ModeSymlink != 0:
+		target, err := os.Readlink(path)
+		if err != nil {
+			return err
+		}
+		if err := root.RemoveAll(rel); err != nil {
+			return err
+		}
+		if err := root.Symlink(target, rel); err != nil {
+			return err
+		}
+		return root.Lchown(rel, uid, gid)
+	case mode.IsRegular():
+		return commitFile(root, path, rel, mode.Perm(), info.ModTime(), uid, gid)
+	}
+	// Fifos, sockets and devices stay behind with the layer.
+	return nil
+}
+
+func commitFile(root *os.Root, path, rel string, perm fs.FileMode, mtime time.Time, uid, gid int) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = src.Close() }()
+	if err := root.RemoveAll(rel); err != nil {
+		return err
+	}
+	dst, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		_ = dst.Close()
+		return err
+	}
+	if err := dst.Close(); err != nil {
+		return err
+	}
+	if err := root.Chmod(rel, perm); err != nil {
+		return err
+	}
+	if err := root.Chtimes(rel, mtime, mtime); err != nil {
+		return err
+	}
+	return root.Lchown(rel, uid, gid)
+}
+
+// opaque reports an overlay opaque directory: one the command removed and
+// recreated, hiding everything below it in the scratch tree.
+func opaque(path string) bool {
+	buf := make([]byte, 1)
+	n, err := unix.Lgetxattr(path, "trusted.overlay.opaque", buf)
+	return err == nil && n == 1 && buf[0] == 'y'
+}
