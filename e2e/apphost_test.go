@@ -197,7 +197,7 @@ func readEndpoints(t *testing.T, r io.Reader) map[string]string {
 	}()
 	got := map[string]string{}
 	timeout := time.After(5 * time.Minute)
-	for len(got) < 5 {
+	for len(got) < 6 {
 		select {
 		case line, ok := <-lines:
 			require.True(t, ok, "apphost stdout closed after %v", got)
