@@ -78,6 +78,24 @@ func TestApphostGradesUploadedDeliveries(t *testing.T) {
 	require.Regexp(t, `^zinc_[A-Za-z0-9_-]{43}$`, endpoints["Token"])
 	ctx = withToken(ctx, endpoints["Token"])
 
+	gradeDemoBatch(t, ctx, api)
+
+	children := childPIDs(bin)
+	require.Len(t, children, 3, "api and both workers run")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "apphost exit status")
+	case <-time.After(time.Minute):
+		t.Fatal("apphost did not stop within a minute of SIGTERM")
+	}
+	require.Empty(t, childPIDs(bin), "processes left after apphost stopped")
+}
+
+// gradeDemoBatch uploads the demo deliveries through the API at api, grades
+// them in one batch and checks every score.
+func gradeDemoBatch(t *testing.T, ctx context.Context, api string) {
+	t.Helper()
 	configYAML, deliveries := demo.Assignment()
 	col := postJSON(t, ctx, api+"/v1/collections", `{"name":"e2e"}`, http.StatusCreated)["id"].(string)
 	want := map[string]float64{}
@@ -130,27 +148,16 @@ func TestApphostGradesUploadedDeliveries(t *testing.T) {
 		require.Equal(t, 10.0, r.MaxScore)
 		require.NotEmpty(t, r.Stages)
 	}
-
-	children := childPIDs(bin)
-	require.Len(t, children, 3, "api and both workers run")
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-exited:
-		require.NoError(t, err, "apphost exit status")
-	case <-time.After(time.Minute):
-		t.Fatal("apphost did not stop within a minute of SIGTERM")
-	}
-	require.Empty(t, childPIDs(bin), "processes left after apphost stopped")
 }
 
-// buildBinaries compiles apphost and the three services into a temporary
-// directory.
+// buildBinaries compiles apphost, the three services and temporal-service
+// into a temporary directory.
 func buildBinaries(t *testing.T) string {
 	t.Helper()
 	bin := t.TempDir()
 	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
 	require.NoError(t, err)
-	cmd := exec.Command("go", "build", "-o", bin+"/", "./cmd/apphost", "./cmd/api", "./cmd/submission-worker", "./cmd/pipeline-worker")
+	cmd := exec.Command("go", "build", "-o", bin+"/", "./cmd/apphost", "./cmd/api", "./cmd/submission-worker", "./cmd/pipeline-worker", "./cmd/temporal-service")
 	cmd.Dir = strings.TrimSpace(string(root))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
@@ -190,11 +197,11 @@ func readEndpoints(t *testing.T, r io.Reader) map[string]string {
 	}()
 	got := map[string]string{}
 	timeout := time.After(5 * time.Minute)
-	for len(got) < 5 {
+	for len(got) < 6 {
 		select {
 		case line, ok := <-lines:
 			require.True(t, ok, "apphost stdout closed after %v", got)
-			for _, k := range []string{"API", "Temporal", "Temporal UI", "NATS", "Token"} {
+			for _, k := range []string{"API", "Temporal", "Temporal UI", "NATS", "Token", "Processes"} {
 				if v, found := strings.CutPrefix(line, k+": "); found {
 					got[k] = v
 				}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/zinc-edu/orchestrator/internal/devstack"
 	"github.com/zinc-edu/orchestrator/internal/supervise"
@@ -24,6 +25,20 @@ const (
 	apiName        = "api"
 	submissionName = "submission-worker"
 	pipelineName   = "pipeline-worker"
+	// temporalServiceName runs one service of a --temporal-db cluster.
+	temporalServiceName = "temporal-service"
+)
+
+// Files apphost keeps in the data directory.
+const (
+	// processesDir holds one status file per child, <name>.json, with its
+	// current pid (see supervise.WithStatusDir).
+	processesDir = "processes"
+	// stackEnvFile holds the variables that point a process at this stack,
+	// for starting another worker by hand.
+	stackEnvFile = "stack.env"
+	// clusterSpecFile is what each temporal-service process reads.
+	clusterSpecFile = "temporal-cluster.json"
 )
 
 // namespace is the Temporal namespace the stack uses unless
@@ -81,7 +96,10 @@ type host struct {
 	temporal *devstack.Temporal
 	nats     *devstack.NATS // nil with --nats-url
 	natsURL  string
-	group    *supervise.Group
+	// cluster runs the Temporal services with --temporal-db; group runs
+	// ZINC's processes, which stop first.
+	cluster *supervise.Group
+	group   *supervise.Group
 }
 
 // plan is what apphost decided before starting anything.
@@ -110,6 +128,7 @@ func (h *host) run(ctx context.Context) (err error) {
 	fmt.Fprintf(h.stdout, "Temporal UI: http://%s\n", h.temporal.UIAddress())
 	fmt.Fprintf(h.stdout, "NATS: %s\n", h.natsURL)
 	fmt.Fprintf(h.stdout, "Token: %s\n", p.adminKey)
+	fmt.Fprintf(h.stdout, "Processes: %s\n", filepath.Join(p.dataDir, processesDir))
 
 	if h.cfg.demo {
 		err := h.runDemo(ctx, "http://"+p.api.String(), p.adminKey, p.demo)
@@ -130,7 +149,18 @@ func (h *host) run(ctx context.Context) (err error) {
 		return nil
 	case <-h.group.Exited():
 		return fmt.Errorf("run stack: %w", h.group.Cause())
+	case <-h.clusterExited():
+		return fmt.Errorf("run temporal cluster: %w", h.cluster.Cause())
 	}
+}
+
+// clusterExited is closed when the Temporal cluster gave up; nil (never
+// ready) without one.
+func (h *host) clusterExited() <-chan struct{} {
+	if h.cluster == nil {
+		return nil
+	}
+	return h.cluster.Exited()
 }
 
 // prepare does everything that needs no server: demo content, the data
@@ -184,19 +214,23 @@ func (h *host) start(ctx context.Context, p plan) error {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.readyTimeout)
 	defer cancel()
 	ns := envOr("TEMPORAL_NAMESPACE", namespace)
-	h.log.InfoContext(ctx, "starting temporal", "address", p.temporal.String(), "ui", p.ui.String())
 	var err error
-	h.temporal, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{
-		IP:           p.temporal.host,
-		Port:         p.temporal.port,
-		UIIP:         p.ui.host,
-		UIPort:       p.ui.port,
-		DatabaseFile: filepath.Join(p.dataDir, "temporal.db"),
-		Namespaces:   []string{ns},
-		Logger:       h.quiet.With("component", "temporal"),
-		// Staff signed in to the API see decoded payloads in the UI.
-		CodecEndpoint: "http://" + p.api.String() + "/v1/codec",
-	})
+	if h.cfg.temporalDB != "" {
+		err = h.startCluster(ctx, p, ns)
+	} else {
+		h.log.InfoContext(ctx, "starting temporal", "address", p.temporal.String(), "ui", p.ui.String())
+		h.temporal, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{
+			IP:           p.temporal.host,
+			Port:         p.temporal.port,
+			UIIP:         p.ui.host,
+			UIPort:       p.ui.port,
+			DatabaseFile: filepath.Join(p.dataDir, "temporal.db"),
+			Namespaces:   []string{ns},
+			Logger:       h.quiet.With("component", "temporal"),
+			// Staff signed in to the API see decoded payloads in the UI.
+			CodecEndpoint: "http://" + p.api.String() + "/v1/codec",
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -211,19 +245,27 @@ func (h *host) start(ctx context.Context, p plan) error {
 		}
 		h.natsURL = h.nats.URL()
 	}
-	env, err := h.sharedEnv(p.dataDir, ns)
+	stackEnv, err := h.stackEnv(p.dataDir, ns)
 	if err != nil {
 		return err
 	}
 	// The UI's origin may call the API's codec endpoint from the browser.
-	env = append(env, "ZINC_API_CODEC_ORIGINS=http://"+h.temporal.UIAddress())
-	h.group = supervise.New(h.stderr, h.log)
-	return h.launch(ctx, p.binDir, env, p.api, p.adminKey)
+	stackEnv = append(stackEnv, "ZINC_API_CODEC_ORIGINS=http://"+h.temporal.UIAddress())
+	if err := writeEnvFile(filepath.Join(p.dataDir, stackEnvFile), stackEnv); err != nil {
+		return err
+	}
+	h.group = supervise.New(h.stderr, h.log, supervise.WithStatusDir(filepath.Join(p.dataDir, processesDir)))
+	return h.launch(ctx, p.binDir, append(os.Environ(), stackEnv...), p.api, p.adminKey)
+}
+
+// restartPolicy is how apphost restarts a process that exits on its own.
+func (h *host) restartPolicy() supervise.RestartPolicy {
+	return supervise.RestartPolicy{InitialBackoff: h.cfg.restartBackoff, MaxRestarts: h.cfg.restartLimit, Window: time.Minute}
 }
 
 // child is a started process and its health server's address.
 type child struct {
-	proc   *supervise.Process
+	proc   *supervise.Child
 	health string
 }
 
@@ -232,7 +274,7 @@ type child struct {
 // waits for them.
 func (h *host) launch(ctx context.Context, binDir string, env []string, apiAddr endpoint, adminKey string) error {
 	// The API creates the admin key in its store at start, if missing.
-	api, err := h.startProcess(ctx, binDir, apiName, env, "ZINC_API_ADDR="+apiAddr.String(), "ZINC_ADMIN_KEY="+adminKey,
+	api, err := h.startProcess(ctx, binDir, apiName, env, apiName, "ZINC_API_ADDR="+apiAddr.String(), "ZINC_ADMIN_KEY="+adminKey,
 		"ZINC_TEMPORAL_UI_URL=http://"+h.temporal.UIAddress())
 	if err != nil {
 		return err
@@ -240,13 +282,18 @@ func (h *host) launch(ctx context.Context, binDir string, env []string, apiAddr 
 	if err := api.ready(ctx, "http://"+apiAddr.String()+"/readyz"); err != nil {
 		return err
 	}
-	workers := make([]child, 0, 2)
-	for _, name := range []string{submissionName, pipelineName} {
-		w, err := h.startProcess(ctx, binDir, name, env)
-		if err != nil {
-			return err
+	var workers []child
+	for _, kind := range []struct {
+		name string
+		n    int
+	}{{submissionName, h.cfg.submissionWorkers}, {pipelineName, h.cfg.pipelineWorkers}} {
+		for i := range kind.n {
+			w, err := h.startProcess(ctx, binDir, kind.name, env, instanceName(kind.name, i))
+			if err != nil {
+				return err
+			}
+			workers = append(workers, w)
 		}
-		workers = append(workers, w)
 	}
 	for _, w := range workers {
 		if err := w.ready(ctx); err != nil {
@@ -256,20 +303,29 @@ func (h *host) launch(ctx context.Context, binDir string, env []string, apiAddr 
 	return nil
 }
 
-// startProcess launches binary name with env plus its own service name and
-// health address.
-func (h *host) startProcess(ctx context.Context, binDir, name string, env []string, extra ...string) (child, error) {
+// instanceName labels the i-th (from 0) process of a kind: the kind itself
+// for the first, kind-2, kind-3… for the others.
+func instanceName(kind string, i int) string {
+	if i == 0 {
+		return kind
+	}
+	return fmt.Sprintf("%s-%d", kind, i+1)
+}
+
+// startProcess launches binary kind, labelled name, under supervision with
+// env plus its own service name and health address.
+func (h *host) startProcess(ctx context.Context, binDir, kind string, env []string, name string, extra ...string) (child, error) {
 	port, err := devstack.FreePort("127.0.0.1")
 	if err != nil {
 		return child{}, fmt.Errorf("start %s: %w", name, err)
 	}
 	health := endpoint{host: "127.0.0.1", port: port}.String()
-	env = append(slices.Clone(env), "OTEL_SERVICE_NAME=zinc-"+name, "ZINC_HEALTH_ADDR="+health)
-	p, err := h.group.Start(ctx, supervise.Command{
+	env = append(slices.Clone(env), "OTEL_SERVICE_NAME=zinc-"+kind, "ZINC_HEALTH_ADDR="+health)
+	p, err := h.group.Supervise(ctx, supervise.Command{
 		Name: name,
-		Path: filepath.Join(binDir, name+exeSuffix()),
+		Path: filepath.Join(binDir, kind+exeSuffix()),
 		Env:  append(env, extra...),
-	})
+	}, h.restartPolicy())
 	if err != nil {
 		return child{}, err
 	}
@@ -286,9 +342,10 @@ func (c child) ready(ctx context.Context, urls ...string) error {
 	return nil
 }
 
-// sharedEnv is every child's environment: ours (so OTEL_* and the like pass
-// through) with the stack's addresses on top.
-func (h *host) sharedEnv(dataDir, ns string) ([]string, error) {
+// stackEnv is what every child gets on top of our environment (so OTEL_*
+// and the like pass through): the stack's addresses. It is also what
+// <data-dir>/stack.env holds for a worker started by hand.
+func (h *host) stackEnv(dataDir, ns string) ([]string, error) {
 	codecKeys, err := localCodecKeys(dataDir)
 	if err != nil {
 		return nil, err
@@ -305,7 +362,7 @@ func (h *host) sharedEnv(dataDir, ns string) ([]string, error) {
 	if databaseURL == "" {
 		databaseURL = (&url.URL{Scheme: "sqlite", Path: filepath.ToSlash(filepath.Join(dataDir, "zinc.db"))}).String()
 	}
-	return append(os.Environ(),
+	return append([]string(nil),
 		"TEMPORAL_ADDRESS="+h.temporal.Address(),
 		"TEMPORAL_NAMESPACE="+ns,
 		// Set but empty is meaningful (bare queue names), so only unset defaults.
@@ -325,6 +382,9 @@ func (h *host) sharedEnv(dataDir, ns string) ([]string, error) {
 // module that contains the working directory.
 func (h *host) binaries(ctx context.Context, dataDir string) (string, error) {
 	names := []string{apiName, submissionName, pipelineName}
+	if h.cfg.temporalDB != "" {
+		names = append(names, temporalServiceName)
+	}
 	if h.cfg.binDir != "" {
 		dir, err := filepath.Abs(h.cfg.binDir)
 		if err != nil {
@@ -385,6 +445,9 @@ func (h *host) stop(ctx context.Context) error {
 	if h.temporal != nil {
 		errs = append(errs, h.temporal.Stop())
 	}
+	if h.cluster != nil {
+		errs = append(errs, h.cluster.Stop(stopCtx))
+	}
 	h.log.InfoContext(stopCtx, "stopped")
 	return errors.Join(errs...)
 }
@@ -399,6 +462,8 @@ func (h *host) runDemo(ctx context.Context, apiURL, token string, in demoInput) 
 		select {
 		case <-h.group.Exited():
 			cancel(h.group.Cause())
+		case <-h.clusterExited():
+			cancel(h.cluster.Cause())
 		case <-ctx.Done():
 		}
 	}()

@@ -311,8 +311,8 @@ func TestRunStopsEverythingOnCancel(t *testing.T) {
 	}
 }
 
-func TestRunFailsWhenAProcessDies(t *testing.T) {
-	args, reports := fakeStack(t)
+func TestRunFailsWhenAProcessKeepsCrashing(t *testing.T) {
+	args, reports := fakeStack(t, "--restart-backoff", "1ms", "--restart-limit", "2")
 	t.Setenv(fakeCrash, apiName)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -320,7 +320,10 @@ func TestRunFailsWhenAProcessDies(t *testing.T) {
 
 	err := runWith(ctx, args, &stdout, &stderr, stubContent)
 	require.ErrorIs(t, err, supervise.ErrExited)
-	assert.ErrorContains(t, err, "api")
+	assert.ErrorContains(t, err, "wait for api ready")
+	assert.Contains(t, stderr.String(), `msg="process exited unexpectedly, restarting" process=api`)
+	assert.Contains(t, stderr.String(), `msg="process keeps crashing, giving up" process=api`)
+	assert.Contains(t, stderr.String(), `exit_status="exit status 1"`)
 	assert.Empty(t, stdout.String(), "no endpoint lines before everything is ready")
 	assert.Contains(t, stderr.String(), "[api] crashing on purpose\n")
 	assert.NoFileExists(t, filepath.Join(reports, submissionName+".json"), "workers wait for the API")

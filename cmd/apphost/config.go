@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,6 +34,14 @@ type config struct {
 	readyTimeout time.Duration
 	stopTimeout  time.Duration
 	demoTimeout  time.Duration
+	// temporalDB switches from the embedded dev server to a Temporal
+	// cluster on PostgreSQL, one process per service.
+	temporalDB        string
+	historyShards     int
+	pipelineWorkers   int
+	submissionWorkers int
+	restartLimit      int
+	restartBackoff    time.Duration
 	// set holds the names of flags given on the command line.
 	set map[string]bool
 }
@@ -52,6 +61,12 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", 2*time.Minute, "how long servers and processes may take to become ready")
 	fs.DurationVar(&c.stopTimeout, "stop-timeout", 10*time.Second, "how long processes may take to exit after SIGTERM before SIGKILL")
 	fs.DurationVar(&c.demoTimeout, "demo-timeout", 5*time.Minute, "how long the demo batch may take")
+	fs.StringVar(&c.temporalDB, "temporal-db", "", "postgres://… URL: run Temporal as a cluster on PostgreSQL (persistence in that database, visibility in <name>_visibility, created and migrated when needed), one process per service, instead of the embedded SQLite dev server")
+	fs.IntVar(&c.historyShards, "history-shards", 4, "history shards of the --temporal-db cluster; fixed when its database is first used")
+	fs.IntVar(&c.pipelineWorkers, "pipeline-workers", 1, "pipeline-worker processes to run, each with its own health endpoint")
+	fs.IntVar(&c.submissionWorkers, "submission-workers", 1, "submission-worker processes to run, each with its own health endpoint")
+	fs.IntVar(&c.restartLimit, "restart-limit", 5, "restarts a crashing process may have per minute before apphost stops everything")
+	fs.DurationVar(&c.restartBackoff, "restart-backoff", 250*time.Millisecond, "wait before restarting a process that exited; doubles per restart within a minute, up to 15s")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -63,9 +78,36 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 			return config{}, err
 		}
 	}
+	if err := c.validate(); err != nil {
+		return config{}, err
+	}
 	c.set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
 	return c, nil
+}
+
+func (c config) validate() error {
+	var errs []error
+	for name, n := range map[string]int{
+		"history-shards": c.historyShards, "pipeline-workers": c.pipelineWorkers,
+		"submission-workers": c.submissionWorkers, "restart-limit": c.restartLimit,
+	} {
+		if n < 1 {
+			errs = append(errs, fmt.Errorf("--%s %d: want at least 1", name, n))
+		}
+	}
+	if c.restartBackoff <= 0 {
+		errs = append(errs, fmt.Errorf("--restart-backoff %s: want more than 0", c.restartBackoff))
+	}
+	if c.temporalDB != "" {
+		if _, err := devstack.ParsePostgresURL(c.temporalDB); err != nil {
+			errs = append(errs, fmt.Errorf("--temporal-db: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("parse flags: %w", err)
+	}
+	return nil
 }
 
 // endpoint is a resolved listen address.

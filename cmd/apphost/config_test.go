@@ -132,3 +132,22 @@ func TestResolveRejectsBadAddresses(t *testing.T) {
 		})
 	}
 }
+
+func TestParseFlagsRejectsBadScaleOut(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    []string
+		wantErr string
+	}{
+		{name: "no pipeline workers", give: []string{"--pipeline-workers", "0"}, wantErr: "--pipeline-workers 0: want at least 1"},
+		{name: "no shards", give: []string{"--history-shards", "0"}, wantErr: "--history-shards 0: want at least 1"},
+		{name: "not postgres", give: []string{"--temporal-db", "mysql://db/temporal"}, wantErr: `--temporal-db: parse temporal database url: scheme "mysql", want postgres`},
+		{name: "no backoff", give: []string{"--restart-backoff", "0s"}, wantErr: "--restart-backoff 0s: want more than 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseFlags(tt.give, io.Discard)
+			assert.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}

@@ -5,6 +5,13 @@
 //
 //	go run ./cmd/bench -out BENCHMARKS.md
 //	go run ./cmd/bench -quick
+//
+// With -scale-out it instead runs the apphost binary (from -bin-dir) with the
+// embedded dev server and with the Temporal cluster on PostgreSQL at each
+// -workers count, grades a trivial and a realistic batch on each through the
+// HTTP API, and prints the scale-out table:
+//
+//	go run ./cmd/bench -scale-out -bin-dir /tmp/zinc-bin -workers 1,2,4
 package main
 
 import (
@@ -39,8 +46,15 @@ func run() error {
 		dbURL       = flag.String("database-url", "", "store URL; empty means a temporary SQLite file")
 		quick       = flag.Bool("quick", false, "smoke run: N=200, at most 4 realistic deliveries")
 		verbose     = flag.Bool("v", false, "show the stack's own warnings (server, SDK, workers)")
+		scaleOut    = flag.Bool("scale-out", false, "run the scale-out table instead (apphost binaries, dev server vs PostgreSQL cluster)")
+		binDir      = flag.String("bin-dir", "", "with -scale-out: directory of apphost, api, submission-worker, pipeline-worker, temporal-service")
+		workers     = flag.String("workers", "1,2,4", "with -scale-out: pipeline-worker counts on the cluster")
+		trivialN    = flag.Int("trivial-n", 200, "with -scale-out: deliveries of the trivial batch")
 	)
 	flag.Parse()
+	if *scaleOut {
+		return runScaleOut(*binDir, *dbURL, *workers, *trivialN, *realisticN, *concurrency)
+	}
 
 	cfg := bench.Config{
 		Concurrency: *concurrency, RealisticN: *realisticN, RealisticRounds: *rounds,
@@ -70,4 +84,24 @@ func run() error {
 	section := rep.Markdown()
 	fmt.Print(section)
 	return bench.WriteSection(*out, section)
+}
+
+func runScaleOut(binDir, dbURL, workers string, trivialN, realisticN, concurrency int) error {
+	if dbURL == "" {
+		dbURL = os.Getenv("DATABASE_URL")
+	}
+	cfg := bench.ScaleOutConfig{BinDir: binDir, PostgresURL: dbURL, TrivialN: trivialN, RealisticN: realisticN, Concurrency: concurrency}
+	var err error
+	if cfg.Workers, err = bench.ParseInts(workers); err != nil {
+		return fmt.Errorf("flag -workers: %w", err)
+	}
+	if binDir == "" || dbURL == "" {
+		return fmt.Errorf("-scale-out needs -bin-dir and -database-url (or DATABASE_URL) naming a PostgreSQL server")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := servicedefaults.NewLogger(os.Stderr, slog.LevelInfo, servicedefaults.FormatText)
+	rows, err := bench.ScaleOut(ctx, cfg, log)
+	fmt.Print(bench.ScaleOutMarkdown(rows))
+	return err
 }

@@ -168,6 +168,10 @@ func (t *Temporal) Stop() error {
 			<-t.uiDone
 		}
 		t.logLevel.Set(silent)
+		if t.server == nil {
+			// Connected to a server someone else runs.
+			return
+		}
 		if err := t.server.Stop(); err != nil {
 			t.stopErr = fmt.Errorf("stop temporal server: %w", err)
 		}
@@ -345,10 +349,26 @@ func serverConfig(o TemporalOptions, p ports, store *config.SQL) *config.Config 
 
 // ready waits for the frontend and the namespaces, then starts the UI.
 func (t *Temporal) ready(ctx context.Context, o TemporalOptions, uiPort int) error {
+	if err := t.connect(ctx, o.Namespaces[0]); err != nil {
+		return err
+	}
+	for _, name := range o.Namespaces {
+		if err := poll(ctx, t.namespaceReady(name)); err != nil {
+			return fmt.Errorf("wait for namespace %s: %w", name, err)
+		}
+	}
+	if uiPort == 0 {
+		return nil
+	}
+	return t.startUI(ctx, o.UIIP, uiPort, o.CodecEndpoint)
+}
+
+// connect dials the frontend and waits until it reports healthy.
+func (t *Temporal) connect(ctx context.Context, namespace string) error {
 	err := poll(ctx, func(ctx context.Context) error {
 		c, err := client.DialContext(ctx, client.Options{
 			HostPort:  t.address,
-			Namespace: o.Namespaces[0],
+			Namespace: namespace,
 			// The SDK client only probes; its retries and warnings are noise here.
 			Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
 		})
@@ -368,15 +388,7 @@ func (t *Temporal) ready(ctx context.Context, o TemporalOptions, uiPort int) err
 	if err != nil {
 		return fmt.Errorf("wait for temporal health: %w", err)
 	}
-	for _, name := range o.Namespaces {
-		if err := poll(ctx, t.namespaceReady(name)); err != nil {
-			return fmt.Errorf("wait for namespace %s: %w", name, err)
-		}
-	}
-	if uiPort == 0 {
-		return nil
-	}
-	return t.startUI(ctx, o.UIIP, uiPort, o.CodecEndpoint)
+	return nil
 }
 
 // namespaceReady is a probe that succeeds once the frontend resolves the

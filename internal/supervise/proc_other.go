@@ -13,7 +13,7 @@ const (
 	sigKill
 )
 
-func newProcessGroup() *syscall.SysProcAttr { return nil }
+func childAttributes() *syscall.SysProcAttr { return nil }
 
 func (p *Process) signal(int) error {
 	select {

@@ -13,13 +13,6 @@ const (
 	sigKill = syscall.SIGKILL
 )
 
-// newProcessGroup puts the child in a process group of its own, so a
-// terminal's Ctrl-C reaches only us and we decide how children stop, and so
-// one signal reaches the child's descendants too.
-func newProcessGroup() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true}
-}
-
 // signal sends sig to the process's group unless the process is already gone.
 func (p *Process) signal(sig syscall.Signal) error {
 	select {

@@ -1,7 +1,9 @@
 // Package supervise runs a group of child processes for a local stack: each
 // in its own process group, with its output merged into one writer line by
-// line under a "[name] " prefix, readiness probed over HTTP, and a stop that
-// leaves nothing running (SIGTERM, a grace period, then SIGKILL).
+// line under a "[name] " prefix, readiness probed over HTTP, restarts with
+// exponential backoff for supervised children, a parent-death signal so no
+// child outlives a killed parent (Linux), and a stop that leaves nothing
+// running (SIGTERM, a grace period, then SIGKILL).
 package supervise
 
 import (
@@ -14,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -54,21 +57,40 @@ type Group struct {
 	out    *lineWriter
 	logger *slog.Logger
 
+	statusDir string
+
 	mu       sync.Mutex
 	procs    []*Process
 	stopping bool
+	// stopped is closed when Stop begins, to cut restart backoffs short.
+	stopped  chan struct{}
 	exited   chan struct{}
 	cause    error
 	watchers sync.WaitGroup
 }
 
+// Option configures a Group.
+type Option func(*Group)
+
+// WithStatusDir makes the group keep one file per child in dir,
+// <name>.json, holding its current pid, restart count and state
+// ("running", "restarting", "exited"), so other programs can find and signal
+// each process by name.
+func WithStatusDir(dir string) Option {
+	return func(g *Group) { g.statusDir = dir }
+}
+
 // New returns an empty group that writes children's output to out and its own
 // lifecycle events to logger (nil discards them).
-func New(out io.Writer, logger *slog.Logger) *Group {
+func New(out io.Writer, logger *slog.Logger, opts ...Option) *Group {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Group{out: &lineWriter{w: out}, logger: logger, exited: make(chan struct{})}
+	g := &Group{out: &lineWriter{w: out}, logger: logger, exited: make(chan struct{}), stopped: make(chan struct{})}
+	for _, o := range opts {
+		o(g)
+	}
+	return g
 }
 
 // Start launches c in a new process group. The process runs until it exits or
@@ -82,18 +104,38 @@ func (g *Group) Start(ctx context.Context, c Command) (*Process, error) {
 	if g.stopping {
 		return nil, fmt.Errorf("start %s: group is stopping", c.Name)
 	}
+	return g.startLocked(ctx, c, false, 0)
+}
+
+// startLocked starts one run of c; an unsupervised run ends the group when
+// it exits on its own. The caller holds g.mu.
+func (g *Group) startLocked(ctx context.Context, c Command, supervised bool, restarts int) (*Process, error) {
 	p, err := start(c, g.out)
 	if err != nil {
 		return nil, err
 	}
 	g.procs = append(g.procs, p)
-	g.logger.InfoContext(ctx, "process started", "process", c.Name, "pid", p.Pid())
-	g.watchers.Go(func() { g.watch(p) })
+	g.logger.InfoContext(ctx, "process started", "process", c.Name, "pid", p.Pid(), "restarts", restarts)
+	g.writeStatusLocked(c.Name, p, restarts, "running")
+	if !supervised {
+		g.watchers.Go(func() { g.watch(p) })
+	}
 	return p, nil
 }
 
-// Exited returns a channel closed when the first process exits on its own,
-// that is, not because Stop asked it to.
+// giveUpLocked ends the group with cause unless it already ended. The caller
+// holds g.mu.
+func (g *Group) giveUpLocked(cause error) {
+	if g.cause != nil {
+		return
+	}
+	g.cause = cause
+	close(g.exited)
+}
+
+// Exited returns a channel closed when the first unsupervised process exits
+// on its own (not because Stop asked it to), or when a supervised child
+// exceeds its restart limit.
 func (g *Group) Exited() <-chan struct{} { return g.exited }
 
 // Cause says which process exited first on its own and how; nil until
@@ -110,7 +152,10 @@ func (g *Group) Cause() error {
 // the error reports signals that could not be delivered. Start fails after Stop.
 func (g *Group) Stop(ctx context.Context) error {
 	g.mu.Lock()
-	g.stopping = true
+	if !g.stopping {
+		g.stopping = true
+		close(g.stopped)
+	}
 	procs := append([]*Process(nil), g.procs...)
 	g.mu.Unlock()
 
@@ -146,16 +191,17 @@ func (g *Group) watch(p *Process) {
 	<-p.Done()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.stopping || g.cause != nil {
+	g.writeStatusLocked(p.name, p, 0, "exited")
+	if g.stopping {
 		return
 	}
-	g.cause = fmt.Errorf("%s: %w: %s", p.name, ErrExited, p.exitText())
-	close(g.exited)
+	g.giveUpLocked(fmt.Errorf("%s: %w: %s", p.name, ErrExited, p.exitText()))
 }
 
 // Process is one running child.
 type Process struct {
 	name string
+	out  *lineWriter
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
@@ -238,32 +284,49 @@ func start(c Command, out *lineWriter) (*Process, error) {
 	// One *os.File for both streams: the child writes straight into the pipe,
 	// so exec starts no copying goroutine and Wait does not wait on output.
 	cmd.Stdout, cmd.Stderr = w, w
-	cmd.SysProcAttr = newProcessGroup()
-	if err := cmd.Start(); err != nil {
-		_, _ = r.Close(), w.Close()
-		return nil, fmt.Errorf("start %s: %w", c.Name, err)
-	}
+	cmd.SysProcAttr = childAttributes()
+
+	p := &Process{name: c.Name, out: out, cmd: cmd, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		// The parent-death signal fires when the thread that forked the child
+		// exits, not the process: this goroutine keeps its thread locked, and
+		// so alive, from the fork until the child is reaped.
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		p.reap(r)
+	}()
+	err = <-started
 	// The child holds its own copy; ours would keep the pipe open forever.
 	_ = w.Close()
+	if err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("start %s: %w", c.Name, err)
+	}
+	return p, nil
+}
 
-	p := &Process{name: c.Name, cmd: cmd, done: make(chan struct{})}
+// reap copies the child's output until it exits, waits for it and closes
+// done.
+func (p *Process) reap(r *os.File) {
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		out.copyLines("["+c.Name+"] ", r)
+		p.out.copyLines("["+p.name+"] ", r)
 	}()
-	go func() {
-		p.err = cmd.Wait()
-		select {
-		case <-copied:
-		case <-time.After(drainGrace):
-			// A descendant outside the group still holds the pipe; stop reading.
-		}
-		_ = r.Close()
-		<-copied
-		close(p.done)
-	}()
-	return p, nil
+	p.err = p.cmd.Wait()
+	select {
+	case <-copied:
+	case <-time.After(drainGrace):
+		// A descendant outside the group still holds the pipe; stop reading.
+	}
+	_ = r.Close()
+	<-copied
+	close(p.done)
 }
 
 // lineWriter writes whole prefixed lines to w, one at a time, so lines from

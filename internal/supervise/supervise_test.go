@@ -32,6 +32,7 @@ const (
 	helperEnv   = "SUPERVISE_HELPER"
 	portEnv     = "HELPER_PORT"
 	pidFileEnv  = "HELPER_PIDFILE"
+	counterEnv  = "HELPER_COUNTER"
 	longLineLen = 70_000
 )
 
@@ -57,6 +58,10 @@ func helper(mode string) int {
 		return serve(false)
 	case "stubborn":
 		return serve(true)
+	case "flaky":
+		return flaky()
+	case "parent":
+		return parent()
 	}
 	return 2
 }
