@@ -211,6 +211,7 @@ func BatchGrading(ctx workflow.Context, in BatchGradingInput) (BatchGradingResul
 	default:
 		err = b.run(ctx)
 	}
+	b.settleProgress(ctx)
 	var can *workflow.ContinueAsNewError
 	if errors.As(err, &can) {
 		return BatchGradingResult{}, err

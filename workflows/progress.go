@@ -15,6 +15,14 @@ const (
 	progressRowVersion = 1
 )
 
+// progressSettleChange makes a run wait for its last progress write before
+// it ends, so that no write outlives the run or lands after the batch's final
+// record. Runs that ended before it replay as they were.
+const (
+	progressSettleChange  = "progress-settle"
+	progressSettleVersion = 1
+)
+
 // progressEvery is how often, at most, a batch writes its progress row while
 // outcomes arrive: a handful of history events every few seconds, whatever
 // the batch's rate.
@@ -64,4 +72,18 @@ func (b *batch) recordProgress(ctx workflow.Context) {
 	b.recording = workflow.ExecuteActivity(actx, RecordBatchProgressName, RecordBatchProgressInput{
 		BatchID: b.in.BatchID, Progress: b.progress(ctx),
 	})
+}
+
+// settleProgress waits for a progress write that is still running. The
+// write's own failure was already tolerated: progress is best effort.
+func (b *batch) settleProgress(ctx workflow.Context) {
+	if b.recording == nil ||
+		workflow.GetVersion(ctx, progressSettleChange, workflow.DefaultVersion, progressSettleVersion) < progressSettleVersion {
+		return
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if err := b.recording.Get(dctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("batch progress not recorded", "batch_id", b.in.BatchID, "err", err)
+	}
+	b.recording = nil
 }

@@ -80,6 +80,11 @@ type Config struct {
 	// the system temporary directory, removed by Close. Each runner uses its
 	// own, so workers sharing a host never touch each other's containers.
 	StateDir string `env:"ZINC_SANDBOX_STATE_DIR"`
+	// Slots is how many CPUs' worth of commands run at once (the number of
+	// CPUs if zero); a command takes as many slots as its CPU limit. A wall
+	// timeout must measure the command, not how many others share the
+	// CPUs: a command waits for its slots before its timeout starts.
+	Slots int `env:"ZINC_SANDBOX_SLOTS"`
 }
 
 // Capabilities reports how a Runner isolates commands on this host.

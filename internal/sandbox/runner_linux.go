@@ -10,13 +10,16 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,6 +40,8 @@ type Runner struct {
 	id        string
 	seq       atomic.Uint64
 	unsafe    bool
+	slots     *semaphore.Weighted
+	maxSlots  int64
 }
 
 // New finds the OCI runtime, prepares the shared read-only root, and runs
@@ -53,11 +58,15 @@ func New(cfg Config, log *slog.Logger) (*Runner, error) {
 	if cfg.DefaultTimeout < 0 {
 		return nil, fmt.Errorf("new sandbox: %w: negative default timeout", ErrInvalidSpec)
 	}
+	if cfg.Slots < 0 {
+		return nil, fmt.Errorf("new sandbox: %w: negative slots", ErrInvalidSpec)
+	}
 	id := make([]byte, 4)
 	if _, err := rand.Read(id); err != nil {
 		return nil, fmt.Errorf("new sandbox: %w", err)
 	}
-	r := &Runner{cfg: cfg, log: log, id: "z" + hex.EncodeToString(id)}
+	maxSlots := int64(firstPositive(cfg.Slots, runtime.NumCPU()))
+	r := &Runner{cfg: cfg, log: log, id: "z" + hex.EncodeToString(id), slots: semaphore.NewWeighted(maxSlots), maxSlots: maxSlots}
 	switch cfg.Mode {
 	case ModeUnsafeLocal:
 		r.unsafe = true
@@ -187,6 +196,11 @@ func (r *Runner) run(ctx context.Context, spec Spec) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	weight := min(int64(math.Ceil(float64(j.lim.CPUs))), r.maxSlots)
+	if err := r.slots.Acquire(ctx, weight); err != nil {
+		return Result{}, fmt.Errorf("wait for a free slot: %w", err)
+	}
+	defer r.slots.Release(weight)
 	if r.unsafe {
 		return r.runLocal(ctx, j)
 	}

@@ -405,3 +405,44 @@ func randomName(t *testing.T) string {
 	require.NoError(t, err)
 	return hex.EncodeToString(b)
 }
+
+// TestSlotsQueueCommandsBeforeTheirTimeoutStarts: with one slot, two
+// commands that each need most of their timeout both finish in time, one
+// after the other; a command still waiting for its slot when ctx ends is
+// cancelled.
+func TestSlotsQueueCommandsBeforeTheirTimeoutStarts(t *testing.T) {
+	r, err := New(Config{Mode: ModeUnsafeLocal, Slots: 1}, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	spec := Spec{Argv: sh("sleep 0.4"), Timeout: 700 * time.Millisecond}
+	var wg sync.WaitGroup
+	results := make([]Result, 2)
+	errs := make([]error, 2)
+	start := time.Now()
+	for i := range results {
+		s := spec
+		s.Dir = scratch(t)
+		wg.Go(func() { results[i], errs[i] = r.Run(context.Background(), s) })
+	}
+	wg.Wait()
+	assert.GreaterOrEqual(t, time.Since(start), 800*time.Millisecond, "the commands ran one at a time")
+	for i := range results {
+		require.NoError(t, errs[i])
+		assert.False(t, results[i].TimedOut, "command %d timed out while another held the slot", i)
+		assert.Zero(t, results[i].ExitCode)
+	}
+
+	// Hold the only slot, then ask for it with a context that ends.
+	require.NoError(t, r.slots.Acquire(context.Background(), 1))
+	defer r.slots.Release(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	s := spec
+	s.Dir = scratch(t)
+	_, err = r.Run(ctx, s)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestNewRefusesNegativeSlots(t *testing.T) {
+	_, err := New(Config{Mode: ModeUnsafeLocal, Slots: -1}, slog.New(slog.DiscardHandler))
+	require.ErrorIs(t, err, ErrInvalidSpec)
+}
