@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,12 +21,13 @@ import (
 // apphost is the apphost binary running the whole stack on one data
 // directory, as an operator runs it.
 type apphost struct {
-	t      *testing.T
-	args   []string
-	env    []string
-	log    string
-	cmd    *exec.Cmd
-	exited chan struct{}
+	t       *testing.T
+	dataDir string
+	args    []string
+	env     []string
+	log     string
+	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 func (a *apphost) start(s *stack) {
@@ -50,18 +50,17 @@ func (a *apphost) start(s *stack) {
 		require.Equal(c, http.StatusOK, status)
 	}, 5*time.Minute, 200*time.Millisecond, "apphost serves the API")
 	// The apphost keeps its local admin key in the data directory.
-	dataDir := a.args[slices.Index(a.args, "--data-dir")+1]
-	key, err := os.ReadFile(filepath.Join(dataDir, "admin.key"))
+	key, err := os.ReadFile(filepath.Join(a.dataDir, "admin.key"))
 	require.NoError(a.t, err)
 	s.api.token = strings.TrimSpace(string(key))
 }
 
-// TestApphostSIGKILLThenRestart kills the apphost with SIGKILL mid-batch
-// and starts it again on the same data directory: the batch resumes from
-// Temporal's and ZINC's state on disk and loses nothing.
-func TestApphostSIGKILLThenRestart(t *testing.T) {
+// startApphost runs the apphost binary on a fresh data directory with the
+// newcomer's defaults (embedded NATS, SQLite, file blobs) and args, and
+// waits until it serves the API.
+func startApphost(t *testing.T, args ...string) (*stack, *apphost) {
+	t.Helper()
 	skipUnlessStack(t)
-	sz := runSize()
 	tmp := t.TempDir()
 	port := func() string {
 		p, err := devstack.FreePort("127.0.0.1")
@@ -74,9 +73,10 @@ func TestApphostSIGKILLThenRestart(t *testing.T) {
 		blobDir: filepath.Join(data, "blobs"), procs: map[string]*process{}}
 	require.NoError(t, os.MkdirAll(s.scratch, 0o755))
 	a := &apphost{
-		t:    t,
-		args: []string{"--data-dir", data, "--bin-dir", binDir, "--api-addr", apiAddr, "--temporal-addr", port(), "--ui-addr", port()},
-		// The newcomer's defaults: embedded NATS, SQLite, file blobs.
+		t:       t,
+		dataDir: data,
+		args: append([]string{"--data-dir", data, "--bin-dir", binDir, "--api-addr", apiAddr,
+			"--temporal-addr", port(), "--ui-addr", port()}, args...),
 		env: append(withoutVars(os.Environ(), "DATABASE_URL", "NATS_URL", "BLOB_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "ZINC_HEALTH_ADDR"),
 			"ZINC_SCRATCH_DIR="+s.scratch),
 		log: filepath.Join(tmp, "apphost.log"),
@@ -97,26 +97,57 @@ func TestApphostSIGKILLThenRestart(t *testing.T) {
 		}
 	})
 	a.start(s)
+	return s, a
+}
+
+// stop ends the apphost with SIGTERM, as Ctrl-C would.
+func (a *apphost) stop() {
+	a.t.Helper()
+	require.NoError(a.t, a.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-a.exited:
+	case <-time.After(time.Minute):
+		a.t.Fatal("apphost did not stop within a minute of SIGTERM")
+	}
+	a.cmd = nil
+}
+
+// natsURL is the embedded NATS server the apphost printed last.
+func (a *apphost) natsURL() string {
+	a.t.Helper()
+	b, err := os.ReadFile(a.log)
+	require.NoError(a.t, err)
+	url := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "NATS: "); ok {
+			url = strings.TrimSpace(v)
+		}
+	}
+	require.NotEmpty(a.t, url, "apphost printed no NATS: line")
+	return url
+}
+
+// TestApphostSIGKILLThenRestart kills the apphost with SIGKILL mid-batch
+// and starts it again on the same data directory: the batch resumes from
+// Temporal's and ZINC's state on disk and loses nothing.
+func TestApphostSIGKILLThenRestart(t *testing.T) {
+	sz := runSize()
+	s, a := startApphost(t)
 
 	r := seed(t, s, sz.copies, false)
 	r.start(t)
 	r.waitDone(t, 1)
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
 	<-a.exited
-	// Until the apphost gives its children a parent-death signal, they
-	// outlive it: stop them as an operator would before restarting.
+	// The children die with the apphost (parent-death signal); any that
+	// did not are counted and stopped as an operator would.
 	orphans := killServices()
 	a.start(s)
 	recovery := r.recovery(t)
 	r.verify(t, sz.timeout)
+	r.checkEvents(t, a.natsURL())
 
-	require.NoError(t, a.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-a.exited:
-	case <-time.After(time.Minute):
-		t.Fatal("apphost did not stop within a minute of SIGTERM")
-	}
-	a.cmd = nil
+	a.stop()
 	s.checkNothingLeft()
 	t.Logf("figure: case=%q deliveries=%d fault=%q recovery=%s orphans=%d lost=0 duplicated=0 batch=%s",
 		"apphost SIGKILL then restart", len(r.want), "SIGKILL apphost", recovery.Round(100*time.Millisecond), orphans,

@@ -86,8 +86,8 @@ func TestFaults(t *testing.T) {
 		{name: "poison delivery", poison: true, inject: func(*testing.T, *stack, *run) []fault {
 			return []fault{{what: "poison delivery"}}
 		}},
-		// The cluster topology (apphost --temporal-db) adds rows killing the
-		// Temporal frontend, then the history service, the same way.
+		// The cluster topology (apphost --temporal-db) has its own case,
+		// TestClusterFrontendThenHistoryKilled.
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,6 +96,7 @@ func TestFaults(t *testing.T) {
 			r.start(t)
 			faults := tt.inject(t, s, r)
 			r.verify(t, sz.timeout)
+			r.checkEvents(t, s.natsURL)
 			s.checkNothingLeft()
 			for _, f := range faults {
 				t.Logf("figure: case=%q deliveries=%d fault=%q recovery=%s lost=0 duplicated=0 batch=%s",

@@ -52,8 +52,8 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// buildBinaries compiles apphost and the three services into a new
-// temporary directory.
+// buildBinaries compiles apphost, the three services and the Temporal
+// service into a new temporary directory.
 func buildBinaries() (string, error) {
 	dir, err := os.MkdirTemp("", "zinc-faults-bin-")
 	if err != nil {
@@ -63,7 +63,7 @@ func buildBinaries() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find module root: %w", err)
 	}
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/apphost", "./cmd/api", "./cmd/submission-worker", "./cmd/pipeline-worker")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/apphost", "./cmd/api", "./cmd/submission-worker", "./cmd/pipeline-worker", "./cmd/temporal-service")
 	cmd.Dir = strings.TrimSpace(string(root))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %w: %s", err, out)
@@ -86,6 +86,7 @@ type stack struct {
 	blobDir  string
 	db       *proxy // nil on SQLite
 	nats     *proxy
+	natsURL  string // the NATS server itself, not its proxy
 	postgres bool
 
 	mu    sync.Mutex
@@ -134,6 +135,7 @@ func startStack(t *testing.T, wantPostgres bool) *stack {
 	natsURL, err := url.Parse(nats.URL())
 	require.NoError(t, err)
 	s.nats = startProxy(t, natsURL.Host)
+	s.natsURL = nats.URL()
 
 	dbURL := storetest.SQLiteURL(t)
 	if os.Getenv(storetest.EnvDatabaseURL) != "" {
