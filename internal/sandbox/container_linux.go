@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,15 +90,8 @@ func (r *Runner) supervise(ctx context.Context, j job, c container, bundle strin
 		return Result{}, err
 	}
 	defer p.closeParent()
-	flood := make(chan struct{})
-	var floodOnce sync.Once
-	onFlood := func() { floodOnce.Do(func() { close(flood) }) }
-	stdout := newCapture(j.lim.OutputLimitBytes, onFlood)
-	stderr := newCapture(j.lim.OutputLimitBytes, onFlood)
-	var readers sync.WaitGroup
-	readers.Go(func() { _, _ = io.Copy(stdout, p.stdoutR) })
-	readers.Go(func() { _, _ = io.Copy(stderr, p.stderrR) })
-	defer r.drain(&readers, p)
+	out := captureOutputs(p, j.lim.OutputLimitBytes)
+	defer r.drain(&out.readers, p)
 
 	pidFile := filepath.Join(bundle, "pid")
 	create := exec.Command(r.host.runtime, r.runtimeArgs("create", "--bundle", bundle, "--pid-file", pidFile, c.id)...)
@@ -117,8 +109,8 @@ func (r *Runner) supervise(ctx context.Context, j job, c container, bundle strin
 	defer deleteContainer()
 	if createErr != nil {
 		p.closeParent()
-		r.drain(&readers, p)
-		msg, _, _ := stderr.result()
+		r.drain(&out.readers, p)
+		msg, _, _ := out.stderr.result()
 		return Result{}, fmt.Errorf("create container: %w: %s", createErr, bytes.TrimSpace(msg))
 	}
 	pid, err := readPID(pidFile)
@@ -158,22 +150,9 @@ func (r *Runner) supervise(ctx context.Context, j job, c container, bundle strin
 	})
 	defer feeder.Wait()
 
-	timer := time.NewTimer(j.timeout)
-	defer timer.Stop()
-	var timedOut, cancelled bool
-	var ex exit
-	ended := false
-	select {
-	case ex = <-exited:
-		ended = true
-	case <-timer.C:
-		timedOut = true
-	case <-flood:
-	case <-ctx.Done():
-		cancelled = true
-	}
+	ex, end := watch(ctx, exited, j.timeout, out.flood)
 	duration := time.Since(start)
-	if !ended {
+	if !end.exited {
 		// The first process dies with its PID namespace: the kernel kills
 		// every other process in it.
 		kill()
@@ -183,14 +162,14 @@ func (r *Runner) supervise(ctx context.Context, j job, c container, bundle strin
 		return Result{}, fmt.Errorf("wait for container: %w", ex.err)
 	}
 	_ = p.stdinW.Close()
-	res := Result{TimedOut: timedOut, Duration: duration}
+	res := Result{TimedOut: end.timedOut, Duration: duration}
 	res.ExitCode, res.Signal = exitOf(ex.status)
 	facts := hitFacts{
 		oomKills:   r.cgroupCounter(c.cgroupPath, "memory", "oom_kill"),
 		pidsMax:    r.cgroupCounter(c.cgroupPath, "pids", "max"),
 		signal:     res.Signal,
 		exitCode:   res.ExitCode,
-		killedByUs: timedOut || cancelled,
+		killedByUs: end.killedByUs(),
 		cpuUsed:    ex.cpu,
 		cpuLimit:   time.Duration(j.lim.CPUSeconds) * time.Second,
 		fileAtCap:  l.fileAtLimit(int64(mib(j.lim.MaxFileMB))),
@@ -198,14 +177,10 @@ func (r *Runner) supervise(ctx context.Context, j job, c container, bundle strin
 	}
 	// The container is dead; once deleted nothing holds the pipes.
 	deleteContainer()
-	r.drain(&readers, p)
-	var outFlood, errFlood bool
-	res.Stdout, res.StdoutTruncated, outFlood = stdout.result()
-	res.Stderr, res.StderrTruncated, errFlood = stderr.result()
-	facts.flooded = outFlood || errFlood
-	facts.truncated = res.StdoutTruncated || res.StderrTruncated
+	r.drain(&out.readers, p)
+	facts.flooded, facts.truncated = out.fill(&res)
 	res.LimitHit = limitHit(facts)
-	if cancelled {
+	if end.cancelled {
 		return res, fmt.Errorf("command cancelled: %w", ctx.Err())
 	}
 	return res, nil

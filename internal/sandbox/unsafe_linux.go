@@ -6,9 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os/exec"
-	"sync"
 	"syscall"
 	"time"
 
@@ -38,56 +36,34 @@ func (r *Runner) runLocal(ctx context.Context, j job) (Result, error) {
 	}
 	start := time.Now()
 	p.closeChild()
-	flood := make(chan struct{})
-	var floodOnce sync.Once
-	onFlood := func() { floodOnce.Do(func() { close(flood) }) }
-	stdout := newCapture(j.lim.OutputLimitBytes, onFlood)
-	stderr := newCapture(j.lim.OutputLimitBytes, onFlood)
-	var readers sync.WaitGroup
-	readers.Go(func() { _, _ = io.Copy(stdout, p.stdoutR) })
-	readers.Go(func() { _, _ = io.Copy(stderr, p.stderrR) })
+	out := captureOutputs(p, j.lim.OutputLimitBytes)
 	go func() {
 		_, _ = p.stdinW.Write(j.spec.Stdin)
 		_ = p.stdinW.Close()
 	}()
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
-	timer := time.NewTimer(j.timeout)
-	defer timer.Stop()
-	var timedOut, cancelled bool
-	var waitErr error
-	ended := false
-	select {
-	case waitErr = <-waited:
-		ended = true
-	case <-timer.C:
-		timedOut = true
-	case <-flood:
-	case <-ctx.Done():
-		cancelled = true
-	}
+	waitErr, end := watch(ctx, waited, j.timeout, out.flood)
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	if !ended {
+	if !end.exited {
 		waitErr = <-waited
 	}
-	r.drain(&readers, p)
+	r.drain(&out.readers, p)
 	var exitErr *exec.ExitError
 	if waitErr != nil && !errors.As(waitErr, &exitErr) {
 		return Result{}, fmt.Errorf("wait for command: %w", waitErr)
 	}
-	res := Result{TimedOut: timedOut, Duration: time.Since(start), Unsandboxed: true}
+	res := Result{TimedOut: end.timedOut, Duration: time.Since(start), Unsandboxed: true}
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
 		res.ExitCode, res.Signal = -1, unix.SignalName(ws.Signal())
 	} else {
 		res.ExitCode = ws.ExitStatus()
 	}
-	var outFlood, errFlood bool
-	res.Stdout, res.StdoutTruncated, outFlood = stdout.result()
-	res.Stderr, res.StderrTruncated, errFlood = stderr.result()
-	res.LimitHit = limitHit(hitFacts{flooded: outFlood || errFlood, truncated: res.StdoutTruncated || res.StderrTruncated,
-		signal: res.Signal, exitCode: res.ExitCode, killedByUs: timedOut || cancelled, cpuLimit: time.Duration(j.lim.CPUSeconds) * time.Second})
-	if cancelled {
+	flooded, truncated := out.fill(&res)
+	res.LimitHit = limitHit(hitFacts{flooded: flooded, truncated: truncated,
+		signal: res.Signal, exitCode: res.ExitCode, killedByUs: end.killedByUs(), cpuLimit: time.Duration(j.lim.CPUSeconds) * time.Second})
+	if end.cancelled {
 		return res, fmt.Errorf("command cancelled: %w", ctx.Err())
 	}
 	return res, nil
