@@ -365,7 +365,7 @@ func (b *batch) run(ctx workflow.Context) error {
 			case b.draining:
 				return b.continueAsNew(ctx)
 			case b.carry.Paused:
-				b.recordProgress(ctx)
+				b.recordPausedProgress(ctx)
 				// Nothing runs while paused: wait for resume or cancellation.
 				if err := workflow.Await(ctx, func() bool { return !b.carry.Paused }); err != nil {
 					return sdktemporal.NewCanceledError()

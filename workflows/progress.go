@@ -23,6 +23,13 @@ const (
 	progressSettleVersion = 1
 )
 
+// progressPausedChange makes a paused batch write its row once nothing runs
+// any more, so that the row never shows deliveries in flight while none are.
+const (
+	progressPausedChange  = "progress-paused"
+	progressPausedVersion = 1
+)
+
 // progressEvery is how often, at most, a batch writes its progress row while
 // outcomes arrive: a handful of history events every few seconds, whatever
 // the batch's rate.
@@ -86,4 +93,16 @@ func (b *batch) settleProgress(ctx workflow.Context) {
 		workflow.GetLogger(ctx).Warn("batch progress not recorded", "batch_id", b.in.BatchID, "err", err)
 	}
 	b.recording = nil
+}
+
+// recordPausedProgress writes the row of a batch that is paused and has
+// nothing in flight, before it waits for resume: the last write may predate
+// the outcomes of the deliveries that were in flight at pause time.
+func (b *batch) recordPausedProgress(ctx workflow.Context) {
+	if b.progressRow &&
+		workflow.GetVersion(ctx, progressPausedChange, workflow.DefaultVersion, progressPausedVersion) >= progressPausedVersion {
+		b.settleProgress(ctx)
+		b.progressDirty = true
+	}
+	b.recordProgress(ctx)
 }

@@ -55,6 +55,44 @@ func (s *batchSuite) TestRecordsProgressWhileGrading() {
 	s.Positive(done, "a later write counts the outcomes that arrived by then")
 }
 
+// TestPausedBatchRecordsSettledProgress: once the deliveries in flight at
+// pause time finish, the row says paused with nothing in flight.
+func (s *batchSuite) TestPausedBatchRecordsSettledProgress() {
+	s.expectConfig()
+	s.env.OnActivity(GetCollectionLatestDeliveriesName, mock.Anything, mock.Anything).Return(pager(users(4)))
+	s.env.OnActivity(ExecutePipelineName, mock.Anything, mock.Anything).Return(graded(1)).After(time.Minute)
+	var mu sync.Mutex
+	var last Progress
+	s.env.OnActivity(RecordBatchProgressName, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in RecordBatchProgressInput) error {
+			mu.Lock()
+			defer mu.Unlock()
+			last = in.Progress
+			return nil
+		})
+	s.expectRecord(grading.BatchCompleted)
+
+	var whilePaused Progress
+	s.env.RegisterDelayedCallback(func() {
+		s.env.UpdateWorkflow(PauseUpdate, "p1", &updateCallback{s: &s.Suite})
+	}, 30*time.Second)
+	s.env.RegisterDelayedCallback(func() {
+		mu.Lock()
+		whilePaused = last
+		mu.Unlock()
+		s.env.UpdateWorkflow(ResumeUpdate, "r1", &updateCallback{s: &s.Suite})
+	}, 10*time.Minute)
+
+	in := input("c1")
+	in.Concurrency = 2
+	s.env.ExecuteWorkflow(BatchGradingName, in)
+
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.True(whilePaused.Paused)
+	s.Equal(2, whilePaused.Done)
+	s.Equal(0, whilePaused.InFlight)
+}
+
 // TestProgressWriteFailureDoesNotHoldTheBatch: progress is best effort.
 func (s *batchSuite) TestProgressWriteFailureDoesNotHoldTheBatch() {
 	s.expectConfig()

@@ -40,11 +40,6 @@ func (s *Service) keptProgress(ctx context.Context, id string) (workflows.Progre
 	if p.Partition != "" {
 		return workflows.Progress{}, false
 	}
-	// A paused batch writes no row when its last deliveries in flight
-	// finish, so while any are in flight the workflow is asked instead.
-	if p.Paused && p.InFlight > 0 {
-		return workflows.Progress{}, false
-	}
 	return p, true
 }
 
