@@ -38,6 +38,7 @@ var unpackLimits = archive.Limits{MaxFiles: 2000, MaxTotalBytes: 256 << 20, MaxF
 type Store interface {
 	Config(ctx context.Context, id string) (grading.Config, error)
 	Delivery(ctx context.Context, id string) (grading.Delivery, error)
+	Result(ctx context.Context, deliveryID, configID string) (grading.Result, error)
 	SaveResultAnnounced(ctx context.Context, r grading.Result, announce store.Announce[grading.Result]) (grading.Result, error)
 }
 
@@ -183,11 +184,15 @@ func queueWait(ctx context.Context) int64 {
 
 // Grade runs the pipeline of one delivery and stores its result: the body
 // of both ExecutePipeline and ExecutePipelines. Grading again overwrites the
-// result of the same (delivery, config), never duplicates it.
+// result of the same (delivery, config), never duplicates it; a result the
+// same batch already saved is returned as it is.
 func (g *Grader) Grade(ctx context.Context, batchID, configID string, ref workflows.DeliveryRef) (grading.Outcome, error) {
 	started := time.Now()
 	if ref.ID == "" || configID == "" {
 		return grading.Outcome{}, fmt.Errorf("grade delivery: delivery id and config id are required: %w", errInvalidInput)
+	}
+	if out, ok, err := g.gradedInBatch(ctx, batchID, configID, ref.ID); err != nil || ok {
+		return out, err
 	}
 	def, _, err := g.definition(ctx, configID)
 	if err != nil {
@@ -219,6 +224,26 @@ func (g *Grader) Grade(ctx context.Context, batchID, configID string, ref workfl
 	out := saved.Outcome()
 	out.DurationMS = time.Since(started).Milliseconds()
 	return out, nil
+}
+
+// gradedInBatch finds the result an earlier attempt of the batch saved
+// before its worker died, between the commit and the activity's
+// completion: grading again would repeat the work and announce the result
+// a second time.
+func (g *Grader) gradedInBatch(ctx context.Context, batchID, configID, deliveryID string) (grading.Outcome, bool, error) {
+	if batchID == "" {
+		return grading.Outcome{}, false, nil
+	}
+	r, err := infra(ctx, g, "get result", func() (grading.Result, error) { return g.store.Result(ctx, deliveryID, configID) })
+	switch {
+	case errors.Is(err, grading.ErrNotFound):
+		return grading.Outcome{}, false, nil
+	case err != nil:
+		return grading.Outcome{}, false, fmt.Errorf("get result of delivery %s: %w", deliveryID, err)
+	case r.BatchID != batchID:
+		return grading.Outcome{}, false, nil
+	}
+	return r.Outcome(), true, nil
 }
 
 // run prepares a fresh scratch directory with the delivery's files, runs the

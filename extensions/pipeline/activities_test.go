@@ -56,6 +56,18 @@ func (f *fakeStore) SaveResultAnnounced(_ context.Context, r grading.Result, _ s
 	return r, nil
 }
 
+// Result is the last result saved for the pair.
+func (f *fakeStore) Result(_ context.Context, deliveryID, configID string) (grading.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.saved) - 1; i >= 0; i-- {
+		if r := f.saved[i]; r.DeliveryID == deliveryID && r.ConfigID == configID {
+			return r, nil
+		}
+	}
+	return grading.Result{}, fmt.Errorf("result of %s: %w", deliveryID, grading.ErrNotFound)
+}
+
 type countingRunner struct {
 	mu    sync.Mutex
 	calls int
@@ -107,6 +119,36 @@ func TestExecutePipelinesResumesAfterHeartbeatedDeliveries(t *testing.T) {
 	for _, o := range res.Outcomes {
 		require.Equal(t, grading.StatusGraded, o.Status)
 	}
+}
+
+// TestResultSavedByTheBatchIsNotGradedAgain: a worker that died after
+// saving a result and before completing its activity leaves the retry
+// nothing to grade and nothing to announce; another batch grades again.
+func TestResultSavedByTheBatchIsNotGradedAgain(t *testing.T) {
+	a, fs, r := newTestActivities(t, "d1")
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	grade := func(batch string) grading.Outcome {
+		v, err := env.ExecuteActivity(workflows.ExecutePipelineName, workflows.ExecutePipelineInput{
+			BatchID: batch, ConfigID: "cfg", Delivery: workflows.DeliveryRef{ID: "d1", User: "user-d1"},
+		})
+		require.NoError(t, err)
+		var out grading.Outcome
+		require.NoError(t, v.Get(&out))
+		return out
+	}
+
+	first := grade("b1")
+	again := grade("b1")
+	require.Equal(t, 1, r.calls, "graded once for the batch")
+	require.Len(t, fs.saved, 1, "saved and announced once")
+	require.Equal(t, grading.StatusGraded, again.Status)
+	require.Equal(t, first.Score, again.Score)
+
+	grade("b2")
+	require.Equal(t, 2, r.calls, "another batch grades again")
+	require.Len(t, fs.saved, 2)
 }
 
 func TestBusinessFailuresAreNotRetried(t *testing.T) {
