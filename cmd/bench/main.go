@@ -10,7 +10,7 @@
 // stdio tests from files, a regex rule) over M deliveries, through the real
 // stack and with a direct os/exec pool, and prints the ratio:
 //
-//	go run ./cmd/bench -course -course-n 16 -course-tests 10
+//	go run ./cmd/bench -course -course-n 32 -course-tests 16
 //
 // With -scale-out it instead runs the apphost binary (from -bin-dir) with the
 // embedded dev server and with the Temporal cluster on PostgreSQL at each
@@ -57,8 +57,8 @@ func run() error {
 		workers     = flag.String("workers", "1,2,4", "with -scale-out: pipeline-worker counts on the cluster")
 		trivialN    = flag.Int("trivial-n", 200, "with -scale-out: deliveries of the trivial batch")
 		course      = flag.Bool("course", false, "run the course comparison instead (orchestrator vs a direct os/exec pool)")
-		courseN     = flag.Int("course-n", 16, "with -course: deliveries (M)")
-		courseTests = flag.Int("course-tests", 10, "with -course: stdio tests per delivery (N)")
+		courseN     = flag.Int("course-n", 32, "with -course: deliveries (M)")
+		courseTests = flag.Int("course-tests", 16, "with -course: stdio tests per delivery (N)")
 		courseConc  = flag.Int("course-concurrency", 4, "with -course: direct pool goroutines and batch window")
 	)
 	flag.Parse()
