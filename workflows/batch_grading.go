@@ -28,11 +28,14 @@ const (
 )
 
 // BatchGradingInput starts a batch: grade the latest delivery of every user
-// of a collection with one grading config.
+// of a collection (or every delivery, see Deliveries) with one grading config.
 type BatchGradingInput struct {
 	BatchID      string `json:"batch_id"`
 	CollectionID string `json:"collection_id"`
 	ConfigID     string `json:"config_id"`
+	// Deliveries is grading.DeliveriesAll to grade every delivery of every
+	// user; "" or grading.DeliveriesLatest grades each user's latest.
+	Deliveries string `json:"deliveries,omitempty"`
 	// Concurrency is how many pipeline activities run at once (1..500).
 	Concurrency int `json:"concurrency,omitempty"`
 	// ChunkSize > 1 hands that many deliveries to one ExecutePipelines
@@ -73,6 +76,9 @@ type BatchCarry struct {
 	Dispatched int `json:"dispatched,omitempty"`
 	// Partitions counts the partitions a partitioned batch has finished.
 	Partitions int `json:"partitions,omitempty"`
+	// CursorDelivery is the last started delivery of the Cursor user, kept
+	// when grading all deliveries, where a user has several.
+	CursorDelivery string `json:"cursor_delivery,omitempty"`
 }
 
 // BatchGradingResult is the final state of a batch. A partition also hands
@@ -157,6 +163,9 @@ func (in BatchGradingInput) Validate() error {
 	}
 	if in.PartitionSize < 0 || in.Partition < 0 || (in.Partition > 0 && in.PartitionSize == 0) {
 		errs = append(errs, errors.New("partition_size must not be negative, and a partition needs a partition_size"))
+	}
+	if !grading.ValidDeliveries(in.Deliveries) {
+		errs = append(errs, fmt.Errorf("deliveries %q: want %q or %q", in.Deliveries, grading.DeliveriesLatest, grading.DeliveriesAll))
 	}
 	if in.PageSize < 0 || in.MaxPerRun < 0 || in.PipelineTimeout < 0 {
 		errs = append(errs, errors.New("page_size, max_per_run and pipeline_timeout must not be negative"))
@@ -418,6 +427,8 @@ func (b *batch) fetchPage(ctx workflow.Context) error {
 		AfterUser:     b.carry.Cursor,
 		Limit:         b.in.PageSize,
 		FailedInBatch: b.in.RegradeOf,
+		Deliveries:    b.in.Deliveries,
+		AfterDelivery: b.carry.CursorDelivery,
 	}).Get(ctx, &page)
 	if err != nil {
 		return keepType(fmt.Sprintf("get latest deliveries of collection %s", b.in.CollectionID), err)
@@ -466,6 +477,9 @@ func (b *batch) checkConfig(ctx workflow.Context) error {
 // activities) never skips or repeats a delivery.
 func (b *batch) start(ctx workflow.Context, chunk []DeliveryRef) {
 	b.carry.Cursor = chunk[len(chunk)-1].User
+	if b.in.Deliveries == grading.DeliveriesAll {
+		b.carry.CursorDelivery = chunk[len(chunk)-1].ID
+	}
 	b.carry.Dispatched += len(chunk)
 	b.inFlight += len(chunk)
 	b.running++

@@ -70,11 +70,18 @@ func BatchWorkflowID(collectionID, configID string) string {
 // LatestDeliveriesInput asks for one page of a collection's latest
 // deliveries, ordered by user, starting after AfterUser. With FailedInBatch
 // set, only the deliveries that batch failed to grade are listed.
+//
+// With Deliveries set to grading.DeliveriesAll, every delivery of every
+// user is listed, ordered by user and then delivery id; AfterDelivery, when
+// set, resumes after that delivery of AfterUser rather than after all of
+// AfterUser's.
 type LatestDeliveriesInput struct {
 	CollectionID  string `json:"collection_id"`
 	AfterUser     string `json:"after_user,omitempty"`
 	Limit         int    `json:"limit"`
 	FailedInBatch string `json:"failed_in_batch,omitempty"`
+	Deliveries    string `json:"deliveries,omitempty"`
+	AfterDelivery string `json:"after_delivery,omitempty"`
 }
 
 // DeliveryRef identifies one delivery to grade; it is all the workflow keeps.

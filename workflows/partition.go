@@ -45,7 +45,7 @@ func (b *batch) runPartitions(ctx workflow.Context) error {
 		b.carry.Partitions++
 		b.carry.Summary.Merge(res.Summary)
 		if res.Carry != nil {
-			b.carry.Cursor = res.Carry.Cursor
+			b.carry.Cursor, b.carry.CursorDelivery = res.Carry.Cursor, res.Carry.CursorDelivery
 			b.carry.Durations.Merge(res.Carry.Durations)
 			b.carry.QueueWaits.Merge(res.Carry.QueueWaits)
 		}
@@ -61,7 +61,7 @@ func (b *batch) runChild(ctx workflow.Context, idx int) (BatchGradingResult, err
 	in := b.in
 	in.Partition = idx
 	in.Concurrency = b.concurrency
-	in.Carry = &BatchCarry{Cursor: b.carry.Cursor, Paused: b.carry.Paused, StartedAt: workflow.Now(ctx)}
+	in.Carry = &BatchCarry{Cursor: b.carry.Cursor, CursorDelivery: b.carry.CursorDelivery, Paused: b.carry.Paused, StartedAt: workflow.Now(ctx)}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		// Named from the input, not the running execution, so replay (which
 		// runs under another id) names it the same.

@@ -6,6 +6,12 @@
 //	go run ./cmd/bench -out BENCHMARKS.md
 //	go run ./cmd/bench -quick
 //
+// With -course it instead grades a course-like assignment (compile + N
+// stdio tests from files, a regex rule) over M deliveries, through the real
+// stack and with a direct os/exec pool, and prints the ratio:
+//
+//	go run ./cmd/bench -course -course-n 32 -course-tests 16
+//
 // With -scale-out it instead runs the apphost binary (from -bin-dir) with the
 // embedded dev server and with the Temporal cluster on PostgreSQL at each
 // -workers count, grades a trivial and a realistic batch on each through the
@@ -50,10 +56,19 @@ func run() error {
 		binDir      = flag.String("bin-dir", "", "with -scale-out: directory of apphost, api, submission-worker, pipeline-worker, temporal-service")
 		workers     = flag.String("workers", "1,2,4", "with -scale-out: pipeline-worker counts on the cluster")
 		trivialN    = flag.Int("trivial-n", 200, "with -scale-out: deliveries of the trivial batch")
+		course      = flag.Bool("course", false, "run the course comparison instead (orchestrator vs a direct os/exec pool)")
+		courseN     = flag.Int("course-n", 32, "with -course: deliveries (M)")
+		courseTests = flag.Int("course-tests", 16, "with -course: stdio tests per delivery (N)")
+		courseConc  = flag.Int("course-concurrency", 4, "with -course: direct pool goroutines and batch window")
 	)
 	flag.Parse()
 	if *scaleOut {
 		return runScaleOut(*binDir, *dbURL, *workers, *trivialN, *realisticN, *concurrency)
+	}
+	if *course {
+		return runCourse(bench.CourseConfig{
+			Deliveries: *courseN, Tests: *courseTests, Concurrency: *courseConc, DatabaseURL: *dbURL,
+		}, *verbose)
 	}
 
 	cfg := bench.Config{
@@ -104,4 +119,19 @@ func runScaleOut(binDir, dbURL, workers string, trivialN, realisticN, concurrenc
 	rows, err := bench.ScaleOut(ctx, cfg, log)
 	fmt.Print(bench.ScaleOutMarkdown(rows))
 	return err
+}
+
+func runCourse(cfg bench.CourseConfig, verbose bool) error {
+	log := servicedefaults.NewLogger(os.Stderr, slog.LevelInfo, servicedefaults.FormatText)
+	if verbose {
+		cfg.StackLogger = servicedefaults.NewLogger(os.Stderr, slog.LevelWarn, servicedefaults.FormatText)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := bench.Course(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Print(rep.Markdown())
+	return nil
 }

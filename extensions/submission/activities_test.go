@@ -38,7 +38,30 @@ func (f *fakeStore) CountLatestDeliveries(context.Context, string) (int, error) 
 	return f.n, nil
 }
 
-func (f *fakeStore) FailedDeliveries(_ context.Context, batch, after string, limit int) ([]grading.Delivery, error) {
+// AllDeliveries serves two versions of each user, dXa and dXb.
+func (f *fakeStore) AllDeliveries(_ context.Context, col, after, afterID string, limit int) ([]grading.Delivery, error) {
+	if col != "c" {
+		return nil, fmt.Errorf("collection %s: %w", col, grading.ErrNotFound)
+	}
+	var out []grading.Delivery
+	for i := 0; i < f.n; i++ {
+		u := fmt.Sprintf("u%d", i)
+		for _, v := range []string{"a", "b"} {
+			id := "d" + u + v
+			if len(out) < limit && (u > after || (u == after && afterID != "" && id > afterID)) {
+				out = append(out, grading.Delivery{ID: id, User: u})
+			}
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) CountAllDeliveries(context.Context, string) (int, error) {
+	f.counts++
+	return 2 * f.n, nil
+}
+
+func (f *fakeStore) FailedDeliveries(_ context.Context, batch, after, _ string, limit int) ([]grading.Delivery, error) {
 	if batch == "b" && after < "u1" && limit > 0 {
 		return []grading.Delivery{{ID: "du1", User: "u1"}}, nil
 	}
@@ -73,6 +96,39 @@ func TestPagesLatestDeliveries(t *testing.T) {
 	require.Equal(t, []workflows.DeliveryRef{{ID: "du3", User: "u3"}, {ID: "du4", User: "u4"}}, res.Deliveries)
 	require.True(t, res.Done, "exactly the last rows")
 	require.Equal(t, 1, fs.counts, "total is counted on the first page only")
+}
+
+// TestPagesAllDeliveries: with "all", every version is listed and a page
+// may end, and the next resume, in the middle of a user's versions.
+func TestPagesAllDeliveries(t *testing.T) {
+	fs := &fakeStore{n: 2}
+	env := activityEnv(t, NewActivities(fs))
+	var (
+		got []workflows.DeliveryRef
+		res workflows.LatestDeliveriesResult
+	)
+	in := workflows.LatestDeliveriesInput{CollectionID: "c", Limit: 3, Deliveries: grading.DeliveriesAll}
+	for !res.Done {
+		v, err := env.ExecuteActivity(workflows.GetCollectionLatestDeliveriesName, in)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&res))
+		if in.AfterUser == "" {
+			require.Equal(t, 4, res.Total)
+		}
+		got = append(got, res.Deliveries...)
+		last := res.Deliveries[len(res.Deliveries)-1]
+		in.AfterUser, in.AfterDelivery = last.User, last.ID
+	}
+	require.Equal(t, []workflows.DeliveryRef{
+		{ID: "du0a", User: "u0"}, {ID: "du0b", User: "u0"}, {ID: "du1a", User: "u1"}, {ID: "du1b", User: "u1"},
+	}, got)
+	require.Equal(t, 1, fs.counts, "total is counted on the first page only")
+
+	_, err := env.ExecuteActivity(workflows.GetCollectionLatestDeliveriesName,
+		workflows.LatestDeliveriesInput{CollectionID: "c", Limit: 3, Deliveries: "every"})
+	var app *sdktemporal.ApplicationError
+	require.True(t, errors.As(err, &app), "got %v", err)
+	require.Equal(t, workflows.ErrTypeInvalidInput, app.Type())
 }
 
 func TestListsFailedDeliveriesForARegrade(t *testing.T) {

@@ -51,6 +51,8 @@ func (s *Server) startBatch(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("config_id is required")
 	case req.ChunkSize < 0:
 		return badRequest("chunk_size %d is negative", req.ChunkSize)
+	case !grading.ValidDeliveries(req.Deliveries):
+		return badRequest("deliveries %q is not %q or %q", req.Deliveries, grading.DeliveriesLatest, grading.DeliveriesAll)
 	}
 	// Zero asks for the workflow's default window.
 	if req.Concurrency != 0 {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -55,6 +56,8 @@ func TestStartBatchRefusesBadInput(t *testing.T) {
 		{"fractional", fmt.Sprintf(`{"collection_id": %q, "config_id": %q, "concurrency": 1.5}`, c.ID, cfg.ID), 400, `field "concurrency" must be a JSON number`},
 		{"unknown field", fmt.Sprintf(`{"collection_id": %q, "config_id": %q, "priority": 1}`, c.ID, cfg.ID), 400, `unknown field "priority"`},
 		{"malformed", `{"collection_id": `, 400, "malformed JSON"},
+		{"unknown deliveries", fmt.Sprintf(`{"collection_id": %q, "config_id": %q, "deliveries": "every"}`, c.ID, cfg.ID), 400, `deliveries "every" is not "latest" or "all"`},
+		{"deliveries not a string", fmt.Sprintf(`{"collection_id": %q, "config_id": %q, "deliveries": 2}`, c.ID, cfg.ID), 400, `field "deliveries"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,4 +256,54 @@ func TestBatchResults(t *testing.T) {
 	assert.JSONEq(t, `[]`, string(r.body))
 
 	requireError(t, e.do(http.MethodGet, "/v1/batches/nope/results", nil, ""), http.StatusNotFound, "batch nope: not found")
+}
+
+// TestStartBatchOfAllDeliveries: "deliveries": "all" reaches the service,
+// the batch shows it, its results list a user once per graded delivery,
+// and its regrade keeps to all deliveries.
+func TestStartBatchOfAllDeliveries(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCollection(grading.Collection{})
+	cfg := e.newConfig()
+	ada1 := e.newDelivery(c.ID, "ada")
+	ada2 := e.newDelivery(c.ID, "ada")
+
+	r := e.doJSON(http.MethodPost, "/v1/batches", fmt.Sprintf(`{"collection_id": %q, "config_id": %q, "deliveries": "all"}`, c.ID, cfg.ID))
+	require.Equal(t, http.StatusAccepted, r.code, "body: %s", r.body)
+	b := decode[grading.Batch](t, r)
+	assert.Equal(t, grading.DeliveriesAll, b.Deliveries)
+	assert.Equal(t, []batches.StartRequest{{CollectionID: c.ID, ConfigID: cfg.ID, Deliveries: grading.DeliveriesAll}}, e.batches.started)
+
+	for _, d := range []grading.Delivery{ada1, ada2} {
+		_, err := e.store.SaveResult(t.Context(), grading.Result{
+			DeliveryID: d.ID, ConfigID: cfg.ID, BatchID: b.ID, Status: grading.StatusGraded, Score: 1, MaxScore: 2,
+		})
+		require.NoError(t, err)
+	}
+	r = e.do(http.MethodGet, "/v1/batches/"+b.ID+"/results", nil, "")
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	type row struct {
+		DeliveryID string `json:"delivery_id"`
+		User       string `json:"user"`
+	}
+	var rows []row
+	require.NoError(t, json.Unmarshal(r.body, &rows))
+	require.Len(t, rows, 2)
+	assert.Equal(t, []string{"ada", "ada"}, []string{rows[0].User, rows[1].User})
+	assert.ElementsMatch(t, []string{ada1.ID, ada2.ID}, []string{rows[0].DeliveryID, rows[1].DeliveryID})
+
+	r = e.do(http.MethodGet, "/v1/batches/"+b.ID+"/results.csv", nil, "")
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	assert.Equal(t, "user,status,score,max_score,delivery_id,diagnostic\n"+
+		"ada,graded,1,2,"+rows[0].DeliveryID+",\n"+
+		"ada,graded,1,2,"+rows[1].DeliveryID+",\n", string(r.body))
+
+	r = e.do(http.MethodGet, "/v1/batches/"+b.ID, nil, "")
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	assert.Contains(t, string(r.body), `"deliveries":"all"`)
+
+	e.finish(b.ID, grading.Summary{Total: 2, Counts: grading.Counts{Error: 1, Graded: 1}})
+	r = e.do(http.MethodPost, "/v1/batches/"+b.ID+"/regrade-failed", nil, "")
+	require.Equal(t, http.StatusAccepted, r.code, "body: %s", r.body)
+	assert.Equal(t, grading.DeliveriesAll, decode[grading.Batch](t, r).Deliveries)
 }

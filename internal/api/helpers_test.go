@@ -438,7 +438,7 @@ func (f *fakeBatches) Start(ctx context.Context, req batches.StartRequest) (grad
 			return grading.Batch{}, fmt.Errorf("start batch: a batch is already running (workflow %s): %w", wid, grading.ErrConflict)
 		}
 	}
-	b, err := f.store.CreateBatch(ctx, grading.Batch{WorkflowID: wid, CollectionID: req.CollectionID, ConfigID: req.ConfigID})
+	b, err := f.store.CreateBatch(ctx, grading.Batch{WorkflowID: wid, CollectionID: req.CollectionID, ConfigID: req.ConfigID, Deliveries: req.Deliveries})
 	if err != nil {
 		return grading.Batch{}, err
 	}
@@ -529,7 +529,7 @@ func (f *fakeBatches) RegradeFailed(ctx context.Context, id string) (grading.Bat
 	if b.Status == grading.BatchRunning {
 		return grading.Batch{}, fmt.Errorf("regrade batch %s: the batch is still running: %w", id, grading.ErrConflict)
 	}
-	return f.store.CreateBatch(ctx, grading.Batch{WorkflowID: b.WorkflowID, CollectionID: b.CollectionID, ConfigID: b.ConfigID})
+	return f.store.CreateBatch(ctx, grading.Batch{WorkflowID: b.WorkflowID, CollectionID: b.CollectionID, ConfigID: b.ConfigID, RegradeOf: id, Deliveries: b.Deliveries})
 }
 
 // newBatch stores a running batch directly.

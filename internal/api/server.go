@@ -157,6 +157,7 @@ type Store interface {
 	AppendAudit(ctx context.Context, e grading.AuditEntry) error
 	Audit(ctx context.Context, f grading.AuditFilter) ([]grading.AuditEntry, error)
 	LatestDeliveries(ctx context.Context, collectionID, afterUser string, limit int) ([]grading.Delivery, error)
+	AllDeliveries(ctx context.Context, collectionID, afterUser, afterID string, limit int) ([]grading.Delivery, error)
 	RecentCollections(ctx context.Context, limit int) ([]grading.Collection, error)
 	CollectionBatches(ctx context.Context, collectionID string, limit int) ([]grading.Batch, error)
 }

@@ -239,7 +239,8 @@ func (s *Server) uiBatchData(r *http.Request, withRows bool) (uiBatchData, error
 }
 
 // uiRows merges the batch's results with the collection's latest
-// deliveries, so deliveries not graded yet show as pending.
+// deliveries (all of them for a batch of all), so deliveries not graded
+// yet show as pending.
 func (s *Server) uiRows(r *http.Request, b grading.Batch) ([]uiRow, error) {
 	ctx := r.Context()
 	results, err := s.batches.Results(ctx, b.ID)
@@ -259,7 +260,12 @@ func (s *Server) uiRows(r *http.Request, b grading.Batch) ([]uiRow, error) {
 	// A regrade covers only the failures of an earlier batch: the others
 	// are not pending in it.
 	if b.Status == grading.BatchRunning {
-		pending, err := s.store.LatestDeliveries(ctx, b.CollectionID, "", uiDeliveriesOnPage)
+		var pending []grading.Delivery
+		if b.Deliveries == grading.DeliveriesAll {
+			pending, err = s.store.AllDeliveries(ctx, b.CollectionID, "", "", uiDeliveriesOnPage)
+		} else {
+			pending, err = s.store.LatestDeliveries(ctx, b.CollectionID, "", uiDeliveriesOnPage)
+		}
 		if err != nil {
 			return nil, err
 		}

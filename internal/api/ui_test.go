@@ -119,3 +119,25 @@ func TestInstructorPages(t *testing.T) {
 	assert.Equal(t, http.StatusOK, js.code)
 	assert.Contains(t, js.header.Get("Content-Type"), "javascript")
 }
+
+// TestInstructorPageListsEveryPendingVersion: a running batch of all
+// deliveries shows each version of a user as pending, not only the latest.
+func TestInstructorPageListsEveryPendingVersion(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCollection(grading.Collection{})
+	cfg := e.newConfig()
+	e.newDelivery(c.ID, "ada")
+	e.newDelivery(c.ID, "ada")
+	for _, tt := range []struct {
+		deliveries string
+		want       int
+	}{{grading.DeliveriesLatest, 1}, {grading.DeliveriesAll, 2}} {
+		b, err := e.store.CreateBatch(t.Context(), grading.Batch{
+			WorkflowID: "w-" + tt.deliveries, CollectionID: c.ID, ConfigID: cfg.ID, Deliveries: tt.deliveries,
+		})
+		require.NoError(t, err)
+		page := e.do(http.MethodGet, "/ui/batches/"+b.ID, nil, "")
+		require.Equal(t, http.StatusOK, page.code)
+		assert.Equal(t, tt.want, strings.Count(string(page.body), `data-user="ada" data-status="pending"`), tt.deliveries)
+	}
+}

@@ -36,6 +36,7 @@ type Store interface {
 	Collection(ctx context.Context, id string) (grading.Collection, error)
 	Config(ctx context.Context, id string) (grading.Config, error)
 	CountLatestDeliveries(ctx context.Context, collectionID string) (int, error)
+	CountAllDeliveries(ctx context.Context, collectionID string) (int, error)
 }
 
 // Service starts and steers batches.
@@ -63,6 +64,9 @@ type StartRequest struct {
 	// PartitionSize > 0 grades the batch as child workflows of that many
 	// deliveries each (for very large batches).
 	PartitionSize int `json:"partition_size,omitempty"`
+	// Deliveries is "latest" (the default: each user's newest delivery) or
+	// "all" (every delivery of every user, each with its own result).
+	Deliveries string `json:"deliveries,omitempty"`
 }
 
 // Start validates the request, records the batch and starts its workflow.
@@ -74,6 +78,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (grading.Batch, e
 	in := workflows.BatchGradingInput{
 		CollectionID:  req.CollectionID,
 		ConfigID:      req.ConfigID,
+		Deliveries:    req.Deliveries,
 		Concurrency:   req.Concurrency,
 		ChunkSize:     req.ChunkSize,
 		RegradeOf:     req.RegradeOf,
@@ -87,7 +92,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (grading.Batch, e
 	wid := workflows.BatchWorkflowID(req.CollectionID, req.ConfigID)
 	b, err := s.store.CreateBatch(ctx, grading.Batch{
 		WorkflowID: wid, CollectionID: req.CollectionID, ConfigID: req.ConfigID, Status: grading.BatchRunning,
-		RegradeOf: req.RegradeOf,
+		RegradeOf: req.RegradeOf, Deliveries: req.Deliveries,
 	})
 	if err != nil {
 		return grading.Batch{}, fmt.Errorf("start batch: %w", err)
@@ -141,8 +146,10 @@ func (s *Service) RegradeFailed(ctx context.Context, id string) (grading.Batch, 
 	if v.Summary != nil && v.Summary.Failed() == 0 {
 		return grading.Batch{}, fmt.Errorf("regrade failed deliveries of batch %s: no delivery failed: %w", id, grading.ErrConflict)
 	}
+	// A regrade of a batch of all deliveries pages all of them, by delivery.
 	return s.Start(ctx, StartRequest{
 		CollectionID: v.CollectionID, ConfigID: v.ConfigID, RegradeOf: id, Lane: workflows.PipelineRegradeQueue,
+		Deliveries: v.Deliveries,
 	})
 }
 
@@ -360,6 +367,13 @@ func (s *Service) staticSummary(ctx context.Context, req StartRequest) (string, 
 	}
 	if req.RegradeOf != "" {
 		return fmt.Sprintf("%s · %s · regrade of batch %s", col.Name, cfg.Name, req.RegradeOf), nil
+	}
+	if req.Deliveries == grading.DeliveriesAll {
+		n, err := s.store.CountAllDeliveries(ctx, req.CollectionID)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s · %s · %d deliveries (all versions)", col.Name, cfg.Name, n), nil
 	}
 	n, err := s.store.CountLatestDeliveries(ctx, req.CollectionID)
 	if err != nil {

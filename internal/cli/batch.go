@@ -68,12 +68,15 @@ func (a *app) batchStart() *cobra.Command {
 		watch bool
 	)
 	cmd := &cobra.Command{
-		Use:   "start --collection ID --config ID [--watch]",
+		Use:   "start --collection ID --config ID [--deliveries all] [--watch]",
 		Short: "Start grading a collection with a config; prints the batch id",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if req.CollectionID == "" || req.ConfigID == "" {
 				return usage("--collection and --config are required")
+			}
+			if !grading.ValidDeliveries(req.Deliveries) {
+				return usage("--deliveries %q: want %s or %s", req.Deliveries, grading.DeliveriesLatest, grading.DeliveriesAll)
 			}
 			cl, err := a.client()
 			if err != nil {
@@ -98,6 +101,7 @@ func (a *app) batchStart() *cobra.Command {
 	cmd.Flags().StringVar(&req.ConfigID, "config", "", "grading config `ID` (required)")
 	cmd.Flags().IntVar(&req.Concurrency, "concurrency", 0, "deliveries graded at once (default: the service's)")
 	cmd.Flags().StringVar(&req.Lane, "lane", "", "pipeline lane, such as pipeline-exam")
+	cmd.Flags().StringVar(&req.Deliveries, "deliveries", "", "latest (each user's newest delivery, the default) or all (every version)")
 	cmd.Flags().BoolVar(&watch, "watch", false, "show a live progress bar until the batch ends")
 	return cmd
 }
@@ -279,7 +283,9 @@ func (a *app) batchResults() *cobra.Command {
 	return cmd
 }
 
-// writeResults prints results; csv has the header user,status,score,max_score.
+// writeResults prints results; csv has the header
+// user,status,score,max_score,delivery_id (a batch of all deliveries lists a
+// user once per delivery).
 func writeResults(w io.Writer, format string, rows []ResultRow, raw []byte) error {
 	score := func(r ResultRow) string {
 		if r.Score == nil {
@@ -294,9 +300,9 @@ func writeResults(w io.Writer, format string, rows []ResultRow, raw []byte) erro
 		return err
 	case "csv":
 		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"user", "status", "score", "max_score"})
+		_ = cw.Write([]string{"user", "status", "score", "max_score", "delivery_id"})
 		for _, r := range rows {
-			_ = cw.Write([]string{r.User, r.Status, score(r), maxScore(r)})
+			_ = cw.Write([]string{r.User, r.Status, score(r), maxScore(r), r.DeliveryID})
 		}
 		cw.Flush()
 		return cw.Error()

@@ -144,11 +144,12 @@ func TestImportGradeAndReadResults(t *testing.T) {
 	require.Equal(t, cli.ExitOK, code)
 	records, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, []string{"user", "status", "score", "max_score"}, records[0])
+	require.Equal(t, []string{"user", "status", "score", "max_score", "delivery_id"}, records[0])
 	require.Len(t, records, 5)
 	byUser := map[string][]string{}
 	for _, r := range records[1:] {
-		byUser[r[0]] = r
+		byUser[r[0]] = r[:4]
+		assert.NotEmpty(t, r[4], "delivery_id of %s", r[0])
 	}
 	assert.Equal(t, []string{"alice", "graded", "1", "1"}, byUser["alice"])
 	assert.Equal(t, []string{"dave", "ungraded", "", "1"}, byUser["dave"])
@@ -188,6 +189,7 @@ func TestExitCodes(t *testing.T) {
 		{"missing argument", "http://127.0.0.1:1", []string{"batch", "pause"}, cli.ExitUsage, "want a batch ID"},
 		{"bad format", "http://127.0.0.1:1", []string{"batch", "results", "x", "--format", "xml"}, cli.ExitUsage, "want table, csv or json"},
 		{"missing collection", "http://127.0.0.1:1", []string{"batch", "start", "--config", "c"}, cli.ExitUsage, "--collection and --config are required"},
+		{"bad deliveries", "http://127.0.0.1:1", []string{"batch", "start", "--collection", "c", "--config", "c", "--deliveries", "some"}, cli.ExitUsage, `--deliveries "some": want latest or all`},
 		{"no api url", "", []string{"batch", "status", "x"}, cli.ExitUsage, "ZINC_API_URL"},
 		{"unreachable api", "http://127.0.0.1:1", []string{"batch", "status", "x"}, cli.ExitFailure, "connection refused"},
 	}

@@ -202,6 +202,7 @@ type StartBatchRequest struct {
 	ConfigID     string `json:"config_id"`
 	Concurrency  int    `json:"concurrency,omitempty"`
 	Lane         string `json:"lane,omitempty"`
+	Deliveries   string `json:"deliveries,omitempty"`
 }
 
 // StartBatch starts a batch.

@@ -137,7 +137,8 @@ const (
 	BatchCancelled BatchStatus = "cancelled"
 )
 
-// Batch is one grading run of a config over a collection's latest deliveries.
+// Batch is one grading run of a config over a collection's latest
+// deliveries, or all of them.
 type Batch struct {
 	ID           string      `json:"id"`
 	WorkflowID   string      `json:"workflow_id"`
@@ -147,7 +148,24 @@ type Batch struct {
 	Status       BatchStatus `json:"status"`
 	Summary      *Summary    `json:"summary,omitempty"`
 	// RegradeOf is the batch whose failed deliveries this one grades again.
-	RegradeOf string    `json:"regrade_of,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	RegradeOf string `json:"regrade_of,omitempty"`
+	// Deliveries is which deliveries of the collection the batch grades:
+	// DeliveriesLatest (the default) or DeliveriesAll.
+	Deliveries string    `json:"deliveries,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Which deliveries of a collection a batch grades.
+const (
+	// DeliveriesLatest grades the newest delivery of each user.
+	DeliveriesLatest = "latest"
+	// DeliveriesAll grades every delivery (every version) of every user.
+	DeliveriesAll = "all"
+)
+
+// ValidDeliveries reports whether s names a delivery selection; "" is the
+// default, DeliveriesLatest.
+func ValidDeliveries(s string) bool {
+	return s == "" || s == DeliveriesLatest || s == DeliveriesAll
 }

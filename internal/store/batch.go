@@ -19,16 +19,26 @@ func validBatchStatus(st grading.BatchStatus) bool {
 	return false
 }
 
+// batchDeliveries reads the batch's delivery selection; batches made before
+// the column have NULL, which was the only selection then.
+const batchDeliveries = `COALESCE(deliveries, '` + grading.DeliveriesLatest + `')`
+
 // CreateBatch stores b and returns it with its ID (assigned when empty),
-// Status (running when empty), CreatedAt and UpdatedAt set. An unknown
-// collection or config is a grading.ErrNotFound; a duplicate ID is a
-// grading.ErrConflict.
+// Status (running when empty), Deliveries (latest when empty), CreatedAt
+// and UpdatedAt set. An unknown collection or config is a
+// grading.ErrNotFound; a duplicate ID is a grading.ErrConflict.
 func (s *Store) CreateBatch(ctx context.Context, b grading.Batch) (grading.Batch, error) {
 	if b.Status == "" {
 		b.Status = grading.BatchRunning
 	}
 	if !validBatchStatus(b.Status) {
 		return grading.Batch{}, fmt.Errorf("create batch: unknown status %q", b.Status)
+	}
+	if b.Deliveries == "" {
+		b.Deliveries = grading.DeliveriesLatest
+	}
+	if !grading.ValidDeliveries(b.Deliveries) {
+		return grading.Batch{}, fmt.Errorf("create batch: unknown deliveries %q", b.Deliveries)
 	}
 	summary, err := summaryJSON(b.Summary)
 	if err != nil {
@@ -42,10 +52,10 @@ func (s *Store) CreateBatch(ctx context.Context, b grading.Batch) (grading.Batch
 	b.CreatedAt = now()
 	b.UpdatedAt = b.CreatedAt
 	_, err = s.db.ExecContext(ctx,
-		`INSERT INTO batch (id, workflow_id, run_id, collection_id, config_id, status, summary, created_at, updated_at, regrade_of)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		`INSERT INTO batch (id, workflow_id, run_id, collection_id, config_id, status, summary, created_at, updated_at, regrade_of, deliveries)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		b.ID, b.WorkflowID, b.RunID, b.CollectionID, b.ConfigID, string(b.Status), summary,
-		micros(b.CreatedAt), micros(b.UpdatedAt), nullString(b.RegradeOf))
+		micros(b.CreatedAt), micros(b.UpdatedAt), nullString(b.RegradeOf), b.Deliveries)
 	switch violated(err) {
 	case constraintForeignKey:
 		return grading.Batch{}, fmt.Errorf("create batch: %w", s.missing(ctx,
@@ -69,9 +79,9 @@ func (s *Store) Batch(ctx context.Context, id string) (grading.Batch, error) {
 		createdAt, updatedAt int64
 	)
 	err := s.db.QueryRowContext(ctx,
-		`SELECT id, workflow_id, run_id, collection_id, config_id, status, summary, created_at, updated_at
+		`SELECT id, workflow_id, run_id, collection_id, config_id, status, summary, created_at, updated_at, `+batchDeliveries+`
 		 FROM batch WHERE id = $1`, id).
-		Scan(&b.ID, &b.WorkflowID, &b.RunID, &b.CollectionID, &b.ConfigID, &status, &summary, &createdAt, &updatedAt)
+		Scan(&b.ID, &b.WorkflowID, &b.RunID, &b.CollectionID, &b.ConfigID, &status, &summary, &createdAt, &updatedAt, &b.Deliveries)
 	if errors.Is(err, sql.ErrNoRows) {
 		return grading.Batch{}, fmt.Errorf("batch %s: %w", id, grading.ErrNotFound)
 	}

@@ -218,6 +218,83 @@ func (s *Store) CountLatestDeliveries(ctx context.Context, collectionID string) 
 	return n, nil
 }
 
+// afterDeliveryCursor pages deliveries ordered by (user_name, id): $2 is
+// the user of the last row handed out and $3 its id. An empty $3 skips the
+// whole of user $2, which is what a cursor of users alone has always meant.
+const afterDeliveryCursor = `
+  AND (d.user_name > $2 OR (d.user_name = $2 AND $3 <> '' AND d.id > $3))`
+
+// AllDeliveries returns every delivery of the collection submitted at or
+// before its StopAt (when set), every version of every user, ordered by
+// user and then id (ids are time-ordered, so a user's versions come oldest
+// first). A page resumes after (afterUser, afterID): with afterID "" it
+// starts after every delivery of afterUser ("" for the first page), so a
+// cursor can stop in the middle of a user's versions. At most limit rows.
+// An unknown collection is a grading.ErrNotFound.
+func (s *Store) AllDeliveries(ctx context.Context, collectionID, afterUser, afterID string, limit int) ([]grading.Delivery, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("list all deliveries: limit %d is not positive", limit)
+	}
+	out, err := s.deliveries(ctx, `SELECT `+deliveryColumns+`
+FROM delivery d
+JOIN collection c ON c.id = d.collection_id
+WHERE d.collection_id = $1
+  AND (c.stop_at IS NULL OR d.submitted_at <= c.stop_at)`+afterDeliveryCursor+`
+ORDER BY d.user_name, d.id
+LIMIT $4`, collectionID, afterUser, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list all deliveries: %w", err)
+	}
+	if len(out) == 0 {
+		if err := s.requireCollection(ctx, collectionID); err != nil {
+			return nil, fmt.Errorf("list all deliveries: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// CountAllDeliveries returns how many rows AllDeliveries yields over all
+// pages. An unknown collection is a grading.ErrNotFound.
+func (s *Store) CountAllDeliveries(ctx context.Context, collectionID string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx,
+		`SELECT COUNT(*)
+		 FROM delivery d
+		 JOIN collection c ON c.id = d.collection_id
+		 WHERE d.collection_id = $1
+		   AND (c.stop_at IS NULL OR d.submitted_at <= c.stop_at)`, collectionID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count all deliveries: %w", err)
+	}
+	if n == 0 {
+		if err := s.requireCollection(ctx, collectionID); err != nil {
+			return 0, fmt.Errorf("count all deliveries: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// deliveries runs a query of deliveryColumns and reads every row.
+func (s *Store) deliveries(ctx context.Context, query string, args ...any) ([]grading.Delivery, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	out := []grading.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // requireCollection returns a grading.ErrNotFound error unless the
 // collection exists.
 func (s *Store) requireCollection(ctx context.Context, id string) error {
@@ -233,9 +310,10 @@ func (s *Store) requireCollection(ctx context.Context, id string) error {
 
 // ungradedOfBatch selects the deliveries of a batch without a graded result
 // for its config: the latest delivery of each user of the batch's collection
-// as of the batch's creation (what the batch set out to grade), with no
-// result row, or one that is not graded. A delivery whose every attempt
-// failed on infrastructure has no row at all; it is covered all the same.
+// as of the batch's creation (what the batch set out to grade), or every
+// delivery up to then for a batch of all deliveries, with no result row, or
+// one that is not graded. A delivery whose every attempt failed on
+// infrastructure has no row at all; it is covered all the same.
 const ungradedOfBatch = `
 FROM batch b
 JOIN collection c ON c.id = b.collection_id
@@ -243,44 +321,32 @@ JOIN delivery d ON d.collection_id = b.collection_id
 WHERE b.id = $1
   AND d.submitted_at <= b.created_at
   AND (c.stop_at IS NULL OR d.submitted_at <= c.stop_at)
-  AND NOT EXISTS (
+  AND (b.deliveries = '` + grading.DeliveriesAll + `' OR NOT EXISTS (
     SELECT 1 FROM delivery n
     WHERE n.collection_id = d.collection_id
       AND n.user_name = d.user_name
       AND n.submitted_at <= b.created_at
       AND (c.stop_at IS NULL OR n.submitted_at <= c.stop_at)
       AND (n.submitted_at > d.submitted_at OR (n.submitted_at = d.submitted_at AND n.id > d.id))
-  )
+  ))
   AND NOT EXISTS (
     SELECT 1 FROM grading_result r
     WHERE r.delivery_id = d.id AND r.config_id = b.config_id AND r.status = 'graded'
   )`
 
 // FailedDeliveries returns the deliveries of the batch that have no graded
-// result for its config (ungradedOfBatch), ordered and paged by user like
-// LatestDeliveries. They are what "regrade failed" grades again. An unknown
-// batch yields no rows.
-func (s *Store) FailedDeliveries(ctx context.Context, batchID, afterUser string, limit int) ([]grading.Delivery, error) {
+// result for its config (ungradedOfBatch), ordered by user and id and paged
+// like AllDeliveries: after (afterUser, afterID), where an empty afterID
+// skips all of afterUser. They are what "regrade failed" grades again. An
+// unknown batch yields no rows.
+func (s *Store) FailedDeliveries(ctx context.Context, batchID, afterUser, afterID string, limit int) ([]grading.Delivery, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("list failed deliveries: limit %d is not positive", limit)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+deliveryColumns+ungradedOfBatch+`
-  AND d.user_name > $2
-ORDER BY d.user_name
-LIMIT $3`, batchID, afterUser, limit)
+	out, err := s.deliveries(ctx, `SELECT `+deliveryColumns+ungradedOfBatch+afterDeliveryCursor+`
+ORDER BY d.user_name, d.id
+LIMIT $4`, batchID, afterUser, afterID, limit)
 	if err != nil {
-		return nil, fmt.Errorf("list failed deliveries: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	out := []grading.Delivery{}
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list failed deliveries: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list failed deliveries: %w", err)
 	}
 	return out, nil

@@ -164,7 +164,7 @@ func (s *Store) CollectionDeliveries(ctx context.Context, collectionID, after st
 // Batches lists batches newest first, of one collection when collectionID
 // is set, paginated as Collections.
 func (s *Store) Batches(ctx context.Context, collectionID, after string, limit int) ([]grading.Batch, string, error) {
-	query := `SELECT id, workflow_id, run_id, collection_id, config_id, status, summary, created_at, updated_at FROM batch WHERE 1 = 1`
+	query := `SELECT id, workflow_id, run_id, collection_id, config_id, status, summary, created_at, updated_at, ` + batchDeliveries + ` FROM batch WHERE 1 = 1`
 	var args []any
 	if collectionID != "" {
 		query += ` AND collection_id = $1`
@@ -178,7 +178,7 @@ func (s *Store) Batches(ctx context.Context, collectionID, after string, limit i
 				summary              sql.NullString
 				createdAt, updatedAt int64
 			)
-			if err := rows.Scan(&b.ID, &b.WorkflowID, &b.RunID, &b.CollectionID, &b.ConfigID, &status, &summary, &createdAt, &updatedAt); err != nil {
+			if err := rows.Scan(&b.ID, &b.WorkflowID, &b.RunID, &b.CollectionID, &b.ConfigID, &status, &summary, &createdAt, &updatedAt, &b.Deliveries); err != nil {
 				return b, cursor{}, err
 			}
 			b.Status = grading.BatchStatus(status)

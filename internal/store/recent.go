@@ -49,7 +49,7 @@ func (s *Store) CollectionBatches(ctx context.Context, collectionID string, limi
 		return nil, fmt.Errorf("list batches of collection %s: limit %d is not positive", collectionID, limit)
 	}
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, workflow_id, run_id, collection_id, config_id, status, summary, created_at, updated_at
+		`SELECT id, workflow_id, run_id, collection_id, config_id, status, summary, created_at, updated_at, `+batchDeliveries+`
 		 FROM batch WHERE collection_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, collectionID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list batches of collection %s: %w", collectionID, err)
@@ -63,7 +63,7 @@ func (s *Store) CollectionBatches(ctx context.Context, collectionID string, limi
 			summary              sql.NullString
 			createdAt, updatedAt int64
 		)
-		if err := rows.Scan(&b.ID, &b.WorkflowID, &b.RunID, &b.CollectionID, &b.ConfigID, &status, &summary, &createdAt, &updatedAt); err != nil {
+		if err := rows.Scan(&b.ID, &b.WorkflowID, &b.RunID, &b.CollectionID, &b.ConfigID, &status, &summary, &createdAt, &updatedAt, &b.Deliveries); err != nil {
 			return nil, fmt.Errorf("list batches of collection %s: %w", collectionID, err)
 		}
 		b.Status = grading.BatchStatus(status)

@@ -42,12 +42,12 @@ func TestFailedDeliveriesCoverRowlessFailures(t *testing.T) {
 		}
 		// carol has no row at all: her attempts failed on infrastructure.
 
-		got, err := s.FailedDeliveries(ctx, b.ID, "", 10)
+		got, err := s.FailedDeliveries(ctx, b.ID, "", "", 10)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"bob", "carol", "dave"}, users(got))
 		assert.Equal(t, carol.ID, got[1].ID, "the latest delivery of the user")
 
-		page, err := s.FailedDeliveries(ctx, b.ID, "bob", 1)
+		page, err := s.FailedDeliveries(ctx, b.ID, "bob", "", 1)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"carol"}, users(page))
 
@@ -55,7 +55,7 @@ func TestFailedDeliveriesCoverRowlessFailures(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 3, n)
 
-		none, err := s.FailedDeliveries(ctx, "no-such-batch", "", 10)
+		none, err := s.FailedDeliveries(ctx, "no-such-batch", "", "", 10)
 		require.NoError(t, err)
 		assert.Empty(t, none)
 	})
