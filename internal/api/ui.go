@@ -92,19 +92,34 @@ func formatSeconds(s float64) string {
 }
 
 // uiHandle adapts a page handler: a returned error becomes an HTML error
-// page with the status classify gives it.
+// page with the status classify gives it (writeError answers /ui/ pages in
+// HTML).
 func (s *Server) uiHandle(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		err := fn(w, r)
-		if err == nil {
-			return
-		}
-		status, body := classify(err)
-		if status == http.StatusInternalServerError {
-			s.writeError(w, r, err) // logs the cause once
-			return
-		}
-		_ = s.render(w, status, "error.html", "", map[string]any{"Status": status, "Error": body.Error})
+	return s.handle(fn)
+}
+
+// isUIPage reports whether r asks for an instructor page, whose errors are
+// HTML pages for a person rather than the API's JSON. The embedded static
+// files keep the file server's answers.
+func isUIPage(r *http.Request) bool {
+	return r != nil && (r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/")) &&
+		!strings.HasPrefix(r.URL.Path, "/ui/static/")
+}
+
+// writeUIError answers a /ui/ request with the HTML error page: the same
+// status and message the API would send as JSON, and a way back.
+func (s *Server) writeUIError(w http.ResponseWriter, status int, msg string) {
+	data := map[string]any{
+		"Title":  http.StatusText(status),
+		"Status": status,
+		"Reason": http.StatusText(status),
+		"Error":  msg,
+		"SignIn": status == http.StatusUnauthorized,
+	}
+	if err := s.render(w, status, "error.html", "", data); err != nil {
+		// The error page is parsed at start-up; only its execution can
+		// fail here, and nothing has been written yet.
+		http.Error(w, msg, status)
 	}
 }
 
