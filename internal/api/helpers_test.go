@@ -1,7 +1,6 @@
 package api
 
 import (
-	"html"
 	"archive/tar"
 	"archive/zip"
 	"bytes"
@@ -11,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"mime/multipart"
