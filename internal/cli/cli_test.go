@@ -231,4 +231,3 @@ stages:
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	assert.Equal(t, "score: 3/5", lines[len(lines)-1])
 }
-
