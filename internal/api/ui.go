@@ -20,8 +20,10 @@ import (
 )
 
 // The instructor pages: server-rendered templates, with htmx (vendored from
-// npm, see ui/static/VENDOR.md) polling small fragments so a batch page
-// updates live without a single-page build.
+// npm, see ui/static/VENDOR.md) refreshing small fragments so a batch page
+// updates live without a single-page build: on each event of the batch's
+// event stream (GET /v1/batches/{id}/events, followed by ui/static/app.js),
+// and by polling only while that stream is not connected.
 
 //go:embed ui/templates/*.html
 var uiTemplateFS embed.FS
@@ -320,7 +322,7 @@ func (s *Server) uiBatch(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, http.StatusOK, "batch.html", "", d)
 }
 
-// uiBatchProgress is the progress fragment the batch page polls.
+// uiBatchProgress is the progress fragment the batch page refreshes.
 func (s *Server) uiBatchProgress(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.uiBatchData(r, false)
 	if err != nil {
@@ -329,7 +331,7 @@ func (s *Server) uiBatchProgress(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, http.StatusOK, "batch.html", "progress", d)
 }
 
-// uiBatchDeliveries is the per-delivery fragment the batch page polls.
+// uiBatchDeliveries is the per-delivery fragment the batch page refreshes.
 func (s *Server) uiBatchDeliveries(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.uiBatchData(r, true)
 	if err != nil {
