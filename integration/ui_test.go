@@ -82,6 +82,7 @@ func apiServer(t *testing.T, st *harness.Stack, prefix string) *httptest.Server 
 		Batches:  st.Batches,
 		Bucket:   st.Bucket,
 		Events:   st.Encoder,
+		Feed:     st.Bus,
 		Temporal: temporal.Config{HostPort: temporalAddress(t), Namespace: "default", TaskQueuePrefix: prefix}.Configuration(),
 		Log:      slog.New(slog.DiscardHandler),
 	})
@@ -101,6 +102,8 @@ type pageState struct {
 	Paused bool   `json:"paused"`
 	Rows   int    `json:"rows"`
 	Graded int    `json:"graded"`
+	// Live is set while the page follows the batch's event stream.
+	Live bool `json:"live"`
 }
 
 const readPage = `(() => {
@@ -111,6 +114,7 @@ const readPage = `(() => {
     paused: p.dataset.paused === "true",
     rows: document.querySelectorAll("tr.delivery").length,
     graded: document.querySelectorAll('tr.delivery[data-status="graded"]').length,
+    live: window.zincLive === true,
   };
 })()`
 
@@ -164,12 +168,15 @@ func TestInstructorPageInChromium(t *testing.T) {
 	}
 
 	// The bar moves: the page shows at least two different counts of done
-	// deliveries before the batch ends, without a reload.
+	// deliveries before the batch ends, without a reload, following the
+	// batch's event stream rather than polling.
 	seen := map[int]bool{}
 	var shot []byte
+	live := false
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		s := read()
 		seen[s.Done] = true
+		live = live || s.Live
 		if s.Done > 0 && s.Done < s.Total && shot == nil {
 			var err error
 			shot, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -179,6 +186,7 @@ func TestInstructorPageInChromium(t *testing.T) {
 		assert.NotNil(c, shot)
 	}, 60*time.Second, 200*time.Millisecond)
 	require.GreaterOrEqual(t, len(seen), 2, "the bar never moved: %v", seen)
+	assert.True(t, live, "the page never connected to GET /v1/batches/{id}/events")
 	shotPath := filepath.Join(t.ArtifactDir(), "batch-page-mid-batch.png")
 	require.NoError(t, os.WriteFile(shotPath, shot, 0o644))
 	t.Logf("screenshot of the batch page mid-batch: %s", shotPath)

@@ -5,6 +5,9 @@
 package main
 
 import (
+	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
 	"github.com/zinc-edu/orchestrator/extensions/pipeline"
@@ -39,7 +42,9 @@ func options() []fx.Option {
 			servicedefaults.LoadEnv[objectstore.Config],
 			servicedefaults.LoadEnv[sandbox.Config],
 			servicedefaults.LoadEnv[pipeline.ScratchConfig],
-			engine.New,
+			func(sb engine.Sandbox, log *slog.Logger, tp trace.TracerProvider) *engine.Engine {
+				return engine.New(sb, log, engine.WithTracerProvider(tp))
+			},
 			func(s *store.Store) pipeline.Store { return s },
 			servicedefaults.LoadEnv[outbox.Config],
 			func(e *outbox.Encoder) pipeline.Announcer { return e },

@@ -124,6 +124,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
+	if isUIPage(r) {
+		msg := body.Error
+		if status == http.StatusInternalServerError {
+			msg = internalMessage
+		}
+		s.writeUIError(w, status, msg)
+		return
+	}
 	// An errorBody holds strings and problem lists only: it always encodes.
 	_ = writeJSON(w, status, body)
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -215,6 +216,18 @@ func requireError(t *testing.T, r response, status int, want string) errorBody {
 	body := decode[errorBody](t, r)
 	assert.Contains(t, body.Error, want)
 	return body
+}
+
+// requireHTMLError checks an instructor page's error answer: the status,
+// an HTML page, and the message want on it for a person to read.
+func requireHTMLError(t *testing.T, r response, status int, want string) {
+	t.Helper()
+	require.Equal(t, status, r.code, "body: %s", r.body)
+	assert.Equal(t, "text/html; charset=utf-8", r.header.Get("Content-Type"))
+	body := string(r.body)
+	assert.True(t, strings.HasPrefix(body, "<!doctype html>"), "body: %s", body)
+	assert.Contains(t, body, `<p class="err" id="error">`)
+	assert.Contains(t, body, html.EscapeString(want), "body: %s", body)
 }
 
 // count returns the number of rows of a table.

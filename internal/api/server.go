@@ -397,9 +397,15 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		s.unmatched(w, r)
 		return
 	}
+	asked := r
 	r, err := s.authorize(r, pattern, rl, known)
 	if err != nil {
-		if r != nil && mutating(r.Method) && pattern != "" {
+		if r == nil {
+			// Not authenticated: answer the request as it came.
+			s.writeError(w, asked, err)
+			return
+		}
+		if mutating(r.Method) && pattern != "" {
 			g := grantOf(r.Context())
 			status, _ := classify(err)
 			s.audit(r.Context(), grading.AuditEntry{
@@ -420,7 +426,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// unmatched answers a request no route matched, in JSON.
+// unmatched answers a request no route matched, in JSON (an HTML page
+// under /ui/).
 func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	// Let the mux decide between 404 and 405 (and compute Allow), then
 	// rewrite its answer.
@@ -428,12 +435,20 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(rec, r)
 	if rec.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", rec.header.Get("Allow"))
-		_ = writeJSON(w, http.StatusMethodNotAllowed, errorBody{
-			Error: fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow")),
-		})
+		msg := fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow"))
+		if isUIPage(r) {
+			s.writeUIError(w, http.StatusMethodNotAllowed, msg)
+			return
+		}
+		_ = writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: msg})
 		return
 	}
-	_ = writeJSON(w, http.StatusNotFound, errorBody{Error: fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})
+	msg := fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)
+	if isUIPage(r) {
+		s.writeUIError(w, http.StatusNotFound, "no page at "+r.URL.Path)
+		return
+	}
+	_ = writeJSON(w, http.StatusNotFound, errorBody{Error: msg})
 }
 
 // unmatched records the mux's own answer to a request no route matched.

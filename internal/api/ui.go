@@ -20,8 +20,10 @@ import (
 )
 
 // The instructor pages: server-rendered templates, with htmx (vendored from
-// npm, see ui/static/VENDOR.md) polling small fragments so a batch page
-// updates live without a single-page build.
+// npm, see ui/static/VENDOR.md) refreshing small fragments so a batch page
+// updates live without a single-page build: on each event of the batch's
+// event stream (GET /v1/batches/{id}/events, followed by ui/static/app.js),
+// and by polling only while that stream is not connected.
 
 //go:embed ui/templates/*.html
 var uiTemplateFS embed.FS
@@ -92,19 +94,34 @@ func formatSeconds(s float64) string {
 }
 
 // uiHandle adapts a page handler: a returned error becomes an HTML error
-// page with the status classify gives it.
+// page with the status classify gives it (writeError answers /ui/ pages in
+// HTML).
 func (s *Server) uiHandle(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		err := fn(w, r)
-		if err == nil {
-			return
-		}
-		status, body := classify(err)
-		if status == http.StatusInternalServerError {
-			s.writeError(w, r, err) // logs the cause once
-			return
-		}
-		_ = s.render(w, status, "error.html", "", map[string]any{"Status": status, "Error": body.Error})
+	return s.handle(fn)
+}
+
+// isUIPage reports whether r asks for an instructor page, whose errors are
+// HTML pages for a person rather than the API's JSON. The embedded static
+// files keep the file server's answers.
+func isUIPage(r *http.Request) bool {
+	return r != nil && (r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/")) &&
+		!strings.HasPrefix(r.URL.Path, "/ui/static/")
+}
+
+// writeUIError answers a /ui/ request with the HTML error page: the same
+// status and message the API would send as JSON, and a way back.
+func (s *Server) writeUIError(w http.ResponseWriter, status int, msg string) {
+	data := map[string]any{
+		"Title":  http.StatusText(status),
+		"Status": status,
+		"Reason": http.StatusText(status),
+		"Error":  msg,
+		"SignIn": status == http.StatusUnauthorized,
+	}
+	if err := s.render(w, status, "error.html", "", data); err != nil {
+		// The error page is parsed at start-up; only its execution can
+		// fail here, and nothing has been written yet.
+		http.Error(w, msg, status)
 	}
 }
 
@@ -311,7 +328,7 @@ func (s *Server) uiBatch(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, http.StatusOK, "batch.html", "", d)
 }
 
-// uiBatchProgress is the progress fragment the batch page polls.
+// uiBatchProgress is the progress fragment the batch page refreshes.
 func (s *Server) uiBatchProgress(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.uiBatchData(r, false)
 	if err != nil {
@@ -320,7 +337,7 @@ func (s *Server) uiBatchProgress(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, http.StatusOK, "batch.html", "progress", d)
 }
 
-// uiBatchDeliveries is the per-delivery fragment the batch page polls.
+// uiBatchDeliveries is the per-delivery fragment the batch page refreshes.
 func (s *Server) uiBatchDeliveries(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.uiBatchData(r, true)
 	if err != nil {

@@ -113,7 +113,7 @@ func TestInstructorPages(t *testing.T) {
 	assert.Contains(t, student, "not visible to the student yet")
 
 	missing := e.do(http.MethodGet, "/ui/batches/nope", nil, "")
-	assert.Equal(t, http.StatusNotFound, missing.code)
+	requireHTMLError(t, missing, http.StatusNotFound, "not found")
 
 	js := e.do(http.MethodGet, "/ui/static/htmx.min.js", nil, "")
 	assert.Equal(t, http.StatusOK, js.code)
@@ -140,4 +140,41 @@ func TestInstructorPageListsEveryPendingVersion(t *testing.T) {
 		require.Equal(t, http.StatusOK, page.code)
 		assert.Equal(t, tt.want, strings.Count(string(page.body), `data-user="ada" data-status="pending"`), tt.deliveries)
 	}
+}
+
+// TestUIErrorsArePages checks that a refusal on an instructor page is an
+// HTML page a person can read, signed in with the session cookie like a
+// browser, while the API keeps answering JSON.
+func TestUIErrorsArePages(t *testing.T) {
+	e := newEnv(t)
+	mine, theirs := e.courseFixture("mine"), e.courseFixture("theirs")
+	instructor := e.apiKey(grading.RoleInstructor, "", mine.course.ID)
+	browser := e.as("")
+	get := func(target string) response {
+		return browser.doWith(http.MethodGet, target, nil, "", http.Header{"Cookie": {sessionCookie + "=" + instructor}})
+	}
+
+	unknown := get("/ui/batches/00000000-0000-0000-0000-000000000000")
+	requireHTMLError(t, unknown, http.StatusNotFound, "batch 00000000-0000-0000-0000-000000000000: not found")
+	assert.Contains(t, string(unknown.body), "<title>Not Found · ZINC</title>")
+	assert.Contains(t, string(unknown.body), `href="/ui/"`, "the page leads back")
+
+	// Another course's batch is as unknown as a missing one.
+	other := get("/ui/batches/" + theirs.finished.ID)
+	requireHTMLError(t, other, http.StatusNotFound, "not found")
+	assert.NotContains(t, string(other.body), "theirs")
+
+	requireHTMLError(t, get("/ui/nowhere"), http.StatusNotFound, "no page at /ui/nowhere")
+	assert.Equal(t, http.StatusOK, get("/ui/batches/"+mine.finished.ID).code, "the cookie does sign in")
+	student := e.apiKey(grading.RoleStudent, "alice", mine.course.ID)
+	refused := browser.doWith(http.MethodGet, "/ui/", nil, "", http.Header{"Cookie": {sessionCookie + "=" + student}})
+	requireHTMLError(t, refused, http.StatusForbidden, "may not use GET /ui/")
+
+	anonymous := browser.do(http.MethodGet, "/ui/batches/"+mine.finished.ID, nil, "")
+	requireHTMLError(t, anonymous, http.StatusUnauthorized, "no credentials")
+	assert.Contains(t, string(anonymous.body), "?token=")
+
+	// The API's own answers stay JSON.
+	api := browser.doWith(http.MethodGet, "/v1/batches/00000000-0000-0000-0000-000000000000", nil, "", http.Header{"Cookie": {sessionCookie + "=" + instructor}})
+	requireError(t, api, http.StatusNotFound, "not found")
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -53,20 +51,7 @@ func stack(t *testing.T) (*harness.Stack, *httptest.Server) {
 	require.NoError(t, err)
 	_, err = st.Store.CreateAPIKey(ctx, grading.APIKey{Name: "cli test", Hash: auth.HashKey(testToken), Role: grading.RoleAdmin})
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/", srv.Handler())
-	// GET /v1/collections/{id}/deliveries is another change's; until it
-	// is routed by the API, serve its paged shape from the store here.
-	mux.HandleFunc("GET /v1/collections/{id}/deliveries", func(w http.ResponseWriter, r *http.Request) {
-		ds, err := st.Store.LatestDeliveries(r.Context(), r.PathValue("id"), "", 1000)
-		if err != nil {
-			http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		require.NoError(t, jsonEncode(w, map[string]any{"items": ds, "next": ""}))
-	})
-	ts := httptest.NewServer(mux)
+	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return st, ts
 }
@@ -131,9 +116,10 @@ func TestImportGradeAndReadResults(t *testing.T) {
 
 	// Resumable: a second run uploads nothing twice.
 	require.NoError(t, os.Remove(filepath.Join(class, "notes.txt")))
-	code, out, _ = run(t, ts.URL, "deliveries", "import", class, "--collection", seeded.CollectionID)
+	code, out, stderr = run(t, ts.URL, "deliveries", "import", class, "--collection", seeded.CollectionID)
 	assert.Equal(t, cli.ExitOK, code, out)
 	assert.Contains(t, out, "imported 0, skipped 4 (already there), refused 0")
+	assert.NotContains(t, stderr, "cannot list", "the API lists the collection's deliveries")
 
 	code, out, stderr = run(t, ts.URL, "batch", "start", "--collection", seeded.CollectionID, "--config", seeded.ConfigID, "--watch")
 	require.Equal(t, cli.ExitFailures, code, "one delivery fails once: %s %s", out, stderr)
@@ -247,5 +233,3 @@ stages:
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	assert.Equal(t, "score: 3/5", lines[len(lines)-1])
 }
-
-func jsonEncode(w http.ResponseWriter, v any) error { return json.NewEncoder(w).Encode(v) }

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/sandbox"
@@ -74,13 +77,28 @@ type Artifact struct {
 
 // Engine runs grading pipelines. It is safe for concurrent use.
 type Engine struct {
-	sb  Sandbox
-	log *slog.Logger
+	sb     Sandbox
+	log    *slog.Logger
+	tracer trace.Tracer
+}
+
+// Option adjusts an Engine.
+type Option func(*Engine)
+
+// WithTracerProvider records a span per stage and, under it, a span per
+// scenario of every Run, children of the span in Run's context. Without it
+// the engine records none.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(e *Engine) { e.tracer = tp.Tracer(instrumentation) }
 }
 
 // New returns an Engine that runs every command through sb.
-func New(sb Sandbox, log *slog.Logger) *Engine {
-	return &Engine{sb: sb, log: log}
+func New(sb Sandbox, log *slog.Logger, opts ...Option) *Engine {
+	e := &Engine{sb: sb, log: log, tracer: noop.NewTracerProvider().Tracer(instrumentation)}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
 }
 
 // Run executes def against the delivery in in.ScratchDir and scores it.
@@ -116,12 +134,15 @@ func (e *Engine) Run(ctx context.Context, def *definition.Definition, in Input) 
 			return Report{}, err
 		}
 		s := &def.Stages[i]
+		sctx, span := r.startStage(ctx, s)
 		var results []result
 		if dep, ok := failedDependency(s, succeeded); ok {
-			results = r.skip(s, dep)
-		} else if results, err = r.stage(ctx, s); err != nil {
+			results = r.skip(sctx, s, dep)
+		} else if results, err = r.stage(sctx, s); err != nil {
+			endSpan(span, nil, err)
 			return Report{}, err
 		}
+		endStage(span, results)
 		succeeded[s.Name] = true
 		for _, res := range results {
 			succeeded[s.Name] = succeeded[s.Name] && res.step.State == grading.StepSuccess
@@ -207,16 +228,19 @@ func (r *run) progress() {
 	}
 }
 
-func (r *run) skip(s *definition.Stage, dep string) []result {
+func (r *run) skip(ctx context.Context, s *definition.Stage, dep string) []result {
 	var out []result
 	for _, sc := range s.Runs() {
-		out = append(out, result{step: grading.Step{
+		step := grading.Step{
 			Stage:      s.Name,
 			Scenario:   sc.Name,
 			State:      grading.StepSkipped,
 			Message:    fmt.Sprintf("skipped: dependency %q did not succeed", dep),
 			Visibility: string(sc.Visibility),
-		}})
+		}
+		_, span := r.startScenario(ctx, s, sc)
+		endScenario(span, step)
+		out = append(out, result{step: step})
 		r.progress()
 	}
 	return out

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/sandbox"
@@ -22,11 +24,30 @@ import (
 func (r *run) stage(ctx context.Context, s *definition.Stage) ([]result, error) {
 	runs := s.Runs()
 	results := make([]result, len(runs))
+	// One span per scenario, from its command's start until it is judged
+	// (for a checker stage that includes waiting for the other scenarios);
+	// each ends with its step's outcome. A scenario that never started gets
+	// an instant span, so every scenario has one.
+	spans := make([]trace.Span, len(runs))
+	judged := func(k int) {
+		if spans[k] == nil {
+			_, spans[k] = r.startScenario(ctx, s, runs[k])
+		}
+		endScenario(spans[k], results[k].step)
+	}
+	defer func() {
+		for k := range spans {
+			if spans[k] != nil {
+				endSpan(spans[k], nil, ctx.Err()) // no-op once ended
+			}
+		}
+	}()
 	fail := func(state grading.StepState, format string, args ...any) []result {
 		for k, sc := range runs {
 			results[k] = result{step: newStep(s, sc)}
 			results[k].step.State = state
 			results[k].step.Message = fmt.Sprintf(format, args...)
+			judged(k)
 			r.progress()
 		}
 		return results
@@ -51,9 +72,12 @@ func (r *run) stage(ctx context.Context, s *definition.Stage) ([]result, error) 
 	// Student commands first. A checker runs only once they have all ended,
 	// so expected outputs exist on disk only while no student process does.
 	forEach(ctx, len(runs), s.Parallelism, func(k int) {
-		results[k] = r.execute(ctx, s, runs[k], st, len(runs) == 1)
+		var kctx context.Context
+		kctx, spans[k] = r.startScenario(ctx, s, runs[k])
+		results[k] = r.execute(kctx, s, runs[k], st, len(runs) == 1)
 		if s.Checker == nil {
 			r.compare(&results[k], runs[k])
+			judged(k)
 			r.progress()
 		}
 	})
@@ -62,7 +86,8 @@ func (r *run) stage(ctx context.Context, s *definition.Stage) ([]result, error) 
 	}
 	if s.Checker != nil && s.Checker.Protocol == definition.ProtocolBatch {
 		r.checkBatch(ctx, s, runs, results)
-		for range runs {
+		for k := range runs {
+			judged(k)
 			r.progress()
 		}
 		if err := ctx.Err(); err != nil {
@@ -70,7 +95,8 @@ func (r *run) stage(ctx context.Context, s *definition.Stage) ([]result, error) 
 		}
 	} else if s.Checker != nil {
 		forEach(ctx, len(runs), s.Parallelism, func(k int) {
-			r.check(ctx, s, runs[k], &results[k])
+			r.check(withSpan(ctx, spans[k]), s, runs[k], &results[k])
+			judged(k)
 			r.progress()
 		})
 		if err := ctx.Err(); err != nil {

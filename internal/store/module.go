@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
 	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
@@ -20,18 +22,30 @@ type Config struct {
 }
 
 // Module provides an open, migrated *Store from the Config the caller
-// supplies, registers it as the "database" readiness check and closes it on
-// stop.
+// supplies, traces its database calls through the process's
+// trace.TracerProvider and metric.MeterProvider (servicedefaults.Module),
+// registers it as the "database" readiness check and closes it on stop.
 var Module = fx.Module("store", fx.Provide(provide))
 
 // startTimeout bounds connecting and migrating at start-up; a migration that
 // waits on another process's lock gets the same time.
 const startTimeout = 2 * time.Minute
 
-func provide(lc fx.Lifecycle, cfg Config, log *slog.Logger, health *servicedefaults.Health) (*Store, error) {
+type params struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Config    Config
+	Log       *slog.Logger
+	Health    *servicedefaults.Health
+	Tracer    trace.TracerProvider
+	Meter     metric.MeterProvider
+}
+
+func provide(p params) (*Store, error) {
+	lc, cfg, log, health := p.Lifecycle, p.Config, p.Log, p.Health
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	s, err := Open(ctx, cfg.URL, log)
+	s, err := Open(ctx, cfg.URL, log, WithTracerProvider(p.Tracer), WithMeterProvider(p.Meter))
 	if err != nil {
 		return nil, err
 	}
