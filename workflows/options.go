@@ -59,7 +59,11 @@ func submissionOptions(queue string) workflow.ActivityOptions {
 // heartbeats, so a lost worker is noticed within the heartbeat timeout and
 // cancellation reaches the running processes. Waiting for cancellation lets
 // the activity kill its processes and remove its scratch directory before
-// the batch closes.
+// the batch closes. A grading's own failures are business errors and never
+// retried, and infrastructure outages are retried inside the attempt, so
+// attempts are spent by workers lost mid-grading (a crash, a rolling
+// restart): ten allow several such losses of one delivery in a row. The
+// retry policy is not part of what replay compares.
 func pipelineOptions(queue string, timeout time.Duration) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		TaskQueue:           queue,
@@ -70,7 +74,7 @@ func pipelineOptions(queue string, timeout time.Duration) workflow.ActivityOptio
 			InitialInterval:        2 * time.Second,
 			BackoffCoefficient:     2,
 			MaximumInterval:        time.Minute,
-			MaximumAttempts:        3,
+			MaximumAttempts:        10,
 			NonRetryableErrorTypes: businessErrors,
 		},
 	}
