@@ -16,7 +16,7 @@ import (
 // multipartMemory is how much of a multipart form's files is kept in
 // memory; the rest is spooled to temporary files that Form.RemoveAll
 // deletes.
-const multipartMemory = 8 << 20
+const multipartMemory = 1 << 20
 
 // decodeJSON reads exactly one JSON value of at most limit bytes from the
 // body into v. Unknown fields, wrong types, malformed or trailing data are

@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -50,6 +51,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(uploadChildEnv); dir != "" {
+		// The test binary re-executed as an API process (memory_test.go).
+		if err := uploadChild(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "upload child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -7,9 +7,9 @@
 package configs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -164,11 +164,21 @@ func unpack(u Upload, dir string, lim archive.Limits) ([]string, error) {
 	defer func() { _ = r.Close() }()
 	// Pack expands a zip or tar.gz under the delivery rules into one
 	// canonical tar.gz, which Unpack then writes out under the same rules.
-	var packed bytes.Buffer
-	if _, err := archive.Pack(&packed, []archive.File{{Name: u.Name, Reader: r}}, lim); err != nil {
-		return nil, err
+	// The canonical archive streams from Pack to Unpack through a pipe, so
+	// it is never held in memory.
+	pr, pw := io.Pipe()
+	packed := make(chan error, 1)
+	go func() {
+		_, err := archive.Pack(pw, []archive.File{{Name: u.Name, Reader: r}}, lim)
+		_ = pw.CloseWithError(err)
+		packed <- err
+	}()
+	_, err = archive.Unpack(pr, dir, lim)
+	_ = pr.CloseWithError(errors.New("unpack stopped"))
+	if perr := <-packed; perr != nil {
+		return nil, perr
 	}
-	if _, err := archive.Unpack(&packed, dir, lim); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	var names []string
