@@ -12,7 +12,7 @@ import (
 // multipartMemory is how much of a multipart form's files is kept in
 // memory; the rest is spooled to temporary files that Form.RemoveAll
 // deletes.
-const multipartMemory = 1 << 20
+const multipartMemory = 256 << 10
 
 // decodeJSON is reqbody.DecodeJSON with refusals as requestErrors.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {

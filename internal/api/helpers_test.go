@@ -17,7 +17,6 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -51,14 +50,6 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if dir := os.Getenv(uploadChildEnv); dir != "" {
-		// The test binary re-executed as an API process (memory_test.go).
-		if err := uploadChild(dir); err != nil {
-			fmt.Fprintln(os.Stderr, "upload child:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -2,10 +2,8 @@ package api
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -19,79 +17,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel/propagation"
-	"gocloud.dev/blob/fileblob"
-
-	"github.com/zinc-edu/orchestrator/internal/archive"
-	"github.com/zinc-edu/orchestrator/internal/auth"
-	"github.com/zinc-edu/orchestrator/internal/grading"
-	"github.com/zinc-edu/orchestrator/internal/outbox"
-	"github.com/zinc-edu/orchestrator/internal/store"
-	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
-// uploadChildEnv names the directory of an API process the memory test
-// starts from its own binary.
-const uploadChildEnv = "ZINC_API_UPLOAD_CHILD"
-
 const (
+	// These match testdata/uploadapi.
 	parallelUploads = 8
 	uploadFiles     = 4
 	uploadFileBytes = 16 << 20 // four files: 64 MiB per upload
 	// rssBound is the bound on the API's resident memory.
 	rssBound = 200 << 20
 )
-
-// uploadChild runs the API over a SQLite store and a file bucket in dir,
-// prints "<addr> <admin key>" and serves until its stdin closes.
-func uploadChild(dir string) error {
-	ctx := context.Background()
-	log := slog.New(slog.DiscardHandler)
-	s, err := store.Open(ctx, "sqlite://"+filepath.ToSlash(filepath.Join(dir, "zinc.db")), log)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		return err
-	}
-	key, hash, err := auth.NewKey()
-	if err != nil {
-		return err
-	}
-	if _, err := s.CreateAPIKey(ctx, grading.APIKey{Name: "admin", Hash: hash, Role: grading.RoleAdmin}); err != nil {
-		return err
-	}
-	bucket, err := fileblob.OpenBucket(filepath.Join(dir, "blobs"), &fileblob.Options{CreateDir: true})
-	if err != nil {
-		return err
-	}
-	defer bucket.Close()
-	srv, err := NewServer(Params{
-		Config: Config{
-			Addr: "127.0.0.1:0",
-			// A 64 MiB delivery plus its multipart framing.
-			MaxUploadBytes: 65 << 20,
-			UploadsPerKey:  parallelUploads,
-		},
-		Store:    s,
-		Batches:  newFakeBatches(s),
-		Bucket:   bucket,
-		Events:   &fakeAnnouncer{enc: outbox.NewEncoder(propagation.TraceContext{})},
-		Temporal: temporal.Config{HostPort: "127.0.0.1:7233", Namespace: "zinc-test", TaskQueuePrefix: "zinc"}.Configuration(),
-		Log:      log,
-		Archive:  archive.Limits{MaxTotalBytes: uploadFiles * uploadFileBytes, MaxFileBytes: uploadFileBytes},
-	})
-	if err != nil {
-		return err
-	}
-	if err := srv.Start(ctx); err != nil {
-		return err
-	}
-	fmt.Printf("%s %s\n", srv.Addr(), key)
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	return srv.Stop(ctx)
-}
 
 // TestParallelUploadsStayWithinMemoryBound sends eight 64 MiB deliveries at
 // once to an API process and reads that process's peak resident memory.
@@ -100,20 +35,18 @@ func TestParallelUploadsStayWithinMemoryBound(t *testing.T) {
 		t.Skip("reads /proc/<pid>/status")
 	}
 	dir := t.TempDir()
-	bin := os.Args[0]
-	if raceEnabled {
-		// The race detector's shadow memory would be measured too: the API
-		// process is this package's tests built without it.
-		bin = filepath.Join(dir, "api.test")
-		build := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), "test", "-c", "-o", bin, ".")
-		out, err := build.CombinedOutput()
-		require.NoError(t, err, "build the API process without -race: %s", out)
-	}
+	// The API process is testdata/uploadapi: the API and its store, built
+	// without -race (whose shadow memory would be measured too) and without
+	// this package's test dependencies (a Temporal server among them).
+	bin := filepath.Join(dir, "uploadapi")
+	build := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./testdata/uploadapi")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "build the API process: %s", out)
 	// Not CommandContext: the context ends before the cleanup that stops
 	// the process by closing its stdin.
-	cmd := exec.Command(bin, "-test.run=^$")
+	cmd := exec.Command(bin, dir)
 	// Spooled uploads and packed archives go to dir, removed with it.
-	cmd.Env = append(os.Environ(), uploadChildEnv+"="+dir, "TMPDIR="+dir)
+	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
