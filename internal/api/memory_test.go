@@ -56,6 +56,7 @@ func TestParallelUploadsStayWithinMemoryBound(t *testing.T) {
 	t.Cleanup(func() {
 		_ = stdin.Close()
 		assert.NoError(t, cmd.Wait())
+		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(t, err, "the API process did not start")

@@ -154,6 +154,9 @@ func unpackArchives(def *definition.Definition, uploads []Upload, tmp string, li
 	return files, archives, nil
 }
 
+// errUnpackStopped ends Pack's writes once Unpack has returned.
+var errUnpackStopped = errors.New("unpack stopped")
+
 // unpack extracts one archive into dir, its entries placed in the
 // archive's own directory, and lists its files, sorted.
 func unpack(u Upload, dir string, lim archive.Limits) ([]string, error) {
@@ -174,8 +177,10 @@ func unpack(u Upload, dir string, lim archive.Limits) ([]string, error) {
 		packed <- err
 	}()
 	_, err = archive.Unpack(pr, dir, lim)
-	_ = pr.CloseWithError(errors.New("unpack stopped"))
-	if perr := <-packed; perr != nil {
+	_ = pr.CloseWithError(errUnpackStopped)
+	// Pack checks everything before it writes, so its own failure is the
+	// reason; a failed write only echoes Unpack's.
+	if perr := <-packed; perr != nil && !errors.Is(perr, errUnpackStopped) {
 		return nil, perr
 	}
 	if err != nil {
