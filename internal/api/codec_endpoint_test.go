@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -51,4 +52,51 @@ func TestCodecEndpointDecodesForStaffOnly(t *testing.T) {
 	pre := e.as("").doWith(http.MethodOptions, "/v1/codec/decode", nil, "", http.Header{"Origin": {"http://127.0.0.1:8233"}})
 	assert.Equal(t, http.StatusNoContent, pre.code)
 	assert.Contains(t, pre.header.Get("Access-Control-Allow-Headers"), "Authorization")
+}
+
+// TestCodecEndpointErrorsAreJSON: what the codec cannot read is refused
+// like every other bad request, with {"error","details"}.
+func TestCodecEndpointErrorsAreJSON(t *testing.T) {
+	key, err := temporal.NewCodecKey("test")
+	require.NoError(t, err)
+	codec, err := temporal.ParseCodecKeys(key)
+	require.NoError(t, err)
+	e := newEnv(t, func(p *Params) {
+		p.Codec = codec
+		p.Config.MaxJSONBytes = 1 << 10
+	})
+	foreign := `{"payloads":[{"metadata":{"encoding":"YmluYXJ5L2VuY3J5cHRlZA==","encryption-key-id":"b3RoZXI="},"data":"AAAA"}]}`
+	tests := []struct {
+		name       string
+		givePath   string
+		giveBody   string
+		wantStatus int
+		wantError  string
+	}{
+		{"not JSON", "/v1/codec/decode", "payloads please", http.StatusBadRequest, "malformed payloads"},
+		{"wrong shape", "/v1/codec/encode", `{"payloads":"x"}`, http.StatusBadRequest, "malformed payloads"},
+		{"unknown key", "/v1/codec/decode", foreign, http.StatusBadRequest, "cannot decode payloads"},
+		{"too large", "/v1/codec/encode", `{"payloads":[{"data":"` + strings.Repeat("A", 8<<10) + `"}]}`, http.StatusRequestEntityTooLarge, "request body is larger than 4096 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(http.MethodPost, tt.givePath, strings.NewReader(tt.giveBody), "application/json")
+			requireError(t, r, tt.wantStatus, tt.wantError)
+		})
+	}
+
+	// Encoding and decoding still round-trip.
+	p, err := converter.GetDefaultDataConverter().ToPayload("ada")
+	require.NoError(t, err)
+	body, err := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{p}})
+	require.NoError(t, err)
+	enc := e.do(http.MethodPost, "/v1/codec/encode", strings.NewReader(string(body)), "application/json")
+	require.Equal(t, http.StatusOK, enc.code, "body: %s", enc.body)
+	assert.NotContains(t, string(enc.body), base64.StdEncoding.EncodeToString([]byte(`"ada"`)))
+	dec := e.do(http.MethodPost, "/v1/codec/decode", strings.NewReader(string(enc.body)), "application/json")
+	require.Equal(t, http.StatusOK, dec.code, "body: %s", dec.body)
+	var got commonpb.Payloads
+	require.NoError(t, protojson.Unmarshal(dec.body, &got))
+	require.Len(t, got.GetPayloads(), 1)
+	assert.Equal(t, `"ada"`, string(got.GetPayloads()[0].GetData()))
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -285,5 +286,24 @@ func TestCreateConfigRefusesUnsafeArchive(t *testing.T) {
 	)
 	r := e.do(http.MethodPost, "/v1/grading-configs", body, ct)
 	requireError(t, r, http.StatusBadRequest, `assignment archive "tests.tar.gz"`)
+	e.requireNothingWritten()
+}
+
+// TestCreateConfigRefusesTwentyThousandStages: an oversized definition is
+// refused with a path-addressed problem, before it is decoded in full.
+func TestCreateConfigRefusesTwentyThousandStages(t *testing.T) {
+	e := newEnv(t)
+	var src strings.Builder
+	src.WriteString("version: 2\nstages:\n")
+	for i := range 20_000 {
+		fmt.Fprintf(&src, "  - {name: s%d, command: [true]}\n", i)
+	}
+	r := e.do(http.MethodPost, "/v1/grading-configs", strings.NewReader(src.String()), "application/yaml")
+	requireError(t, r, http.StatusBadRequest, "invalid grading config")
+	var got struct {
+		Details []definition.Problem `json:"details"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &got))
+	assert.Equal(t, []definition.Problem{{Path: "stages", Message: "20000 stages, more than 1000"}}, got.Details)
 	e.requireNothingWritten()
 }

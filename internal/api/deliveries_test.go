@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -216,4 +217,37 @@ func TestCreateDeliveryStreamsLargeUploadsThroughDisk(t *testing.T) {
 	left, err := os.ReadDir(spool)
 	require.NoError(t, err)
 	assert.Empty(t, left, "spooled parts are removed")
+}
+
+// TestCreateDeliveryRefusesArchiveBombs sends small archives that expand
+// beyond the default limits: more bytes than a delivery may hold, and more
+// entries. Both are refused with 413 and a JSON error, and nothing is kept.
+func TestCreateDeliveryRefusesArchiveBombs(t *testing.T) {
+	zeros := strings.Repeat("\x00", 16<<20)
+	bomb := zipOf(t, map[string]string{"a": zeros, "b": zeros, "c": zeros, "d": zeros, "e": zeros})
+	require.Less(t, len(bomb), 1<<20, "the bomb is small")
+	many := map[string]string{}
+	for i := range archive.DefaultLimits().MaxFiles*2 + 1 {
+		many[fmt.Sprintf("f%05d", i)] = ""
+	}
+	tests := []struct {
+		name      string
+		giveFile  part
+		wantError string
+	}{
+		{"zip bomb", filePart("bomb.zip", bomb), "files total more than 67108864 bytes"},
+		{"tar.gz bomb", filePart("bomb.tar.gz", tarGzOf(t, map[string]string{"a": zeros, "b": zeros, "c": zeros, "d": zeros, "e": zeros})), "files total more than 67108864 bytes"},
+		{"too many entries", filePart("many.zip", zipOf(t, many)), "zip holds 4001 entries, more than 4000"},
+		{"too many files", filePart("many.tar.gz", tarGzOf(t, many)), "more than 2000 files"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.newCollection(grading.Collection{})
+			body, ct := multipartBody(t, textPart("user", "ada"), tt.giveFile)
+			r := e.do(http.MethodPost, "/v1/collections/"+c.ID+"/deliveries", body, ct)
+			requireError(t, r, http.StatusRequestEntityTooLarge, tt.wantError)
+			e.requireNothingWritten()
+		})
+	}
 }

@@ -1,25 +1,55 @@
 package api
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"slices"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // codecHeaders are the request headers the Temporal UI sends to a remote
 // codec.
 const codecHeaders = "Content-Type, Authorization, X-Namespace"
 
-// serveCodec answers the Temporal remote codec protocol
-// (POST …/encode, …/decode with {"payloads":[…]}) with the process's
-// payload codec, so staff can read encrypted histories.
-func (s *Server) serveCodec(h http.Handler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+// codecOp is one direction of a payload codec.
+type codecOp func([]*commonpb.Payload) ([]*commonpb.Payload, error)
+
+// serveCodec answers the Temporal remote codec protocol (POST with
+// {"payloads":[…]}, answered in kind) with one direction of the process's
+// payload codec, so staff can read encrypted histories. Errors are JSON
+// {"error","details"} like every other answer of the API.
+func (s *Server) serveCodec(op codecOp, verb string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		s.allowCORS(w, r)
 		// Payload lists are JSON but may hold whole results.
-		r.Body = http.MaxBytesReader(w, r.Body, 4*s.cfg.MaxJSONBytes)
-		h.ServeHTTP(w, r)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4*s.cfg.MaxJSONBytes))
+		if err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				return fmt.Errorf("read codec body: %w", err)
+			}
+			return badRequest("read codec body: %v", err)
+		}
+		var in commonpb.Payloads
+		if err := protojson.Unmarshal(body, &in); err != nil {
+			return badRequest(`malformed payloads: want {"payloads":[…]}: %v`, err)
+		}
+		out, err := op(in.GetPayloads())
+		if err != nil {
+			return badRequest("cannot %s payloads: %v", verb, err)
+		}
+		b, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})
+		if err != nil {
+			return fmt.Errorf("encode payloads: %w", err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(b)
+		return nil
 	}
 }
 
@@ -50,8 +80,7 @@ func (s *Server) codecRoutes(codec converter.PayloadCodec) {
 	if codec == nil {
 		return
 	}
-	h := converter.NewPayloadCodecHTTPHandler(codec)
-	s.mux.HandleFunc("POST /v1/codec/encode", s.serveCodec(h))
-	s.mux.HandleFunc("POST /v1/codec/decode", s.serveCodec(h))
+	s.mux.HandleFunc("POST /v1/codec/encode", s.handle(s.serveCodec(codec.Encode, "encode")))
+	s.mux.HandleFunc("POST /v1/codec/decode", s.handle(s.serveCodec(codec.Decode, "decode")))
 	s.mux.HandleFunc("OPTIONS /v1/codec/{op}", s.codecPreflight)
 }

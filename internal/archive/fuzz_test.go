@@ -2,6 +2,7 @@ package archive_test
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -76,6 +77,43 @@ func FuzzUnpack(f *testing.F) {
 		}
 		if err == nil && files != stats.Files {
 			t.Fatalf("stats say %d files, found %d", stats.Files, files)
+		}
+	})
+}
+
+// FuzzPack feeds arbitrary uploads, named as a zip or a tar.gz or as a
+// plain file, to Pack, spooled through a Reader as the API does: it either
+// refuses them with one of the package's errors, or writes an archive that
+// Unpack accepts under the same limits with the same counts.
+func FuzzPack(f *testing.F) {
+	f.Add(zipBytes(f, zipEntry{name: "a/main.c", data: "int main(){}"}, zipEntry{name: "b/", mode: fs.ModeDir | 0o755}), uint8(0))
+	f.Add(zipBytes(f, zipEntry{name: "../evil", data: "x"}), uint8(0))
+	f.Add(zipBytes(f, zipEntry{name: "dup", data: "1"}, zipEntry{name: "dup", data: "2"}), uint8(0))
+	f.Add(tarGz(f, reg("ok", "data"), dirEntry("d/"), reg("d/f", "1")), uint8(1))
+	f.Add(tarGz(f, symlink("link", "..")), uint8(1))
+	f.Add(rawTar(f, reg("x", "y")), uint8(1))
+	f.Add([]byte("plain"), uint8(2))
+	f.Add([]byte{}, uint8(0))
+	lim := archive.Limits{MaxFiles: 50, MaxTotalBytes: 1 << 20, MaxFileBytes: 256 << 10}
+	f.Fuzz(func(t *testing.T, data []byte, kind uint8) {
+		name := []string{"up.zip", "dir/up.tar.gz", "plain.txt"}[int(kind)%3]
+		var packed bytes.Buffer
+		stats, err := archive.Pack(&packed, []archive.File{{Name: name, Reader: bytes.NewReader(data)}}, lim)
+		if err != nil {
+			if !errors.Is(err, archive.ErrTooLarge) && !errors.Is(err, archive.ErrUnsafePath) && !errors.Is(err, archive.ErrInvalidArchive) {
+				t.Fatalf("unclassified error: %v", err)
+			}
+			if packed.Len() != 0 {
+				t.Fatalf("refused with %v, but wrote %d bytes", err, packed.Len())
+			}
+			return
+		}
+		got, err := archive.Unpack(&packed, filepath.Join(t.TempDir(), "out"), lim)
+		if err != nil {
+			t.Fatalf("Pack's own output does not unpack: %v", err)
+		}
+		if got != stats {
+			t.Fatalf("Pack says %+v, Unpack %+v", stats, got)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -30,9 +31,13 @@ type File struct {
 // reproducible.
 var epoch = time.Unix(0, 0).UTC()
 
+// entry is one file to pack: its bytes in memory (the caller's Data), or
+// else a span of the packer's spool file.
 type entry struct {
-	name string
-	data []byte
+	name      string
+	data      []byte
+	off, size int64
+	spooled   bool
 }
 
 // Pack writes files to w as one tar.gz. A file named *.zip, *.tar.gz or
@@ -41,9 +46,19 @@ type entry struct {
 // Every name, from the list or from an archive, obeys the package's path
 // rules, and lim (zero fields: DefaultLimits) caps the result. Nothing is
 // written unless every file passes.
-func Pack(w io.Writer, files []File, lim Limits) (Stats, error) {
+//
+// Content read from a Reader, and every file expanded from an archive, is
+// spooled to one temporary file (removed before Pack returns) rather than
+// kept in memory, so packing holds only small buffers however large the
+// delivery; it needs up to twice lim.MaxTotalBytes of temporary disk.
+func Pack(w io.Writer, files []File, lim Limits) (stats Stats, err error) {
 	lim = lim.withDefaults()
 	p := &packer{tally: newTally(lim)}
+	defer func() {
+		if cerr := p.closeSpool(); cerr != nil && err == nil {
+			stats, err = Stats{}, cerr
+		}
+	}()
 	for _, f := range files {
 		if err := p.add(f); err != nil {
 			return Stats{}, fmt.Errorf("pack %q: %w", f.Name, err)
@@ -54,17 +69,18 @@ func Pack(w io.Writer, files []File, lim Limits) (Stats, error) {
 	gz := gzip.NewWriter(w)
 	tw := tar.NewWriter(gz)
 	for _, e := range p.entries {
+		content, size := p.content(e)
 		hdr := &tar.Header{
 			Typeflag: tar.TypeReg,
 			Name:     e.name,
 			Mode:     0o644,
-			Size:     int64(len(e.data)),
+			Size:     size,
 			ModTime:  epoch,
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return Stats{}, fmt.Errorf("write header %q: %w", e.name, err)
 		}
-		if _, err := tw.Write(e.data); err != nil {
+		if _, err := io.Copy(tw, content); err != nil {
 			return Stats{}, fmt.Errorf("write %q: %w", e.name, err)
 		}
 	}
@@ -80,6 +96,57 @@ func Pack(w io.Writer, files []File, lim Limits) (Stats, error) {
 type packer struct {
 	tally   *tally
 	entries []entry
+	// spool holds streamed content back to back, created on first use;
+	// end is its size.
+	spool *os.File
+	end   int64
+}
+
+// spoolFrom copies at most limit bytes of r to the end of the spool and
+// returns where they are. More than limit bytes is ErrTooLarge; r's own
+// errors are returned as they are.
+func (p *packer) spoolFrom(r io.Reader, limit int64) (off, size int64, err error) {
+	if p.spool == nil {
+		if p.spool, err = os.CreateTemp("", "zinc-pack-*"); err != nil {
+			return 0, 0, fmt.Errorf("create spool file: %w", err)
+		}
+	}
+	off = p.end
+	n, err := io.Copy(sinkWriter{p.spool}, io.LimitReader(r, limit+1))
+	p.end += n
+	if err != nil {
+		// A failure to write is a *sinkError, which classify keeps.
+		return 0, 0, err
+	}
+	if n > limit {
+		return 0, 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	}
+	return off, n, nil
+}
+
+// section reads size bytes of the spool from off.
+func (p *packer) section(off, size int64) *io.SectionReader {
+	return io.NewSectionReader(p.spool, off, size)
+}
+
+// content returns an entry's bytes and their number.
+func (p *packer) content(e entry) (io.Reader, int64) {
+	if e.spooled {
+		return p.section(e.off, e.size), e.size
+	}
+	return bytes.NewReader(e.data), int64(len(e.data))
+}
+
+func (p *packer) closeSpool() error {
+	if p.spool == nil {
+		return nil
+	}
+	cerr := p.spool.Close()
+	rerr := os.Remove(p.spool.Name())
+	if err := errors.Join(cerr, rerr); err != nil {
+		return fmt.Errorf("remove spool file: %w", err)
+	}
+	return nil
 }
 
 func (p *packer) add(f File) error {
@@ -94,34 +161,50 @@ func (p *packer) add(f File) error {
 	if kind != "" {
 		limit = p.tally.lim.MaxTotalBytes
 	}
-	data := f.Data
+	// src is the file's content, size its length; e is how it is packed
+	// when it is a plain file.
+	var (
+		src  io.ReaderAt
+		size int64
+		e    = entry{name: name}
+	)
 	switch {
-	case data != nil:
-		if int64(len(data)) > limit {
+	case f.Data != nil:
+		if int64(len(f.Data)) > limit {
 			return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 		}
+		e.data, src, size = f.Data, bytes.NewReader(f.Data), int64(len(f.Data))
 	case f.Reader != nil:
-		data, err = readAtMost(f.Reader, limit)
+		off, n, err := p.spoolFrom(f.Reader, limit)
 		if err != nil {
 			return fmt.Errorf("read file: %w", err)
 		}
+		e.off, e.size, e.spooled = off, n, true
+		src, size = p.section(off, n), n
+	default:
+		src = bytes.NewReader(nil)
 	}
 
 	dir := path.Dir(name)
 	switch kind {
 	case "zip":
-		return p.addZip(dir, data)
+		return p.addZip(dir, src, size)
 	case "tar.gz":
-		return p.addTarGz(dir, data)
+		return p.addTarGz(dir, io.NewSectionReader(src, 0, size))
 	}
-	return p.addFile(name, data)
+	return p.addEntry(e)
 }
 
-func (p *packer) addFile(name string, data []byte) error {
-	if err := p.tally.addFile(name, int64(len(data))); err != nil {
+// addEntry records a plain file, its size checked against the limits.
+func (p *packer) addEntry(e entry) error {
+	size := int64(len(e.data))
+	if e.spooled {
+		size = e.size
+	}
+	if err := p.tally.addFile(e.name, size); err != nil {
 		return err
 	}
-	p.entries = append(p.entries, entry{name: name, data: data})
+	p.entries = append(p.entries, e)
 	return nil
 }
 
@@ -134,8 +217,8 @@ func member(dir, raw string) (string, error) {
 	return path.Join(dir, name), nil
 }
 
-func (p *packer) addZip(dir string, data []byte) error {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+func (p *packer) addZip(dir string, src io.ReaderAt, size int64) error {
+	zr, err := zip.NewReader(src, size)
 	if errors.Is(err, zip.ErrInsecurePath) {
 		// Only reported under GODEBUG=zipinsecurepath=0; the names are
 		// checked below either way.
@@ -168,39 +251,41 @@ func (p *packer) addZip(dir string, data []byte) error {
 			return unsafePath(zf.Name, "not a regular file")
 		}
 		// The declared size may lie; it only lets an honest oversized file
-		// fail before any decompression. readAtMost enforces the real cap.
+		// fail before any decompression. spoolFrom enforces the real cap.
 		if zf.UncompressedSize64 > uint64(p.tally.budget()) {
 			return p.tally.exceeded(name)
 		}
-		content, err := readZipFile(zf, p.tally.budget())
+		off, n, err := p.spoolZipFile(zf, p.tally.budget())
 		if errors.Is(err, ErrTooLarge) {
 			return p.tally.exceeded(name)
 		}
 		if err != nil {
 			return fmt.Errorf("read zip entry %q: %w", zf.Name, err)
 		}
-		if err := p.addFile(name, content); err != nil {
+		if err := p.addEntry(entry{name: name, off: off, size: n, spooled: true}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func readZipFile(zf *zip.File, limit int64) ([]byte, error) {
+// spoolZipFile decompresses a zip entry of at most limit bytes into the
+// spool.
+func (p *packer) spoolZipFile(zf *zip.File, limit int64) (off, size int64, err error) {
 	rc, err := zf.Open()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidArchive, err)
+		return 0, 0, fmt.Errorf("%w: %w", ErrInvalidArchive, err)
 	}
 	defer rc.Close()
-	data, err := readAtMost(rc, limit)
+	off, size, err = p.spoolFrom(rc, limit)
 	if err != nil {
-		return nil, classify(err)
+		return 0, 0, classify(err)
 	}
-	return data, nil
+	return off, size, nil
 }
 
-func (p *packer) addTarGz(dir string, data []byte) error {
-	gz, err := gzip.NewReader(bytes.NewReader(data))
+func (p *packer) addTarGz(dir string, src io.Reader) error {
+	gz, err := gzip.NewReader(src)
 	if err != nil {
 		return fmt.Errorf("%w: gzip: %w", ErrInvalidArchive, err)
 	}
@@ -239,11 +324,11 @@ func (p *packer) addTarGz(dir string, data []byte) error {
 			return err
 		}
 		// The tar reader yields at most hdr.Size bytes, already checked.
-		content, err := readAtMost(tr, hdr.Size)
+		off, n, err := p.spoolFrom(tr, hdr.Size)
 		if err != nil {
 			return fmt.Errorf("read tar entry %q: %w", hdr.Name, classify(err))
 		}
-		if err := p.addFile(name, content); err != nil {
+		if err := p.addEntry(entry{name: name, off: off, size: n, spooled: true}); err != nil {
 			return err
 		}
 	}

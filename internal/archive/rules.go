@@ -235,19 +235,6 @@ func (t *tally) markParents(name string) {
 	}
 }
 
-// readAtMost reads r to the end, or fails with ErrTooLarge once more than
-// limit bytes arrive, so an unbounded or lying stream is never buffered.
-func readAtMost(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
-	}
-	return data, nil
-}
-
 // capReader fails with ErrTooLarge when its source yields more than left
 // bytes; a source that ends exactly at the cap still reads as EOF.
 type capReader struct {
@@ -304,9 +291,14 @@ func (s sourceReader) Read(p []byte) (int, error) {
 // error kinds: limit and path errors pass through, a failing source stays
 // what it is, and anything else means the archive is malformed.
 func classify(err error) error {
-	var se *sourceError
+	var (
+		se *sourceError
+		sk *sinkError
+	)
 	switch {
 	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrUnsafePath), errors.Is(err, ErrInvalidArchive):
+		return err
+	case errors.As(err, &sk):
 		return err
 	case errors.As(err, &se):
 		return se.err

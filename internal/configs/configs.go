@@ -7,9 +7,9 @@
 package configs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -154,6 +154,9 @@ func unpackArchives(def *definition.Definition, uploads []Upload, tmp string, li
 	return files, archives, nil
 }
 
+// errUnpackStopped ends Pack's writes once Unpack has returned.
+var errUnpackStopped = errors.New("unpack stopped")
+
 // unpack extracts one archive into dir, its entries placed in the
 // archive's own directory, and lists its files, sorted.
 func unpack(u Upload, dir string, lim archive.Limits) ([]string, error) {
@@ -164,11 +167,23 @@ func unpack(u Upload, dir string, lim archive.Limits) ([]string, error) {
 	defer func() { _ = r.Close() }()
 	// Pack expands a zip or tar.gz under the delivery rules into one
 	// canonical tar.gz, which Unpack then writes out under the same rules.
-	var packed bytes.Buffer
-	if _, err := archive.Pack(&packed, []archive.File{{Name: u.Name, Reader: r}}, lim); err != nil {
-		return nil, err
+	// The canonical archive streams from Pack to Unpack through a pipe, so
+	// it is never held in memory.
+	pr, pw := io.Pipe()
+	packed := make(chan error, 1)
+	go func() {
+		_, err := archive.Pack(pw, []archive.File{{Name: u.Name, Reader: r}}, lim)
+		_ = pw.CloseWithError(err)
+		packed <- err
+	}()
+	_, err = archive.Unpack(pr, dir, lim)
+	_ = pr.CloseWithError(errUnpackStopped)
+	// Pack checks everything before it writes, so its own failure is the
+	// reason; a failed write only echoes Unpack's.
+	if perr := <-packed; perr != nil && !errors.Is(perr, errUnpackStopped) {
+		return nil, perr
 	}
-	if _, err := archive.Unpack(&packed, dir, lim); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	var names []string

@@ -2,6 +2,7 @@ package definition
 
 import (
 	"errors"
+	"fmt"
 
 	"gopkg.in/yaml.v3"
 )
@@ -11,7 +12,7 @@ import (
 // a huge one (the "billion laughs").
 const MaxExpandedNodes = 100_000
 
-var errTooManyNodes = errors.New("the definition expands to too many YAML nodes (aliases nest too deeply)")
+var errTooManyNodes = fmt.Errorf("the definition has too many YAML nodes (more than %d, aliases expanded)", MaxExpandedNodes)
 
 // expandAliases returns a copy of n in which every alias is replaced by a
 // copy of its anchored node and every merge key ("<<: *base") by the pairs

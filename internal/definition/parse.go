@@ -13,6 +13,21 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// Bounds on a definition, so an oversized one is refused before any
+// expensive decoding or validation (a 20,000-stage document is refused in
+// milliseconds). MaxExpandedNodes bounds its YAML nodes.
+const (
+	// MaxSourceBytes bounds the YAML document itself.
+	MaxSourceBytes = 4 << 20
+	// MaxStages bounds the stages.
+	MaxStages = 1000
+	// MaxScenarios bounds the scenarios of all stages together,
+	// scenarios_from expanded.
+	MaxScenarios = 10_000
+	// MaxFiles bounds the assignment files, archives' content included.
+	MaxFiles = 5000
+)
+
 // Parse reads a YAML pipeline definition of version 1 or 2, validates it
 // and expands its shorthand stages into plain commands. Unknown fields are
 // errors. An invalid definition yields a *ValidationError listing every
@@ -52,6 +67,10 @@ type parser struct {
 }
 
 func (p *parser) document(src []byte) *Definition {
+	if len(src) > MaxSourceBytes {
+		p.ps.report("", "the definition is %d bytes, more than %d", len(src), MaxSourceBytes)
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -71,6 +90,11 @@ func (p *parser) document(src []byte) *Definition {
 		p.ps.report("", "the definition is empty")
 		return nil
 	}
+	if raw := doc.Content[0]; raw.Kind == yaml.MappingNode && !p.withinBounds(raw) {
+		// Counted before aliases are expanded too, so a huge document is
+		// refused without copying it; check counts again on the model.
+		return nil
+	}
 	root, err := expandAliases(doc.Content[0])
 	if err != nil {
 		p.ps.report("", "%v", err)
@@ -78,6 +102,9 @@ func (p *parser) document(src []byte) *Definition {
 	}
 	if root.Kind != yaml.MappingNode {
 		p.ps.report("", "the definition must be a YAML mapping")
+		return nil
+	}
+	if !p.withinBounds(root) {
 		return nil
 	}
 	def := &Definition{Version: 2, Defaults: Defaults{Timeout: DefaultTimeout}}
@@ -101,6 +128,50 @@ func (p *parser) document(src []byte) *Definition {
 		def.Rubric = p.rubric(n, "rubric")
 	}
 	return def
+}
+
+// withinBounds counts the stages, scenarios and files of the document
+// before any of them is decoded, and reports each count above its bound.
+func (p *parser) withinBounds(root *yaml.Node) bool {
+	ok := true
+	count := func(n *yaml.Node) int {
+		if n == nil || n.Kind != yaml.SequenceNode {
+			return 0
+		}
+		return len(n.Content)
+	}
+	stages := field(root, "stages")
+	if n := count(stages); n > MaxStages {
+		p.ps.report("stages", "%d stages, more than %d", n, MaxStages)
+		ok = false
+	}
+	if n := count(field(root, "files")); n > MaxFiles {
+		p.ps.report("files", "%d files, more than %d", n, MaxFiles)
+		ok = false
+	}
+	if ok && stages != nil && stages.Kind == yaml.SequenceNode {
+		scenarios := 0
+		for _, s := range stages.Content {
+			if s.Kind == yaml.MappingNode {
+				scenarios += count(field(s, "scenarios"))
+			}
+		}
+		if scenarios > MaxScenarios {
+			p.ps.report("stages", "%d scenarios in all, more than %d", scenarios, MaxScenarios)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// field returns the value of key in mapping n, or nil.
+func field(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Kind == yaml.ScalarNode && n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // readVersion finds the version first because it decides which fields the

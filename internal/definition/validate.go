@@ -227,10 +227,37 @@ func (d *Definition) check(ps *problems) {
 	}
 	checkTimeout(ps, "defaults.timeout", d.Defaults.Timeout)
 	checkLimits(ps, "defaults", d.Defaults.Limits, Limits{})
+	if !d.checkBounds(ps) {
+		// Checking an oversized definition is the work the bounds avoid.
+		return
+	}
 	d.checkFiles(ps)
 	d.checkStages(ps)
 	d.checkCycles(ps)
 	d.checkRubric(ps)
+}
+
+// checkBounds checks the counts parsing bounds once more on the model, where
+// archives and scenarios_from have been expanded.
+func (d *Definition) checkBounds(ps *problems) bool {
+	ok := true
+	if len(d.Stages) > MaxStages {
+		ps.add("stages", "%d stages, more than %d", len(d.Stages), MaxStages)
+		ok = false
+	}
+	if len(d.Files) > MaxFiles {
+		ps.add("files", "%d files, more than %d", len(d.Files), MaxFiles)
+		ok = false
+	}
+	scenarios := 0
+	for _, s := range d.Stages {
+		scenarios += len(s.Scenarios)
+	}
+	if scenarios > MaxScenarios {
+		ps.add("stages", "%d scenarios in all, more than %d", scenarios, MaxScenarios)
+		ok = false
+	}
+	return ok
 }
 
 func (d *Definition) checkFiles(ps *problems) {

@@ -5,12 +5,13 @@
 package deliveries
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"gocloud.dev/blob"
 
@@ -31,24 +32,40 @@ type Creator interface {
 // removed again when the row cannot be stored.
 func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, collectionID, user string,
 	files []archive.File, lim archive.Limits) (grading.Delivery, archive.Stats, error) {
-	var packed bytes.Buffer
-	stats, err := archive.Pack(&packed, files, lim)
+	// The archive goes to a temporary file, not memory: a delivery may be
+	// tens of MiB and many arrive at once.
+	packed, err := os.CreateTemp("", "zinc-delivery-*.tar.gz")
+	if err != nil {
+		return grading.Delivery{}, archive.Stats{}, fmt.Errorf("create delivery archive: %w", err)
+	}
+	defer func() {
+		_ = packed.Close()
+		_ = os.Remove(packed.Name())
+	}()
+	hash := sha256.New()
+	stats, err := archive.Pack(io.MultiWriter(packed, hash), files, lim)
 	if err != nil {
 		return grading.Delivery{}, archive.Stats{}, fmt.Errorf("pack delivery: %w", err)
+	}
+	size, err := packed.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return grading.Delivery{}, archive.Stats{}, fmt.Errorf("size delivery archive: %w", err)
+	}
+	if _, err := packed.Seek(0, io.SeekStart); err != nil {
+		return grading.Delivery{}, archive.Stats{}, fmt.Errorf("rewind delivery archive: %w", err)
 	}
 	id, err := store.NewID()
 	if err != nil {
 		return grading.Delivery{}, archive.Stats{}, err
 	}
-	sum := sha256.Sum256(packed.Bytes())
-	size := int64(packed.Len())
+	sum := hash.Sum(nil)
 	key := objectstore.DeliveryKey(id)
-	if err := bucket.Upload(ctx, key, &packed, &blob.WriterOptions{ContentType: "application/gzip"}); err != nil {
+	if err := bucket.Upload(ctx, key, packed, &blob.WriterOptions{ContentType: "application/gzip"}); err != nil {
 		return grading.Delivery{}, archive.Stats{}, fmt.Errorf("upload delivery %s: %w", id, err)
 	}
 	d, err := rows.CreateDelivery(ctx, grading.Delivery{
 		ID: id, CollectionID: collectionID, User: user, ObjectKey: key,
-		Size: size, Checksum: hex.EncodeToString(sum[:]),
+		Size: size, Checksum: hex.EncodeToString(sum),
 	})
 	if err != nil {
 		// Remove the object even when the caller has gone away.

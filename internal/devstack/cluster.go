@@ -244,7 +244,7 @@ func ConnectTemporal(ctx context.Context, o ConnectOptions) (*Temporal, error) {
 		o.UIIP = defaultIP
 	}
 	t := &Temporal{address: o.Address, logLevel: new(slog.LevelVar)}
-	if err := t.connect(ctx, o.Namespaces[0]); err != nil {
+	if err := t.connect(ctx, o.Namespaces[0], nil); err != nil {
 		return nil, errors.Join(err, t.Stop())
 	}
 	for _, ns := range o.Namespaces {

@@ -3,6 +3,8 @@ package devstack
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -79,6 +81,42 @@ type TemporalOptions struct {
 	// from the browser (with the browser's credentials) to show decoded
 	// payloads, for example "http://127.0.0.1:8080/v1/codec".
 	CodecEndpoint string
+	// TLS, when set, serves the frontend over mutual TLS: clients must
+	// present a certificate signed by TLS.CAFile. The UI is not supported
+	// with it.
+	TLS *TemporalTLS
+}
+
+// TemporalTLS are the PEM files of a frontend served over mutual TLS.
+type TemporalTLS struct {
+	// CAFile signs the frontend's certificate and the client certificates
+	// it accepts.
+	CAFile string
+	// CertFile and KeyFile are the frontend's certificate, valid for
+	// ServerName; the server's own system worker and the readiness probe
+	// present it as their client certificate too, so it must allow client
+	// authentication as well.
+	CertFile, KeyFile string
+	// ServerName is the name clients verify the certificate against;
+	// default IP.
+	ServerName string
+}
+
+// clientConfig is the TLS configuration of the start-up probe.
+func (t *TemporalTLS) clientConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load temporal tls certificate: %w", err)
+	}
+	ca, err := os.ReadFile(t.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("read temporal tls ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("temporal tls ca %s holds no PEM certificate", t.CAFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: t.ServerName, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Temporal is a running embedded Temporal server and, optionally, its Web UI.
@@ -107,6 +145,9 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 		return nil, fmt.Errorf("start temporal: %w", err)
 	}
 	o = o.withDefaults()
+	if o.TLS != nil && o.UIPort >= 0 {
+		return nil, errors.New("start temporal: the web UI is not served with TLS; set UIPort to -1")
+	}
 	ports, err := allocatePorts(o)
 	if err != nil {
 		return nil, err
@@ -194,6 +235,11 @@ func (o TemporalOptions) withDefaults() TemporalOptions {
 	}
 	if o.LogLevel == nil {
 		o.LogLevel = slog.LevelWarn
+	}
+	if o.TLS != nil && o.TLS.ServerName == "" {
+		tlsCopy := *o.TLS
+		tlsCopy.ServerName = o.IP
+		o.TLS = &tlsCopy
 	}
 	return o
 }
@@ -344,12 +390,25 @@ func serverConfig(o TemporalOptions, p ports, store *config.SQL) *config.Config 
 	c.NamespaceDefaults.Archival.History.State = "disabled"
 	c.NamespaceDefaults.Archival.Visibility.State = "disabled"
 	c.PublicClient.HostPort = frontend
+	if t := o.TLS; t != nil {
+		client := config.ClientTLS{RootCAFiles: []string{t.CAFile}, ServerName: t.ServerName}
+		c.Global.TLS = config.RootTLS{
+			Frontend: config.GroupTLS{
+				Server: config.ServerTLS{
+					CertFile: t.CertFile, KeyFile: t.KeyFile,
+					RequireClientAuth: true, ClientCAFiles: []string{t.CAFile},
+				},
+				Client: client,
+			},
+			SystemWorker: config.WorkerTLS{CertFile: t.CertFile, KeyFile: t.KeyFile, Client: client},
+		}
+	}
 	return &c
 }
 
 // ready waits for the frontend and the namespaces, then starts the UI.
 func (t *Temporal) ready(ctx context.Context, o TemporalOptions, uiPort int) error {
-	if err := t.connect(ctx, o.Namespaces[0]); err != nil {
+	if err := t.connect(ctx, o.Namespaces[0], o.TLS); err != nil {
 		return err
 	}
 	for _, name := range o.Namespaces {
@@ -364,11 +423,20 @@ func (t *Temporal) ready(ctx context.Context, o TemporalOptions, uiPort int) err
 }
 
 // connect dials the frontend and waits until it reports healthy.
-func (t *Temporal) connect(ctx context.Context, namespace string) error {
+func (t *Temporal) connect(ctx context.Context, namespace string, tlsOpts *TemporalTLS) error {
+	var conn client.ConnectionOptions
+	if tlsOpts != nil {
+		cfg, err := tlsOpts.clientConfig()
+		if err != nil {
+			return err
+		}
+		conn.TLS = cfg
+	}
 	err := poll(ctx, func(ctx context.Context) error {
 		c, err := client.DialContext(ctx, client.Options{
-			HostPort:  t.address,
-			Namespace: namespace,
+			HostPort:          t.address,
+			Namespace:         namespace,
+			ConnectionOptions: conn,
 			// The SDK client only probes; its retries and warnings are noise here.
 			Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
 		})

@@ -175,7 +175,8 @@ const DefaultStopTimeout = 10 * time.Second
 
 // LoadExtensionConfig loads an extension's Config: the standard variables,
 // then, when ZINC_CORE_URL is set, the properties ZINC core serves for the
-// extension (RFD 0010), which take precedence.
+// extension (RFD 0010), which take precedence. Core serves them to admins
+// only: ZINC_CORE_TOKEN is the API key sent as the bearer credential.
 func LoadExtensionConfig(ctx context.Context, extension string) (Config, error) {
 	base, err := LoadConfig()
 	if err != nil {
@@ -186,7 +187,7 @@ func LoadExtensionConfig(ctx context.Context, extension string) (Config, error) 
 		return base, nil
 	}
 	hc := &http.Client{Timeout: 10 * time.Second}
-	c, err := FetchConfiguration(ctx, hc, core, extension)
+	c, err := FetchConfiguration(ctx, hc, core, os.Getenv("ZINC_CORE_TOKEN"), extension)
 	if err != nil {
 		return Config{}, err
 	}

@@ -57,7 +57,7 @@ func TestExtensionConfigurationRoundTrip(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	c, err := FetchConfiguration(context.Background(), srv.Client(), srv.URL, "pipeline")
+	c, err := FetchConfiguration(context.Background(), srv.Client(), srv.URL, "", "pipeline")
 	require.NoError(t, err)
 	require.Equal(t, ConfigurationName, c.Name)
 	got, err := FromConfiguration(Config{HostPort: "localhost:7233", Namespace: "default"}, c)
@@ -66,10 +66,44 @@ func TestExtensionConfigurationRoundTrip(t *testing.T) {
 	require.Equal(t, core.Namespace, got.Namespace)
 	require.Equal(t, "zinc-pipeline-default", got.FormatTaskQueue("pipeline-default"))
 
-	_, err = FetchConfiguration(context.Background(), srv.Client(), srv.URL, "unknown")
+	_, err = FetchConfiguration(context.Background(), srv.Client(), srv.URL, "", "unknown")
 	require.ErrorContains(t, err, "404")
 	_, err = FromConfiguration(Config{}, Configuration{Name: "nats"})
 	require.ErrorContains(t, err, `want name "temporal"`)
+}
+
+// TestLoadExtensionConfigSendsCoreToken: core serves extension settings to
+// admins only, so a worker sends ZINC_CORE_TOKEN as its bearer credential;
+// without it core's 401 is reported with the variable to set.
+func TestLoadExtensionConfigSendsCoreToken(t *testing.T) {
+	const key = "zinc_test-admin-key"
+	core := Config{HostPort: "temporal:7233", Namespace: "zinc-prod", TaskQueuePrefix: "zinc"}
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Header.Get("Authorization"))
+		if r.Header.Get("Authorization") != "Bearer "+key {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			http.Error(w, `{"error":"no credentials","details":null}`, http.StatusUnauthorized)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(core.Configuration())
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("TEMPORAL_ADDRESS", "localhost:7233")
+	t.Setenv("TEMPORAL_NAMESPACE", "default")
+	t.Setenv("ZINC_CORE_URL", srv.URL)
+
+	t.Setenv("ZINC_CORE_TOKEN", key)
+	got, err := LoadExtensionConfig(t.Context(), "pipeline")
+	require.NoError(t, err)
+	require.Equal(t, "temporal:7233", got.HostPort)
+	require.Equal(t, "zinc-prod", got.Namespace)
+
+	t.Setenv("ZINC_CORE_TOKEN", "")
+	_, err = LoadExtensionConfig(t.Context(), "pipeline")
+	require.ErrorContains(t, err, "401")
+	require.ErrorContains(t, err, "ZINC_CORE_TOKEN")
+	require.Equal(t, []string{"Bearer " + key, ""}, seen)
 }
 
 func TestParseQueues(t *testing.T) {

@@ -9,8 +9,10 @@ import (
 )
 
 // FetchConfiguration asks ZINC core for the Temporal settings of an
-// extension: GET {coreURL}/v1/extensions/{name}/configuration.
-func FetchConfiguration(ctx context.Context, hc *http.Client, coreURL, name string) (Configuration, error) {
+// extension: GET {coreURL}/v1/extensions/{name}/configuration, with token
+// (an admin API key; the route is admin-only) as its bearer credential
+// when it is not empty.
+func FetchConfiguration(ctx context.Context, hc *http.Client, coreURL, token, name string) (Configuration, error) {
 	u, err := url.JoinPath(coreURL, "v1", "extensions", name, "configuration")
 	if err != nil {
 		return Configuration{}, fmt.Errorf("build configuration url from %q: %w", coreURL, err)
@@ -19,13 +21,20 @@ func FetchConfiguration(ctx context.Context, hc *http.Client, coreURL, name stri
 	if err != nil {
 		return Configuration{}, fmt.Errorf("build configuration request: %w", err)
 	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return Configuration{}, fmt.Errorf("fetch configuration of %s: %w", name, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return Configuration{}, fmt.Errorf("fetch configuration of %s: %s answered %s", name, u, resp.Status)
+		hint := ""
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			hint = " (ZINC_CORE_TOKEN must be an admin API key)"
+		}
+		return Configuration{}, fmt.Errorf("fetch configuration of %s: %s answered %s%s", name, u, resp.Status, hint)
 	}
 	var c Configuration
 	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {

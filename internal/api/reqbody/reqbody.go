@@ -1,0 +1,139 @@
+// Package reqbody decodes request bodies for the API: one strict JSON
+// value, or a multipart form spooled to temporary files. It knows nothing
+// of routes or statuses: refused input is an *Error (the API answers 400),
+// an oversize body an *http.MaxBytesError or multipart.ErrMessageTooLarge
+// (413). Kept apart from the API so its fuzz targets build quickly.
+package reqbody
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// Error is a body refused as written.
+type Error struct {
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+func badRequest(format string, args ...any) error {
+	return &Error{Msg: fmt.Sprintf(format, args...)}
+}
+
+// DecodeJSON reads exactly one JSON value of at most limit bytes from the
+// body into v. Unknown fields, wrong types, malformed or trailing data are
+// bad requests (*Error); an oversize body is an *http.MaxBytesError.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	var extra json.RawMessage
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return fmt.Errorf("read JSON body: %w", err)
+		}
+	}
+	return badRequest("request body must hold a single JSON value")
+}
+
+// jsonError explains a decoding failure in terms of the request.
+func jsonError(err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return fmt.Errorf("read JSON body: %w", err)
+	}
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return badRequest("malformed JSON at byte %d: %s", se.Offset, se.Error())
+	}
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		if te.Field == "" {
+			return badRequest("request body must be a JSON %s, not %s", jsonType(te.Type), te.Value)
+		}
+		return badRequest("field %q must be a JSON %s, not %s", te.Field, jsonType(te.Type), te.Value)
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		return badRequest("request body is empty: want a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("malformed JSON: the body ends too early")
+	}
+	// Everything else the decoder reports is about the body: an unknown
+	// field, a time that is not RFC 3339, a read cut short.
+	return badRequest("invalid JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonType names a Go type the way a JSON client thinks of it.
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Bool:
+		return "boolean"
+	}
+	return t.Kind().String()
+}
+
+// IsMultipart reports whether the request body is multipart/form-data.
+func IsMultipart(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "multipart/form-data"
+}
+
+// ReadMultipart reads a multipart/form-data body of at most limit bytes,
+// keeping up to memory bytes of its files in memory, and refuses parts
+// other than the allowed field names. The caller must call RemoveAll on
+// the form. Refused input is an *Error; an oversize body an
+// *http.MaxBytesError or multipart.ErrMessageTooLarge.
+func ReadMultipart(w http.ResponseWriter, r *http.Request, limit, memory int64, allowed ...string) (*multipart.Form, error) {
+	if !IsMultipart(r) {
+		return nil, badRequest("want a multipart/form-data body, got Content-Type %q", r.Header.Get("Content-Type"))
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, badRequest("malformed multipart body: %v", err)
+	}
+	form, err := mr.ReadForm(memory)
+	if err != nil {
+		// ReadForm removes its temporary files itself when it fails.
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok || errors.Is(err, multipart.ErrMessageTooLarge) {
+			return nil, fmt.Errorf("read multipart body: %w", err)
+		}
+		return nil, badRequest("malformed multipart body: %v", err)
+	}
+	for name := range form.Value {
+		if !slices.Contains(allowed, name) {
+			_ = form.RemoveAll()
+			return nil, badRequest("unknown form field %q (want %s)", name, strings.Join(allowed, ", "))
+		}
+	}
+	for name := range form.File {
+		if !slices.Contains(allowed, name) {
+			_ = form.RemoveAll()
+			return nil, badRequest("unknown form field %q (want %s)", name, strings.Join(allowed, ", "))
+		}
+	}
+	return form, nil
+}
