@@ -73,7 +73,8 @@ func LoadConfig() (Config, error) {
 	if cfg.Codec, err = LoadCodec(); err != nil {
 		return Config{}, err
 	}
-	return cfg.withDefaults(), cfg.Validate()
+	cfg = cfg.withDefaults()
+	return cfg, cfg.Validate()
 }
 
 // FromConfiguration builds a Config from the properties core serves to an

@@ -39,6 +39,17 @@ func TestLoadConfigPrefix(t *testing.T) {
 	require.Equal(t, "core-default", cfg.FormatTaskQueue("core-default"))
 }
 
+// TestLoadConfigDefaults: with no TEMPORAL_* variables the local dev
+// server's address and the default namespace are used, as the CLI does.
+func TestLoadConfigDefaults(t *testing.T) {
+	t.Setenv("TEMPORAL_ADDRESS", "")
+	t.Setenv("TEMPORAL_NAMESPACE", "")
+	cfg, err := LoadConfig()
+	require.NoError(t, err)
+	require.Equal(t, "localhost:7233", cfg.HostPort)
+	require.Equal(t, "default", cfg.Namespace)
+}
+
 func TestValidateRejectsBadSettings(t *testing.T) {
 	err := Config{HostPort: "nohost", Namespace: " ", TaskQueuePrefix: "a b"}.Validate()
 	require.ErrorContains(t, err, "host_port")
