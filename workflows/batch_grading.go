@@ -146,8 +146,11 @@ func (in BatchGradingInput) Validate() error {
 	if in.ConfigID == "" {
 		errs = append(errs, errors.New("config_id is required"))
 	}
-	if in.Concurrency < 0 || in.Concurrency > MaxConcurrency {
-		errs = append(errs, fmt.Errorf("concurrency %d: want 1..%d", in.Concurrency, MaxConcurrency))
+	// Zero asks for the default window.
+	if in.Concurrency != 0 {
+		if err := CheckConcurrency(in.Concurrency); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if in.ChunkSize < 0 || in.ChunkSize > MaxChunkSize {
 		errs = append(errs, fmt.Errorf("chunk_size %d: want 1..%d", in.ChunkSize, MaxChunkSize))
@@ -332,12 +335,7 @@ func (b *batch) registerHandlers(ctx workflow.Context) error {
 			b.poke()
 			return n, nil
 		},
-		workflow.UpdateHandlerOptions{Validator: func(n int) error {
-			if n < 1 || n > MaxConcurrency {
-				return fmt.Errorf("concurrency %d: want 1..%d", n, MaxConcurrency)
-			}
-			return nil
-		}},
+		workflow.UpdateHandlerOptions{Validator: CheckConcurrency},
 	); err != nil {
 		return fmt.Errorf("set concurrency update: %w", err)
 	}

@@ -137,7 +137,7 @@ func (b *batch) listenToParent(ctx workflow.Context) {
 	listen(SetConcurrencyUpdate, func(ctx workflow.Context, ch workflow.ReceiveChannel) {
 		var n int
 		ch.Receive(ctx, &n)
-		if n >= 1 && n <= MaxConcurrency {
+		if CheckConcurrency(n) == nil {
 			b.concurrency = n
 		}
 	})

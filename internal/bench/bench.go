@@ -78,8 +78,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("chunk %d: want 1..%d", ch, workflows.MaxChunkSize))
 		}
 	}
-	if c.Concurrency < 1 || c.Concurrency > workflows.MaxConcurrency {
-		errs = append(errs, fmt.Errorf("concurrency %d: want 1..%d", c.Concurrency, workflows.MaxConcurrency))
+	if err := workflows.CheckConcurrency(c.Concurrency); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RealisticN < 0 {
 		errs = append(errs, fmt.Errorf("realistic n %d: want 0 or more", c.RealisticN))

@@ -158,7 +158,7 @@ func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Sc
 		st.State, st.Message = grading.StepError, limitMessage(out.LimitHit)
 	case out.StdoutTruncated && (sc.Expected != nil || s.Checker != nil):
 		// A clipped output cannot be judged; the flood is the student's.
-		st.State, st.Message, st.LimitHit = grading.StepError, limitMessage("output"), "output"
+		st.State, st.Message, st.LimitHit = grading.StepError, limitMessage(sandbox.LimitOutput), sandbox.LimitOutput
 	case out.Signal != "":
 		st.State, st.Message = grading.StepFailed, "terminated by "+out.Signal
 	case out.ExitCode == definition.ValgrindErrorExitCode && s.Kind == definition.KindValgrind:
@@ -410,17 +410,17 @@ func sandboxLimits(l definition.Limits) sandbox.Limits {
 
 func limitMessage(limit string) string {
 	switch limit {
-	case "memory":
+	case sandbox.LimitMemory:
 		return "memory limit exceeded"
-	case "cpu":
+	case sandbox.LimitCPU:
 		return "CPU time limit exceeded"
-	case "processes":
+	case sandbox.LimitProcesses:
 		return "process limit exceeded"
-	case "file_size":
+	case sandbox.LimitFileSize:
 		return "file size limit exceeded"
-	case "output":
+	case sandbox.LimitOutput:
 		return "output limit exceeded"
-	case "disk":
+	case sandbox.LimitDisk:
 		return "disk limit exceeded"
 	}
 	return limit + " limit exceeded"

@@ -174,7 +174,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		{
 			queues: []temporal.QueueConfig{{Suffix: workflows.CoreTaskQueue}},
 			acts:   []temporal.Activity{batches.NewActivities(st.Store, st.Encoder, log)},
-			wfs:    []temporal.Workflow{{Name: workflows.BatchGradingName, Func: workflows.BatchGrading}},
+			wfs:    workflows.All(),
 		},
 		{
 			queues: []temporal.QueueConfig{{Suffix: workflows.SubmissionTaskQueue}},
