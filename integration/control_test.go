@@ -47,7 +47,7 @@ func seedNoop(t *testing.T, st *harness.Stack, n int, failing ...int) harness.Se
 // server suggests continue-as-new at 300 events, so a few hundred
 // deliveries take several runs, which must neither lose nor repeat any.
 func TestLargeBatchContinuesAsNew(t *testing.T) {
-	st := startStack(t, "", &harness.NoopRunner{})
+	st := startStack(t, "", &harness.NoopEngine{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const n = 400
@@ -129,7 +129,7 @@ func TestPauseResumeAndResize(t *testing.T) {
 }
 
 func TestRegradeFailedGradesOnlyTheFailures(t *testing.T) {
-	st := startStack(t, "", &harness.NoopRunner{})
+	st := startStack(t, "", &harness.NoopEngine{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	seeded := seedNoop(t, st, 10, 2, 7)

@@ -18,11 +18,11 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/harness"
 )
 
-// sleepRunner grades every delivery after a fixed pause: grading that
+// sleepEngine grades every delivery after a fixed pause: grading that
 // takes time without taking CPU.
-type sleepRunner struct{ d time.Duration }
+type sleepEngine struct{ d time.Duration }
 
-func (r sleepRunner) Run(ctx context.Context, _ *definition.Definition, _ engine.Input) (engine.Report, error) {
+func (r sleepEngine) Run(ctx context.Context, _ *definition.Definition, _ engine.Input) (engine.Report, error) {
 	select {
 	case <-time.After(r.d):
 	case <-ctx.Done():
@@ -46,7 +46,7 @@ func BenchmarkBatchProgressPolling(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	st, err := harness.Start(ctx, harness.Options{
-		Dir: b.TempDir(), Runner: sleepRunner{d: 100 * time.Millisecond},
+		Dir: b.TempDir(), Engine: sleepEngine{d: 100 * time.Millisecond},
 		PipelineConcurrency: concurrency, Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(b, err)

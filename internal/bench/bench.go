@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (Report, error) {
 		rep.Store = "postgres"
 	}
 
-	r := &runner{}
+	r := &workloadEngine{}
 	if cfg.RealisticN > 0 {
 		sb, err := sandbox.New(sandbox.Config{}, stackLog)
 		if err != nil {
@@ -135,7 +135,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (Report, error) {
 	defer func() { _ = cleanup() }()
 	log.InfoContext(ctx, "starting stack", "dir", dir)
 	st, err := harness.Start(ctx, harness.Options{
-		Dir: dir, DatabaseURL: cfg.DatabaseURL, Runner: r,
+		Dir: dir, DatabaseURL: cfg.DatabaseURL, Engine: r,
 		PipelineConcurrency: cfg.Concurrency, Logger: stackLog,
 	})
 	if err != nil {
