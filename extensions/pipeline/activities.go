@@ -27,9 +27,6 @@ import (
 // DefaultTaskQueue is this extension's task-queue suffix.
 const DefaultTaskQueue = workflows.PipelineTaskQueue
 
-// publishTimeout bounds the best-effort result event.
-const publishTimeout = 10 * time.Second
-
 // heartbeatEvery keeps heartbeats well inside the workflow's 30 s heartbeat
 // timeout, also while one long stage runs.
 const heartbeatEvery = 5 * time.Second

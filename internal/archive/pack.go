@@ -191,7 +191,7 @@ func readZipFile(zf *zip.File, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArchive, err)
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	data, err := readAtMost(rc, limit)
 	if err != nil {
 		return nil, classify(err)

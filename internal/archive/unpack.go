@@ -28,7 +28,7 @@ func Unpack(r io.Reader, dir string, lim Limits) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("open directory: %w", err)
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 
 	u := &unpacker{root: root, tally: newTally(lim), made: make(map[string]bool)}
 	if err := u.run(r); err != nil {

@@ -198,7 +198,7 @@ func TestChildDiesWithKilledParent(t *testing.T) {
 	require.True(t, running(child))
 
 	require.NoError(t, parent.Process.Signal(syscall.SIGKILL))
-	<-waited
+	require.Error(t, <-waited, "the parent dies of the signal")
 	require.EventuallyWithT(t, func(t *assert.CollectT) {
 		assert.False(t, running(child), "child %d outlived its killed parent", child)
 	}, 10*time.Second, 10*time.Millisecond)
