@@ -56,14 +56,6 @@ func TestDemoGradesThroughTheAPI(t *testing.T) {
 	assert.Contains(t, out, "Scores as expected: 8/8\n")
 }
 
-func TestDemoSendsNumericIDsBackUnchanged(t *testing.T) {
-	api := &fakeAPI{numericIDs: true}
-	_, err := runDemoAgainst(t, api)
-	require.NoError(t, err)
-	require.Len(t, api.batchBodies, 1)
-	assert.Equal(t, map[string]any{"collection_id": float64(1), "config_id": float64(10)}, api.batchBodies[0])
-}
-
 func TestDemoFailsWhenBatchFails(t *testing.T) {
 	out, err := runDemoAgainst(t, &fakeAPI{finalStatus: "failed"})
 	assert.ErrorContains(t, err, "ended failed")
@@ -114,24 +106,13 @@ func TestPrintResultsMarksMismatches(t *testing.T) {
 	assert.Contains(t, out.String(), "Scores as expected: 1/3\n")
 }
 
-func TestBatchResultsAcceptsBothShapes(t *testing.T) {
-	tests := []struct {
-		name string
-		give string
-	}{
-		{name: "wrapped with steps", give: `{"results":[{"user":"amy","score":4,"steps":[{"name":"run","state":"passed"}]}]}`},
-		{name: "bare array with stages", give: `[{"user":"amy","score":4,"stages":[{"name":"run","state":"passed"}]}]`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got batchResults
-			require.NoError(t, json.Unmarshal([]byte(tt.give), &got))
-			require.Len(t, got, 1)
-			assert.Equal(t, "amy", got[0].User)
-			assert.Equal(t, 4.0, *got[0].Score)
-			assert.Equal(t, "run:passed", steps(got[0].allSteps()))
-		})
-	}
+func TestResultsDecodeTheAPIShape(t *testing.T) {
+	var got []result
+	require.NoError(t, json.Unmarshal([]byte(`[{"delivery_id":"d1","user":"amy","score":4,"stages":[{"name":"run","state":"passed"}]}]`), &got))
+	require.Len(t, got, 1)
+	assert.Equal(t, "d1", got[0].DeliveryID)
+	assert.Equal(t, 4.0, *got[0].Score)
+	assert.Equal(t, "run:passed", steps(got[0].Stages))
 }
 
 func TestStepsShowScenarioAndFailingExitCode(t *testing.T) {
