@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zinc-edu/orchestrator/internal/demo"
@@ -120,10 +121,10 @@ func gradeDemoBatch(t *testing.T, ctx context.Context, api string) {
 			Total int `json:"total"`
 		} `json:"summary"`
 	}
-	require.Eventually(t, func() bool {
-		_, body := get(t, ctx, api+"/v1/batches/"+id)
-		require.NoError(t, json.Unmarshal(body, &view))
-		return view.Status != "running"
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		_, body := get(c, ctx, api+"/v1/batches/"+id)
+		require.NoError(c, json.Unmarshal(body, &view))
+		assert.NotEqual(c, "running", view.Status)
 	}, 5*time.Minute, 250*time.Millisecond)
 	require.Equal(t, "completed", view.Status)
 	require.Equal(t, len(deliveries), view.Summary.Total)
@@ -250,8 +251,11 @@ func post(t *testing.T, ctx context.Context, url, contentType string, body io.Re
 	return v
 }
 
-func get(t *testing.T, ctx context.Context, url string) (int, []byte) {
-	t.Helper()
+// get fails t on a transport error; t may be an EventuallyWithT collector.
+func get(t require.TestingT, ctx context.Context, url string) (int, []byte) {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	require.NoError(t, err)
 	authorize(req)

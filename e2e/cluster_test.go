@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/zinc-edu/orchestrator/internal/devstack"
 	"github.com/zinc-edu/orchestrator/internal/supervise"
+	"github.com/zinc-edu/orchestrator/internal/syncio"
 )
 
 // clusterProcesses are the Temporal services apphost --temporal-db runs.
@@ -59,7 +59,7 @@ func TestApphostClusterOnPostgres(t *testing.T) {
 	cmd.Env = withoutVars(os.Environ(), "DATABASE_URL", "NATS_URL", "BLOB_URL", "OTEL_EXPORTER_OTLP_ENDPOINT")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr syncBuffer
+	var stderr syncio.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
@@ -137,7 +137,7 @@ func startFromStackEnv(t *testing.T, ctx context.Context, bin, data string) *exe
 	t.Cleanup(func() { _ = worker.Process.Kill() })
 	healthRe := regexp.MustCompile(`health server started.*addr=(127\.0\.0\.1:\d+)`)
 	found := make(chan string, 1)
-	var log syncBuffer
+	var log syncio.Buffer
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -178,22 +178,4 @@ func alive(pid int) bool {
 	}
 	rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
 	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -65,7 +65,7 @@ func TestMain(m *testing.M) {
 
 // startStack starts workers, store, bucket and events for one test; a nil
 // runner means the real engine in the real sandbox.
-func startStack(t *testing.T, dbURL string, runner pipeline.Runner) *harness.Stack {
+func startStack(t *testing.T, dbURL string, runner pipeline.Engine) *harness.Stack {
 	t.Helper()
 	return startStackOn(t, dbURL, runner, os.Getenv("NATS_URL"), outbox.Config{})
 }
@@ -73,7 +73,7 @@ func startStack(t *testing.T, dbURL string, runner pipeline.Runner) *harness.Sta
 // startStackOn is startStack with a given NATS (empty starts an embedded
 // one) and outbox relay settings. When the test ends, every event it left in
 // its stream is checked against the event's JSON Schema.
-func startStackOn(t *testing.T, dbURL string, runner pipeline.Runner, natsURL string, relay outbox.Config) *harness.Stack {
+func startStackOn(t *testing.T, dbURL string, runner pipeline.Engine, natsURL string, relay outbox.Config) *harness.Stack {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -89,12 +89,12 @@ func startStackOn(t *testing.T, dbURL string, runner pipeline.Runner, natsURL st
 		SubjectPrefix:   "zincit." + strings.ReplaceAll(id, "-", ""),
 		Logger:          slog.New(slog.DiscardHandler),
 	}
-	opts.Runner = runner
+	opts.Engine = runner
 	if runner == nil {
 		sb, err := sandbox.New(sandbox.Config{}, opts.Logger)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = sb.Close() })
-		opts.Runner = engine.New(sb, opts.Logger)
+		opts.Engine = engine.New(sb, opts.Logger)
 	}
 	st, err := harness.Start(ctx, opts)
 	require.NoError(t, err)

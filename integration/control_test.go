@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zinc-edu/orchestrator/internal/batches"
@@ -46,7 +47,7 @@ func seedNoop(t *testing.T, st *harness.Stack, n int, failing ...int) harness.Se
 // server suggests continue-as-new at 300 events, so a few hundred
 // deliveries take several runs, which must neither lose nor repeat any.
 func TestLargeBatchContinuesAsNew(t *testing.T) {
-	st := startStack(t, "", &harness.NoopRunner{})
+	st := startStack(t, "", &harness.NoopEngine{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const n = 400
@@ -86,10 +87,10 @@ func TestPauseResumeAndResize(t *testing.T) {
 
 	// Pause once a delivery is in flight: a batch paused before its first
 	// page has not counted its deliveries yet.
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		v, err := st.Batches.Get(ctx, b.ID)
-		require.NoError(t, err)
-		return v.Progress.InFlight == 1
+		require.NoError(c, err)
+		assert.Equal(c, 1, v.Progress.InFlight)
 	}, 30*time.Second, 50*time.Millisecond)
 	require.ErrorIs(t, st.Batches.Resume(ctx, b.ID), grading.ErrConflict, "resume a running batch")
 	require.NoError(t, st.Batches.Pause(ctx, b.ID))
@@ -99,11 +100,11 @@ func TestPauseResumeAndResize(t *testing.T) {
 
 	// Paused: the delivery in flight finishes and nothing else starts.
 	var p workflows.Progress
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		v, err := st.Batches.Get(ctx, b.ID)
-		require.NoError(t, err)
+		require.NoError(c, err)
 		p = v.Progress
-		return p.InFlight == 0
+		assert.Zero(c, p.InFlight)
 	}, 30*time.Second, 100*time.Millisecond)
 	require.True(t, p.Paused)
 	require.Equal(t, 3, p.Concurrency)
@@ -128,7 +129,7 @@ func TestPauseResumeAndResize(t *testing.T) {
 }
 
 func TestRegradeFailedGradesOnlyTheFailures(t *testing.T) {
-	st := startStack(t, "", &harness.NoopRunner{})
+	st := startStack(t, "", &harness.NoopEngine{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	seeded := seedNoop(t, st, 10, 2, 7)
@@ -218,18 +219,19 @@ func TestPartitionedBatch(t *testing.T) {
 
 	// Pause the batch while its first partition runs: the partition stops
 	// dispatching, and the batch's progress shows the partition's state.
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		v, err := st.Batches.Get(ctx, b.ID)
-		require.NoError(t, err)
-		return v.Progress.Partition != "" && v.Progress.InFlight == 1
+		require.NoError(c, err)
+		assert.NotEmpty(c, v.Progress.Partition)
+		assert.Equal(c, 1, v.Progress.InFlight)
 	}, 30*time.Second, 50*time.Millisecond)
 	require.NoError(t, st.Batches.Pause(ctx, b.ID))
 	var p workflows.Progress
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		v, err := st.Batches.Get(ctx, b.ID)
-		require.NoError(t, err)
+		require.NoError(c, err)
 		p = v.Progress
-		return p.InFlight == 0
+		assert.Zero(c, p.InFlight)
 	}, 30*time.Second, 50*time.Millisecond)
 	require.True(t, p.Paused)
 	require.Equal(t, 5, p.Total)

@@ -17,7 +17,7 @@ import (
 // "all"; regrading the batch of all regrades the failed older version,
 // which a batch of the latest never graded.
 func TestAllDeliveriesGradeEveryVersion(t *testing.T) {
-	st := startStack(t, "", &harness.NoopRunner{})
+	st := startStack(t, "", &harness.NoopEngine{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// ada's first version fails the first time it is graded.

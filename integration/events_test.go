@@ -63,15 +63,15 @@ func validateEvents(t *testing.T, bus *events.Bus) {
 	}
 }
 
-// gatedRunner grades the first free deliveries at once and holds the
+// gatedEngine grades the first free deliveries at once and holds the
 // others until open is closed.
-type gatedRunner struct {
-	harness.NoopRunner
+type gatedEngine struct {
+	harness.NoopEngine
 	free atomic.Int32
 	open chan struct{}
 }
 
-func (g *gatedRunner) Run(ctx context.Context, def *definition.Definition, in engine.Input) (engine.Report, error) {
+func (g *gatedEngine) Run(ctx context.Context, def *definition.Definition, in engine.Input) (engine.Report, error) {
 	if g.free.Add(-1) < 0 {
 		select {
 		case <-g.open:
@@ -79,7 +79,7 @@ func (g *gatedRunner) Run(ctx context.Context, def *definition.Definition, in en
 			return engine.Report{}, ctx.Err()
 		}
 	}
-	return g.NoopRunner.Run(ctx, def, in)
+	return g.NoopEngine.Run(ctx, def, in)
 }
 
 // outage is how long NATS stays away in TestEventsArriveOnceAfterNATSOutage.
@@ -110,7 +110,7 @@ func TestEventsArriveOnceAfterNATSOutage(t *testing.T) {
 	t.Cleanup(func() { assert.NoError(t, current.Load().Stop()) })
 
 	const total, before = 12, 3
-	runner := &gatedRunner{open: make(chan struct{})}
+	runner := &gatedEngine{open: make(chan struct{})}
 	runner.free.Store(before)
 	st := startStackOn(t, "", runner, n.URL(), outbox.Config{PollInterval: 100 * time.Millisecond, MaxBackoff: 2 * time.Second})
 	seeded := seedNoop(t, st, total)

@@ -20,11 +20,11 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/store/storetest"
 )
 
-// sleepRunner grades every delivery after a fixed pause: grading that
+// sleepEngine grades every delivery after a fixed pause: grading that
 // takes time without taking CPU.
-type sleepRunner struct{ d time.Duration }
+type sleepEngine struct{ d time.Duration }
 
-func (r sleepRunner) Run(ctx context.Context, _ *definition.Definition, _ engine.Input) (engine.Report, error) {
+func (r sleepEngine) Run(ctx context.Context, _ *definition.Definition, _ engine.Input) (engine.Report, error) {
 	select {
 	case <-time.After(r.d):
 	case <-ctx.Done():
@@ -69,7 +69,7 @@ func benchmarkPolling(b *testing.B, each time.Duration, deliveries int) {
 		dbURL = storetest.PostgresURL(b)
 	}
 	st, err := harness.Start(ctx, harness.Options{
-		Dir: b.TempDir(), Runner: sleepRunner{d: each}, DatabaseURL: dbURL,
+		Dir: b.TempDir(), Engine: sleepEngine{d: each}, DatabaseURL: dbURL,
 		PipelineConcurrency: concurrency, Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(b, err)

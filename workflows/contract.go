@@ -61,6 +61,15 @@ const (
 	MaxConcurrency     = 500
 )
 
+// CheckConcurrency refuses a window outside 1..MaxConcurrency. It is the one
+// home of that rule: the workflow, the batch service and the bench ask it.
+func CheckConcurrency(n int) error {
+	if n < 1 || n > MaxConcurrency {
+		return fmt.Errorf("concurrency %d: want 1..%d", n, MaxConcurrency)
+	}
+	return nil
+}
+
 // BatchWorkflowID is the workflow id of the batch grading a config over a
 // collection. One id per pair is what makes a second concurrent batch fail.
 func BatchWorkflowID(collectionID, configID string) string {

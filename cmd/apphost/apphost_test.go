@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zinc-edu/orchestrator/internal/supervise"
+	"github.com/zinc-edu/orchestrator/internal/syncio"
 )
 
 // These tests run apphost with real embedded servers and fake service
@@ -102,24 +102,6 @@ func serveOn(addr string, h http.Handler) error {
 	}
 	go func() { _ = http.Serve(l, h) }()
 	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for apphost and the test together.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // fakeStack prepares fake binaries and the environment they need, and
@@ -207,7 +189,7 @@ func TestRunDemoExit(t *testing.T) {
 	dataDir := args[1]
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncio.Buffer
 
 	err := runWith(ctx, args, &stdout, &stderr, stubContent)
 	require.NoError(t, err, stderr.String())
@@ -275,7 +257,7 @@ func TestRunStopsEverythingOnCancel(t *testing.T) {
 	runCtx, interrupt := context.WithCancel(ctx)
 	defer interrupt()
 	pr, pw := io.Pipe()
-	var stderr syncBuffer
+	var stderr syncio.Buffer
 	done := make(chan error, 1)
 	go func() {
 		err := runWith(runCtx, args, pw, &stderr, stubContent)
@@ -316,7 +298,7 @@ func TestRunFailsWhenAProcessKeepsCrashing(t *testing.T) {
 	t.Setenv(fakeCrash, apiName)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncio.Buffer
 
 	err := runWith(ctx, args, &stdout, &stderr, stubContent)
 	require.ErrorIs(t, err, supervise.ErrExited)

@@ -51,33 +51,12 @@ type demoClient struct {
 
 func newHTTPClient() *http.Client { return &http.Client{Timeout: requestTimeout} }
 
-// id keeps an identifier exactly as the API sent it, string or number, so it
-// goes back in later requests unchanged.
-type id struct{ raw json.RawMessage }
-
-func (i *id) UnmarshalJSON(b []byte) error {
-	i.raw = slices.Clone(b)
-	return nil
-}
-
-func (i id) MarshalJSON() ([]byte, error) { return i.raw, nil }
-
-func (i id) String() string {
-	var s string
-	if json.Unmarshal(i.raw, &s) == nil {
-		return s
-	}
-	return string(i.raw)
-}
-
-func (i id) valid() bool { return len(i.raw) > 0 && string(i.raw) != "null" && i.String() != "" }
-
 type created struct {
-	ID id `json:"id"`
+	ID string `json:"id"`
 }
 
 type startedBatch struct {
-	ID         id     `json:"id"`
+	ID         string `json:"id"`
 	WorkflowID string `json:"workflow_id"`
 }
 
@@ -87,37 +66,16 @@ type batchStatus struct {
 	Summary  map[string]any  `json:"summary"`
 }
 
-// batchResults is the answer of GET /v1/batches/{id}/results: the rows,
-// either bare or under "results" (the brief and the API disagree; both work).
-type batchResults []result
-
-func (b *batchResults) UnmarshalJSON(data []byte) error {
-	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '[' {
-		return json.Unmarshal(trimmed, (*[]result)(b))
-	}
-	var wrapped struct {
-		Results []result `json:"results"`
-	}
-	if err := json.Unmarshal(data, &wrapped); err != nil {
-		return err
-	}
-	*b = wrapped.Results
-	return nil
-}
-
-// result is one delivery's row. Score is null for a delivery that was not
-// graded. Its steps come as "steps" or "stages".
+// result is one row of GET /v1/batches/{id}/results (a JSON array). Score
+// is null for a delivery that was not graded.
 type result struct {
-	DeliveryID id       `json:"delivery_id"`
+	DeliveryID string   `json:"delivery_id"`
 	User       string   `json:"user"`
 	Status     string   `json:"status"`
 	Score      *float64 `json:"score"`
 	MaxScore   float64  `json:"max_score"`
-	Steps      []step   `json:"steps"`
 	Stages     []step   `json:"stages"`
 }
-
-func (r result) allSteps() []step { return append(slices.Clone(r.Steps), r.Stages...) }
 
 type step struct {
 	Name       string `json:"name"`
@@ -153,7 +111,7 @@ func (d *demoClient) run(ctx context.Context, configYAML string, deliveries []de
 		return err
 	}
 	var batch startedBatch
-	err := d.postJSON(ctx, "/v1/batches", map[string]id{"collection_id": coll.ID, "config_id": cfg.ID}, &batch)
+	err := d.postJSON(ctx, "/v1/batches", map[string]string{"collection_id": coll.ID, "config_id": cfg.ID}, &batch)
 	if err != nil {
 		return err
 	}
@@ -163,8 +121,8 @@ func (d *demoClient) run(ctx context.Context, configYAML string, deliveries []de
 	if err != nil {
 		return err
 	}
-	var results batchResults
-	if err := d.get(ctx, "/v1/batches/"+url.PathEscape(batch.ID.String())+"/results", &results); err != nil {
+	var results []result
+	if err := d.get(ctx, "/v1/batches/"+url.PathEscape(batch.ID)+"/results", &results); err != nil {
 		return err
 	}
 	if err := printResults(d.out, status, results, deliveries); err != nil {
@@ -177,7 +135,7 @@ func (d *demoClient) run(ctx context.Context, configYAML string, deliveries []de
 }
 
 // upload posts one delivery as multipart: a user field and one files part per file.
-func (d *demoClient) upload(ctx context.Context, collection id, dl delivery) error {
+func (d *demoClient) upload(ctx context.Context, collection string, dl delivery) error {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	if err := mw.WriteField("user", dl.User); err != nil {
@@ -201,13 +159,13 @@ func (d *demoClient) upload(ctx context.Context, collection id, dl delivery) err
 		return fmt.Errorf("encode delivery of %s: %w", dl.User, err)
 	}
 	var out created
-	path := "/v1/collections/" + url.PathEscape(collection.String()) + "/deliveries"
+	path := "/v1/collections/" + url.PathEscape(collection) + "/deliveries"
 	return d.post(ctx, path, mw.FormDataContentType(), &body, &out)
 }
 
 // wait polls the batch until it is no longer running, printing progress as
 // it changes.
-func (d *demoClient) wait(ctx context.Context, batch id) (batchStatus, error) {
+func (d *demoClient) wait(ctx context.Context, batch string) (batchStatus, error) {
 	every := d.every
 	if every == 0 {
 		every = pollEvery
@@ -217,7 +175,7 @@ func (d *demoClient) wait(ctx context.Context, batch id) (batchStatus, error) {
 	var last string
 	for {
 		var st batchStatus
-		if err := d.get(ctx, "/v1/batches/"+url.PathEscape(batch.String()), &st); err != nil {
+		if err := d.get(ctx, "/v1/batches/"+url.PathEscape(batch), &st); err != nil {
 			return batchStatus{}, err
 		}
 		if p := progressText(st.Progress); p != last && p != "" {
@@ -309,10 +267,10 @@ func (d *demoClient) do(req *http.Request, out any) error {
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%s: decode answer: %w", what, err)
 	}
-	if c, ok := out.(*created); ok && !c.ID.valid() {
+	if c, ok := out.(*created); ok && c.ID == "" {
 		return fmt.Errorf("%s: answer has no id", what)
 	}
-	if b, ok := out.(*startedBatch); ok && !b.ID.valid() {
+	if b, ok := out.(*startedBatch); ok && b.ID == "" {
 		return fmt.Errorf("%s: answer has no id", what)
 	}
 	return nil
@@ -346,7 +304,7 @@ func printResults(w io.Writer, st batchStatus, results []result, deliveries []de
 			score = num(*r.Score)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\t%s\n",
-			r.User, r.Status, score, num(r.MaxScore), expectedText(expected, known), match, steps(r.allSteps()))
+			r.User, r.Status, score, num(r.MaxScore), expectedText(expected, known), match, steps(r.Stages))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("print results: %w", err)

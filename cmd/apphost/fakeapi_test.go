@@ -44,8 +44,6 @@ func stubContent() (string, []delivery, error) {
 
 // fakeAPI implements the part of ZINC's HTTP API the demo uses, in memory.
 type fakeAPI struct {
-	// numericIDs makes ids JSON numbers instead of strings.
-	numericIDs bool
 	// finalStatus is the batch status after the running polls; "" is completed.
 	finalStatus string
 	// runningPolls is how many status answers say running first.
@@ -83,9 +81,6 @@ func (f *fakeAPI) handler() http.Handler {
 // id returns a new id as the JSON value to answer and the path form.
 func (f *fakeAPI) id() (any, string) {
 	f.nextID++
-	if f.numericIDs {
-		return f.nextID, strconv.Itoa(f.nextID)
-	}
 	s := "id-" + strconv.Itoa(f.nextID)
 	return s, s
 }
@@ -219,11 +214,10 @@ func (f *fakeAPI) results(w http.ResponseWriter, _ *http.Request) {
 			exit = 1
 		}
 		rows = append(rows, map[string]any{
-			"delivery_id": i + 1, "user": d.user, "status": "graded", "score": score, "max_score": 10,
+			"delivery_id": "d-" + strconv.Itoa(i+1), "user": d.user, "status": "graded", "score": score, "max_score": 10,
 			"stages": []map[string]any{{"name": "compile", "state": "passed", "exit_code": 0, "duration_ms": 12},
 				{"name": "run", "state": "failed", "exit_code": exit, "duration_ms": 3}},
 		})
 	}
-	// internal/api answers a bare array (the brief said {"results": [...]}).
 	writeJSON(w, http.StatusOK, rows)
 }

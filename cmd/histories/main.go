@@ -43,7 +43,7 @@ func run() error {
 	defer func() { _ = cleanup() }()
 	st, err := harness.Start(ctx, harness.Options{
 		Dir:    dir,
-		Runner: &harness.NoopRunner{},
+		Engine: &harness.NoopEngine{},
 		// An early suggestion gives the continue-as-new scenario several runs.
 		DynamicConfig: map[string]any{"limit.historyCount.suggestContinueAsNew": 100},
 	})

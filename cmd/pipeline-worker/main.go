@@ -48,7 +48,7 @@ func options() []fx.Option {
 			func(s *store.Store) pipeline.Store { return s },
 			servicedefaults.LoadEnv[outbox.Config],
 			func(e *outbox.Encoder) pipeline.Announcer { return e },
-			func(e *engine.Engine) pipeline.Runner { return e },
+			func(e *engine.Engine) pipeline.Engine { return e },
 			func(r *sandbox.Runner) engine.Sandbox { return r },
 		),
 		temporal.ClientModule,

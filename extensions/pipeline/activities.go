@@ -42,8 +42,8 @@ type Store interface {
 	SaveResultAnnounced(ctx context.Context, r grading.Result, announce store.Announce[grading.Result]) (grading.Result, error)
 }
 
-// Runner runs a parsed pipeline on a prepared scratch directory.
-type Runner interface {
+// Engine runs a parsed pipeline on a prepared scratch directory.
+type Engine interface {
 	Run(ctx context.Context, def *definition.Definition, in engine.Input) (engine.Report, error)
 }
 
@@ -58,7 +58,7 @@ type Announcer interface {
 type Grader struct {
 	store   Store
 	bucket  *blob.Bucket
-	runner  Runner
+	engine  Engine
 	events  Announcer
 	log     *slog.Logger
 	scratch string // parent of scratch directories; "" means os.TempDir
@@ -75,9 +75,9 @@ type parsedConfig struct {
 }
 
 // NewGrader returns a grader.
-func NewGrader(s Store, bucket *blob.Bucket, r Runner, events Announcer, log *slog.Logger) *Grader {
+func NewGrader(s Store, bucket *blob.Bucket, r Engine, events Announcer, log *slog.Logger) *Grader {
 	return &Grader{
-		store: s, bucket: bucket, runner: r, events: events, log: log,
+		store: s, bucket: bucket, engine: r, events: events, log: log,
 		infraRetry: DefaultInfraRetry, configs: map[string]parsedConfig{},
 	}
 }
@@ -265,7 +265,7 @@ func (g *Grader) run(ctx context.Context, configID string, def *definition.Defin
 	if err != nil {
 		return engine.Report{}, err
 	}
-	report, err := g.runner.Run(ctx, def, engine.Input{ScratchDir: dir, Assets: assets})
+	report, err := g.engine.Run(ctx, def, engine.Input{ScratchDir: dir, Assets: assets})
 	if err != nil {
 		return engine.Report{}, fmt.Errorf("run pipeline %s on delivery %s: %w", def.Name, d.ID, err)
 	}

@@ -68,19 +68,19 @@ func (f *fakeStore) Result(_ context.Context, deliveryID, configID string) (grad
 	return grading.Result{}, fmt.Errorf("result of %s: %w", deliveryID, grading.ErrNotFound)
 }
 
-type countingRunner struct {
+type countingEngine struct {
 	mu    sync.Mutex
 	calls int
 }
 
-func (c *countingRunner) Run(context.Context, *definition.Definition, engine.Input) (engine.Report, error) {
+func (c *countingEngine) Run(context.Context, *definition.Definition, engine.Input) (engine.Report, error) {
 	c.mu.Lock()
 	c.calls++
 	c.mu.Unlock()
 	return engine.Report{Result: grading.Result{Status: grading.StatusGraded, Score: 2, MaxScore: 2}}, nil
 }
 
-func newTestActivities(t *testing.T, ids ...string) (*Activities, *fakeStore, *countingRunner) {
+func newTestActivities(t *testing.T, ids ...string) (*Activities, *fakeStore, *countingEngine) {
 	t.Helper()
 	ctx := context.Background()
 	bucket := memblob.OpenBucket(nil)
@@ -92,7 +92,7 @@ func newTestActivities(t *testing.T, ids ...string) (*Activities, *fakeStore, *c
 		require.NoError(t, bucket.WriteAll(ctx, "deliveries/"+id, buf.Bytes(), &blob.WriterOptions{}))
 	}
 	fs := &fakeStore{configs: map[string]grading.Config{"cfg": {ID: "cfg", Name: "t", Source: oneStage}, "bad": {ID: "bad", Source: "version: 9"}}}
-	r := &countingRunner{}
+	r := &countingEngine{}
 	log := slog.New(slog.DiscardHandler)
 	return NewActivities(NewGrader(fs, bucket, r, outbox.NewEncoder(propagation.TraceContext{}), log), log), fs, r
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // Module provides the grader and the pipeline activities to the process's
-// workers; it needs a Store, a *blob.Bucket, a Runner, a Announcer, a
+// workers; it needs a Store, a *blob.Bucket, a Engine, a Announcer, a
 // ScratchConfig and a logger.
 var Module = fx.Module("pipeline",
 	fx.Provide(newScratch, newGrader, temporal.AsActivity(NewActivities)),
@@ -28,6 +28,6 @@ func newScratch(lc fx.Lifecycle, cfg ScratchConfig, log *slog.Logger) (*Scratch,
 	return s, nil
 }
 
-func newGrader(s Store, bucket *blob.Bucket, r Runner, events Announcer, log *slog.Logger, sc *Scratch) *Grader {
+func newGrader(s Store, bucket *blob.Bucket, r Engine, events Announcer, log *slog.Logger, sc *Scratch) *Grader {
 	return NewGrader(s, bucket, r, events, log).WithScratch(sc.Dir())
 }

@@ -53,7 +53,7 @@ func (o *outageStore) SaveResultAnnounced(ctx context.Context, r grading.Result,
 	return o.fakeStore.SaveResultAnnounced(ctx, r, announce)
 }
 
-func outageActivities(t *testing.T, failures int, retryFor time.Duration) (*Activities, *outageStore, *countingRunner) {
+func outageActivities(t *testing.T, failures int, retryFor time.Duration) (*Activities, *outageStore, *countingEngine) {
 	t.Helper()
 	a, fs, r := newTestActivities(t, "d1")
 	st := &outageStore{fakeStore: fs, failures: failures}

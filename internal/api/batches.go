@@ -31,9 +31,10 @@ type patchRequest struct {
 	Concurrency *int `json:"concurrency"`
 }
 
-// checkConcurrency refuses a window outside 1..workflows.MaxConcurrency.
+// checkConcurrency refuses a window workflows.CheckConcurrency refuses, as a
+// 400 before the course lookups (the API's wording is its contract).
 func checkConcurrency(n int) error {
-	if n < 1 || n > workflows.MaxConcurrency {
+	if workflows.CheckConcurrency(n) != nil {
 		return badRequest("concurrency %d is outside 1..%d", n, workflows.MaxConcurrency)
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 
 	"github.com/zinc-edu/orchestrator/internal/archive"
@@ -106,18 +105,6 @@ func openUploads(uploads []upload) (files []archive.File, closeAll func(), err e
 		files = append(files, archive.File{Name: u.name, Reader: f})
 	}
 	return files, closeAll, nil
-}
-
-// deleteObjects removes objects written for a request that then failed.
-// It runs even when the client has gone, and a failure is only logged: the
-// request's own error is what the client needs.
-func (s *Server) deleteObjects(ctx context.Context, keys ...string) {
-	ctx = context.WithoutCancel(ctx)
-	for _, key := range keys {
-		if err := s.bucket.Delete(ctx, key); err != nil {
-			s.log.ErrorContext(ctx, "orphan object not deleted", slog.String("key", key), slog.Any("err", err))
-		}
-	}
 }
 
 // announcingCreator stores a delivery row with the event announce builds.

@@ -38,6 +38,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
 	"github.com/zinc-edu/orchestrator/internal/store"
 	"github.com/zinc-edu/orchestrator/internal/store/storetest"
+	"github.com/zinc-edu/orchestrator/internal/syncio"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
 	"github.com/zinc-edu/orchestrator/workflows"
 )
@@ -369,24 +370,13 @@ func tarGzOf(t *testing.T, files map[string]string) []byte {
 }
 
 // syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+type syncBuffer struct{ syncio.Buffer }
 
 // lines returns the logged records whose message is msg.
 func (b *syncBuffer) lines(t *testing.T, msg string) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []map[string]any
-	for _, line := range bytes.Split(b.buf.Bytes(), []byte("\n")) {
+	for _, line := range bytes.Split(b.Bytes(), []byte("\n")) {
 		if len(line) == 0 {
 			continue
 		}

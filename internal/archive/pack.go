@@ -276,7 +276,7 @@ func (p *packer) spoolZipFile(zf *zip.File, limit int64) (off, size int64, err e
 	if err != nil {
 		return 0, 0, fmt.Errorf("%w: %w", ErrInvalidArchive, err)
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	off, size, err = p.spoolFrom(rc, limit)
 	if err != nil {
 		return 0, 0, classify(err)
@@ -289,47 +289,19 @@ func (p *packer) addTarGz(dir string, src io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("%w: gzip: %w", ErrInvalidArchive, err)
 	}
-	tr := tar.NewReader(newCapReader(gz, p.tally.lim.streamCap()))
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
-			return classify(err)
-		}
-		if hdr.Typeflag == tar.TypeXGlobalHeader || (hdr.Typeflag == tar.TypeDir && isRootDir(hdr.Name)) {
-			// git archive writes a global header; it names no file.
-			continue
-		}
-		name, err := member(dir, hdr.Name)
-		if err != nil {
-			return err
-		}
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := p.tally.addDir(name); err != nil {
+	return walkTar(gz, p.tally.lim, tarVisitor{
+		name: func(raw string) (string, error) { return member(dir, raw) },
+		dir:  p.tally.addDir,
+		file: func(name, raw string, size int64, r io.Reader) error {
+			if err := p.tally.checkSize(name, size); err != nil {
 				return err
 			}
-			continue
-		case tar.TypeReg:
-		case tar.TypeSymlink, tar.TypeLink:
-			return unsafePath(hdr.Name, "link")
-		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-			return unsafePath(hdr.Name, "device or pipe")
-		default:
-			return fmt.Errorf("%w: entry %q has unsupported type %q", ErrInvalidArchive, hdr.Name, hdr.Typeflag)
-		}
-		if err := p.tally.checkSize(name, hdr.Size); err != nil {
-			return err
-		}
-		// The tar reader yields at most hdr.Size bytes, already checked.
-		off, n, err := p.spoolFrom(tr, hdr.Size)
-		if err != nil {
-			return fmt.Errorf("read tar entry %q: %w", hdr.Name, classify(err))
-		}
-		if err := p.addEntry(entry{name: name, off: off, size: n, spooled: true}); err != nil {
-			return err
-		}
-	}
+			// The tar reader yields at most size bytes, already checked.
+			off, n, err := p.spoolFrom(r, size)
+			if err != nil {
+				return fmt.Errorf("read tar entry %q: %w", raw, classify(err))
+			}
+			return p.addEntry(entry{name: name, off: off, size: n, spooled: true})
+		},
+	})
 }

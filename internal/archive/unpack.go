@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"archive/tar"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -29,7 +28,7 @@ func Unpack(r io.Reader, dir string, lim Limits) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("open directory: %w", err)
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 
 	u := &unpacker{root: root, tally: newTally(lim), made: make(map[string]bool)}
 	if err := u.run(r); err != nil {
@@ -49,48 +48,24 @@ func (u *unpacker) run(r io.Reader) error {
 	if err != nil {
 		return classify(err)
 	}
-	tr := tar.NewReader(newCapReader(gz, u.tally.lim.streamCap()))
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
-			return classify(err)
-		}
-		if hdr.Typeflag == tar.TypeXGlobalHeader || (hdr.Typeflag == tar.TypeDir && isRootDir(hdr.Name)) {
-			continue
-		}
-		name, err := cleanName(hdr.Name)
-		if err != nil {
-			return err
-		}
-		switch hdr.Typeflag {
-		case tar.TypeDir:
+	return walkTar(gz, u.tally.lim, tarVisitor{
+		name: cleanName,
+		dir: func(name string) error {
 			if err := u.tally.addDir(name); err != nil {
 				return err
 			}
-			if err := u.mkdirAll(name); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := u.tally.addFile(name, hdr.Size); err != nil {
+			return u.mkdirAll(name)
+		},
+		file: func(name, _ string, size int64, r io.Reader) error {
+			if err := u.tally.addFile(name, size); err != nil {
 				return err
 			}
 			if err := u.mkdirAll(path.Dir(name)); err != nil {
 				return err
 			}
-			if err := u.writeFile(name, tr, hdr.Size); err != nil {
-				return err
-			}
-		case tar.TypeSymlink, tar.TypeLink:
-			return unsafePath(hdr.Name, "link")
-		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-			return unsafePath(hdr.Name, "device or pipe")
-		default:
-			return fmt.Errorf("%w: entry %q has unsupported type %q", ErrInvalidArchive, hdr.Name, hdr.Typeflag)
-		}
-	}
+			return u.writeFile(name, r, size)
+		},
+	})
 }
 
 // mkdirAll creates name and its parents one element at a time, so that an

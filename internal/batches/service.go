@@ -302,8 +302,8 @@ func (s *Service) Resume(ctx context.Context, id string) error {
 
 // SetConcurrency changes how many pipelines a running batch runs at once.
 func (s *Service) SetConcurrency(ctx context.Context, id string, n int) error {
-	if n < 1 || n > workflows.MaxConcurrency {
-		return fmt.Errorf("set concurrency of batch %s: %w: concurrency %d: want 1..%d", id, ErrInvalid, n, workflows.MaxConcurrency)
+	if err := workflows.CheckConcurrency(n); err != nil {
+		return fmt.Errorf("set concurrency of batch %s: %w: %w", id, ErrInvalid, err)
 	}
 	return s.update(ctx, id, "set concurrency of", workflows.SetConcurrencyUpdate, n)
 }

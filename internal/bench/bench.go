@@ -78,8 +78,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("chunk %d: want 1..%d", ch, workflows.MaxChunkSize))
 		}
 	}
-	if c.Concurrency < 1 || c.Concurrency > workflows.MaxConcurrency {
-		errs = append(errs, fmt.Errorf("concurrency %d: want 1..%d", c.Concurrency, workflows.MaxConcurrency))
+	if err := workflows.CheckConcurrency(c.Concurrency); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RealisticN < 0 {
 		errs = append(errs, fmt.Errorf("realistic n %d: want 0 or more", c.RealisticN))
@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (Report, error) {
 		rep.Store = "postgres"
 	}
 
-	r := &runner{}
+	r := &workloadEngine{}
 	if cfg.RealisticN > 0 {
 		sb, err := sandbox.New(sandbox.Config{}, stackLog)
 		if err != nil {
@@ -135,7 +135,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (Report, error) {
 	defer func() { _ = cleanup() }()
 	log.InfoContext(ctx, "starting stack", "dir", dir)
 	st, err := harness.Start(ctx, harness.Options{
-		Dir: dir, DatabaseURL: cfg.DatabaseURL, Runner: r,
+		Dir: dir, DatabaseURL: cfg.DatabaseURL, Engine: r,
 		PipelineConcurrency: cfg.Concurrency, Logger: stackLog,
 	})
 	if err != nil {

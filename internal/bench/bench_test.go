@@ -52,34 +52,34 @@ func TestQuickShrinksSizesOnly(t *testing.T) {
 	require.NoError(t, q.Validate())
 }
 
-type fakeRunner struct{ called bool }
+type fakeEngine struct{ called bool }
 
-func (f *fakeRunner) Run(context.Context, *definition.Definition, engine.Input) (engine.Report, error) {
+func (f *fakeEngine) Run(context.Context, *definition.Definition, engine.Input) (engine.Report, error) {
 	f.called = true
 	return engine.Report{Result: grading.Result{Status: grading.StatusGraded, Score: 7, MaxScore: 10}}, nil
 }
 
-func TestRunnerGradesNoopWithoutTheEngine(t *testing.T) {
+func TestWorkloadEngineGradesNoopWithoutTheEngine(t *testing.T) {
 	def, err := definition.Parse([]byte(noopConfig))
 	require.NoError(t, err)
-	real := &fakeRunner{}
-	rep, err := (&runner{real: real}).Run(context.Background(), def, engine.Input{})
+	real := &fakeEngine{}
+	rep, err := (&workloadEngine{real: real}).Run(context.Background(), def, engine.Input{})
 	require.NoError(t, err)
 	assert.False(t, real.called)
 	assert.Equal(t, grading.StatusGraded, rep.Status)
 	assert.Equal(t, 1.0, rep.Score)
 }
 
-func TestRunnerHandsOtherPipelinesToTheEngine(t *testing.T) {
+func TestWorkloadEngineHandsOtherPipelinesToTheEngine(t *testing.T) {
 	def, err := definition.Parse([]byte(realisticConfig()))
 	require.NoError(t, err)
-	real := &fakeRunner{}
-	rep, err := (&runner{real: real}).Run(context.Background(), def, engine.Input{})
+	real := &fakeEngine{}
+	rep, err := (&workloadEngine{real: real}).Run(context.Background(), def, engine.Input{})
 	require.NoError(t, err)
 	assert.True(t, real.called)
 	assert.Equal(t, 7.0, rep.Score)
 
-	_, err = (&runner{}).Run(context.Background(), def, engine.Input{})
+	_, err = (&workloadEngine{}).Run(context.Background(), def, engine.Input{})
 	assert.ErrorIs(t, err, errNoSandbox)
 }
 

@@ -288,7 +288,7 @@ func orchestrate(ctx context.Context, cfg CourseConfig, programs []string, tests
 	defer func() { _ = cleanup() }()
 	log.InfoContext(ctx, "starting stack", "dir", dir)
 	st, err := harness.Start(ctx, harness.Options{
-		Dir: dir, DatabaseURL: cfg.DatabaseURL, Runner: engine.New(sb, stackLog),
+		Dir: dir, DatabaseURL: cfg.DatabaseURL, Engine: engine.New(sb, stackLog),
 		PipelineConcurrency: cfg.Concurrency, Logger: stackLog,
 	})
 	if err != nil {

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/encoding/protowire"
 )
 
 func TestClassify(t *testing.T) {
@@ -41,94 +41,46 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// profileBuilder writes a minimal CPU profile the way runtime/pprof does.
-type profileBuilder struct {
-	buf     []byte
-	strings []string
-}
-
-func (pb *profileBuilder) str(s string) uint64 {
-	for i, x := range pb.strings {
-		if x == s {
-			return uint64(i)
-		}
-	}
-	pb.strings = append(pb.strings, s)
-	return uint64(len(pb.strings) - 1)
-}
-
-func msg(fields ...[]byte) []byte { return bytes.Join(fields, nil) }
-
-func varintField(num protowire.Number, v uint64) []byte {
-	b := protowire.AppendTag(nil, num, protowire.VarintType)
-	return protowire.AppendVarint(b, v)
-}
-
-func bytesField(num protowire.Number, v []byte) []byte {
-	b := protowire.AppendTag(nil, num, protowire.BytesType)
-	return protowire.AppendBytes(b, v)
-}
-
-func packed(num protowire.Number, vs ...uint64) []byte {
-	var p []byte
-	for _, v := range vs {
-		p = protowire.AppendVarint(p, v)
-	}
-	return bytesField(num, p)
-}
-
-func (pb *profileBuilder) add(fields ...[]byte) {
-	for _, f := range fields {
-		pb.buf = append(pb.buf, f...)
-	}
-}
-
-func writeProfile(t *testing.T, data []byte) string {
+// writeProfile writes p as runtime/pprof does (gzipped profile.proto).
+func writeProfile(t *testing.T, p *profile.Profile) string {
 	t.Helper()
-	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
-	_, err := zw.Write(data)
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
 	path := filepath.Join(t.TempDir(), "cpu.prof")
-	require.NoError(t, os.WriteFile(path, z.Bytes(), 0o644))
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, p.Write(f))
+	require.NoError(t, f.Close())
 	return path
 }
 
 func TestBreakdownOfChargesEachSampleOnce(t *testing.T) {
-	pb := &profileBuilder{strings: []string{""}}
-	pb.add(
-		bytesField(fProfileSampleType, msg(varintField(fValueTypeType, pb.str("samples")))),
-		bytesField(fProfileSampleType, msg(varintField(fValueTypeType, pb.str("cpu")))),
-	)
-	funcs := []string{
+	var funcs []*profile.Function
+	for i, name := range []string{
 		"runtime.gcBgMarkWorker",
 		"github.com/zinc-edu/orchestrator/internal/store.(*Store).SaveResult",
 		"github.com/zinc-edu/orchestrator/extensions/pipeline.(*Grader).Grade",
 		"go.temporal.io/server/service/history.(*Handler).RecordActivityTaskStarted",
+	} {
+		funcs = append(funcs, &profile.Function{ID: uint64(i + 1), Name: name})
 	}
-	for i, f := range funcs {
-		pb.add(bytesField(fProfileFunction, msg(varintField(fFunctionID, uint64(i+1)), varintField(fFunctionName, pb.str(f)))))
+	locs := []*profile.Location{
+		{ID: 1, Line: []profile.Line{{Function: funcs[0]}}},
+		// An inlined call: two lines, store inside Grade.
+		{ID: 2, Line: []profile.Line{{Function: funcs[1]}, {Function: funcs[2]}}},
+		{ID: 3, Line: []profile.Line{{Function: funcs[3]}}},
 	}
-	// Location 2 holds an inlined call: two lines, store inside Grade.
-	pb.add(
-		bytesField(fProfileLocation, msg(varintField(fLocationID, 1), bytesField(fLocationLine, varintField(fLineFunctionID, 1)))),
-		bytesField(fProfileLocation, msg(varintField(fLocationID, 2),
-			bytesField(fLocationLine, varintField(fLineFunctionID, 2)), bytesField(fLocationLine, varintField(fLineFunctionID, 3)))),
-		bytesField(fProfileLocation, msg(varintField(fLocationID, 3), bytesField(fLocationLine, varintField(fLineFunctionID, 4)))),
-	)
-	ms := uint64(time.Millisecond)
-	pb.add(
-		// Unpacked ids and values, as runtime/pprof writes short lists.
-		bytesField(fProfileSample, msg(varintField(fSampleLocationID, 1), varintField(fSampleValue, 1), varintField(fSampleValue, 10*ms))),
-		bytesField(fProfileSample, msg(packed(fSampleLocationID, 2), packed(fSampleValue, 3, 30*ms))),
-		bytesField(fProfileSample, msg(packed(fSampleLocationID, 3, 3, 3), packed(fSampleValue, 6, 60*ms))),
-	)
-	for _, s := range pb.strings {
-		pb.add(bytesField(fProfileStringTable, []byte(s)))
+	ms := int64(time.Millisecond)
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		Sample: []*profile.Sample{
+			{Location: locs[0:1], Value: []int64{1, 10 * ms}},
+			{Location: locs[1:2], Value: []int64{3, 30 * ms}},
+			{Location: []*profile.Location{locs[2], locs[2], locs[2]}, Value: []int64{6, 60 * ms}},
+		},
+		Location: locs,
+		Function: funcs,
 	}
 
-	b, err := BreakdownOf(writeProfile(t, pb.buf))
+	b, err := BreakdownOf(writeProfile(t, p))
 	require.NoError(t, err)
 	assert.Equal(t, 100*time.Millisecond, b.Total)
 	assert.Equal(t, map[string]time.Duration{
@@ -144,20 +96,23 @@ func TestBreakdownOfRejectsBadFiles(t *testing.T) {
 	_, err := BreakdownOf(filepath.Join(t.TempDir(), "missing.prof"))
 	assert.Error(t, err)
 
-	notGzip := filepath.Join(t.TempDir(), "plain.prof")
-	require.NoError(t, os.WriteFile(notGzip, []byte("not a profile"), 0o644))
-	_, err = BreakdownOf(notGzip)
-	assert.Error(t, err)
+	notProfile := filepath.Join(t.TempDir(), "plain.prof")
+	require.NoError(t, os.WriteFile(notProfile, []byte("not a profile"), 0o644))
+	_, err = BreakdownOf(notProfile)
+	assert.ErrorIs(t, err, errMalformed)
 
-	_, err = BreakdownOf(writeProfile(t, []byte{0xff, 0xff, 0xff}))
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	_, err = zw.Write([]byte{0xff, 0xff, 0xff})
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	garbage := filepath.Join(t.TempDir(), "garbage.prof")
+	require.NoError(t, os.WriteFile(garbage, z.Bytes(), 0o644))
+	_, err = BreakdownOf(garbage)
 	assert.ErrorIs(t, err, errMalformed)
 
 	// A heap profile has no cpu values.
-	pb := &profileBuilder{strings: []string{""}}
-	pb.add(bytesField(fProfileSampleType, msg(varintField(fValueTypeType, pb.str("alloc_space")))))
-	for _, s := range pb.strings {
-		pb.add(bytesField(fProfileStringTable, []byte(s)))
-	}
-	_, err = BreakdownOf(writeProfile(t, pb.buf))
+	heap := &profile.Profile{SampleType: []*profile.ValueType{{Type: "alloc_space", Unit: "bytes"}}}
+	_, err = BreakdownOf(writeProfile(t, heap))
 	assert.ErrorIs(t, err, errMalformed)
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/harness"
 )
 
-// noopName is the pipeline name the runner grades without running anything.
+// noopName is the pipeline name the workloadEngine grades without running anything.
 const noopName = "bench-noop"
 
-// noopConfig is a valid one-stage definition; the runner never executes
+// noopConfig is a valid one-stage definition; the workloadEngine never executes
 // its command.
 const noopConfig = `version: 1
 name: ` + noopName + `
@@ -27,20 +27,20 @@ stages:
     points: 1
 `
 
-// errNoSandbox reports a realistic pipeline on a runner built without one.
+// errNoSandbox reports a realistic pipeline on a workloadEngine built without one.
 var errNoSandbox = errors.New("no sandbox: the realistic pipeline cannot run")
 
-// runner grades the no-op pipeline at once and hands every other pipeline
+// workloadEngine grades the no-op pipeline at once and hands every other pipeline
 // to the real engine, so one stack serves both workloads.
-type runner struct {
-	noop harness.NoopRunner
-	real pipeline.Runner // nil when no realistic phase was asked for
+type workloadEngine struct {
+	noop harness.NoopEngine
+	real pipeline.Engine // nil when no realistic phase was asked for
 }
 
-var _ pipeline.Runner = (*runner)(nil)
+var _ pipeline.Engine = (*workloadEngine)(nil)
 
-// Run implements pipeline.Runner.
-func (r *runner) Run(ctx context.Context, def *definition.Definition, in engine.Input) (engine.Report, error) {
+// Run implements pipeline.Engine.
+func (r *workloadEngine) Run(ctx context.Context, def *definition.Definition, in engine.Input) (engine.Report, error) {
 	if def.Name == noopName {
 		return r.noop.Run(ctx, def, in)
 	}

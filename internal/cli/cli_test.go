@@ -38,7 +38,7 @@ func stack(t *testing.T) (*harness.Stack, *httptest.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	st, err := harness.Start(ctx, harness.Options{
-		Dir: t.TempDir(), Runner: &harness.NoopRunner{}, NATSURL: os.Getenv("NATS_URL"),
+		Dir: t.TempDir(), Engine: &harness.NoopEngine{}, NATSURL: os.Getenv("NATS_URL"),
 		Stream: "ZINCCLI", SubjectPrefix: "zinccli", TaskQueuePrefix: "cli",
 	})
 	require.NoError(t, err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -260,60 +259,4 @@ func (r *run) fileBytes(name string) ([]byte, error) {
 		return b, nil
 	}
 	return []byte(f.Content), nil
-}
-
-// forEach calls fn for 0..n-1 with at most limit calls at once, and starts
-// no new call once ctx has ended.
-func forEach(ctx context.Context, n, limit int, fn func(i int)) {
-	// The buffer is the bound on concurrent scenarios.
-	sem := make(chan struct{}, max(limit, 1))
-	var wg sync.WaitGroup
-	for i := range n {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(i)
-		})
-	}
-	wg.Wait()
-}
-
-// stepEnv is the complete environment of a command: a fixed minimal base
-// and the definition's variables, later layers winning. Nothing comes from
-// the worker's own environment.
-func stepEnv(home string, layers ...map[string]string) []string {
-	env := map[string]string{
-		"PATH": defaultPath,
-		"HOME": home,
-		"LANG": "C.UTF-8",
-	}
-	for _, l := range layers {
-		for k, v := range l {
-			env[k] = v
-		}
-	}
-	out := make([]string, 0, len(env))
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// defaultPath is the PATH every command starts with.
-const defaultPath = "/usr/local/bin:/usr/bin:/bin"
-
-// envPath returns the PATH a command with env will search.
-func envPath(env []string) string {
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			return v
-		}
-	}
-	return ""
 }

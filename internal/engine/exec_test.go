@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zinc-edu/orchestrator/internal/ci"
 	"github.com/zinc-edu/orchestrator/internal/engine"
 	"github.com/zinc-edu/orchestrator/internal/sandbox"
 )
@@ -29,7 +30,7 @@ func testSandbox(t *testing.T) engine.Sandbox {
 		return execSandbox{}
 	}
 	r, err := sharedRunner()
-	if err != nil && os.Getenv("CI") == "true" {
+	if err != nil && ci.Enabled() {
 		t.Fatalf("CI=true and the sandbox cannot start: %v", err)
 	}
 	if err != nil {

@@ -168,22 +168,6 @@ func kindOf(m fs.FileMode) string {
 	return "special file"
 }
 
-// firstMissing returns the topmost directory of dir that does not exist
-// yet in the scratch directory, or "" when dir exists.
-func (r *run) firstMissing(dir string) (string, error) {
-	missing := ""
-	for d := dir; d != "." && d != "/"; d = path.Dir(d) {
-		_, err := r.root.Lstat(d)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			missing = d
-		case err != nil:
-			return "", fmt.Errorf("check directory %s: %w", d, err)
-		}
-	}
-	return missing, nil
-}
-
 // place writes one assignment file into the scratch directory, replacing
 // whatever the student had under that name.
 func (r *run) place(f definition.File) error {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/trace"
@@ -184,7 +185,7 @@ func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Sc
 		st.State, st.Message = grading.StepError, limitMessage(out.LimitHit)
 	case out.StdoutTruncated && (sc.Expected != nil || s.Checker != nil):
 		// A clipped output cannot be judged; the flood is the student's.
-		st.State, st.Message, st.LimitHit = grading.StepError, limitMessage("output"), "output"
+		st.State, st.Message, st.LimitHit = grading.StepError, limitMessage(sandbox.LimitOutput), sandbox.LimitOutput
 	case out.Signal != "":
 		st.State, st.Message = grading.StepFailed, "terminated by "+out.Signal
 	case out.ExitCode == definition.ValgrindErrorExitCode && s.Kind == definition.KindValgrind:
@@ -436,17 +437,17 @@ func sandboxLimits(l definition.Limits) sandbox.Limits {
 
 func limitMessage(limit string) string {
 	switch limit {
-	case "memory":
+	case sandbox.LimitMemory:
 		return "memory limit exceeded"
-	case "cpu":
+	case sandbox.LimitCPU:
 		return "CPU time limit exceeded"
-	case "processes":
+	case sandbox.LimitProcesses:
 		return "process limit exceeded"
-	case "file_size":
+	case sandbox.LimitFileSize:
 		return "file size limit exceeded"
-	case "output":
+	case sandbox.LimitOutput:
 		return "output limit exceeded"
-	case "disk":
+	case sandbox.LimitDisk:
 		return "disk limit exceeded"
 	}
 	return limit + " limit exceeded"
@@ -486,4 +487,60 @@ func programPath(scratch, dir, prog string) string {
 		return ""
 	}
 	return rel
+}
+
+// forEach calls fn for 0..n-1 with at most limit calls at once, and starts
+// no new call once ctx has ended.
+func forEach(ctx context.Context, n, limit int, fn func(i int)) {
+	// The buffer is the bound on concurrent scenarios.
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
+}
+
+// stepEnv is the complete environment of a command: a fixed minimal base
+// and the definition's variables, later layers winning. Nothing comes from
+// the worker's own environment.
+func stepEnv(home string, layers ...map[string]string) []string {
+	env := map[string]string{
+		"PATH": defaultPath,
+		"HOME": home,
+		"LANG": "C.UTF-8",
+	}
+	for _, l := range layers {
+		for k, v := range l {
+			env[k] = v
+		}
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// defaultPath is the PATH every command starts with.
+const defaultPath = "/usr/local/bin:/usr/bin:/bin"
+
+// envPath returns the PATH a command with env will search.
+func envPath(env []string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			return v
+		}
+	}
+	return ""
 }

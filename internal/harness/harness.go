@@ -61,9 +61,9 @@ type Options struct {
 	// Stream and SubjectPrefix isolate this stack's events; defaults
 	// "ZINC" and "zinc".
 	Stream, SubjectPrefix string
-	// Runner grades deliveries; required (the real engine, or a stand-in
+	// Engine grades deliveries; required (the real engine, or a stand-in
 	// for benchmarks of the orchestration alone).
-	Runner pipeline.Runner
+	Engine pipeline.Engine
 	// PipelineConcurrency caps pipeline activities per worker; 0 keeps the
 	// SDK default.
 	PipelineConcurrency int
@@ -90,8 +90,8 @@ type Stack struct {
 
 // Start brings the stack up; on error it stops whatever it started.
 func Start(ctx context.Context, o Options) (st *Stack, err error) {
-	if o.Dir == "" || o.Runner == nil {
-		return nil, errors.New("start harness: Dir and Runner are required")
+	if o.Dir == "" || o.Engine == nil {
+		return nil, errors.New("start harness: Dir and Engine are required")
 	}
 	log := o.Logger
 	if log == nil {
@@ -174,7 +174,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		{
 			queues: []temporal.QueueConfig{{Suffix: workflows.CoreTaskQueue}},
 			acts:   []temporal.Activity{batches.NewActivities(st.Store, st.Encoder, log)},
-			wfs:    []temporal.Workflow{{Name: workflows.BatchGradingName, Func: workflows.BatchGrading}},
+			wfs:    workflows.All(),
 		},
 		{
 			queues: []temporal.QueueConfig{{Suffix: workflows.SubmissionTaskQueue}},
@@ -182,7 +182,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		},
 		{
 			queues: pipelineQueues,
-			acts:   []temporal.Activity{pipeline.NewActivities(pipeline.NewGrader(st.Store, st.Bucket, o.Runner, st.Encoder, log), log)},
+			acts:   []temporal.Activity{pipeline.NewActivities(pipeline.NewGrader(st.Store, st.Bucket, o.Engine, st.Encoder, log), log)},
 		},
 	}
 	for _, r := range roles {
@@ -289,17 +289,17 @@ func TempDir(pattern string) (dir string, cleanup func() error, err error) {
 	return dir, func() error { return os.RemoveAll(dir) }, nil
 }
 
-// NoopRunner grades every delivery full marks without running anything, so
+// NoopEngine grades every delivery full marks without running anything, so
 // a batch measures orchestration alone. A delivery holding a file named
 // "fail-once" is reported ungraded the first time its content is seen,
 // which gives regrade tests something to regrade.
-type NoopRunner struct {
+type NoopEngine struct {
 	mu     sync.Mutex
 	failed map[string]bool
 }
 
-// Run implements pipeline.Runner.
-func (r *NoopRunner) Run(_ context.Context, _ *definition.Definition, in engine.Input) (engine.Report, error) {
+// Run implements pipeline.Engine.
+func (r *NoopEngine) Run(_ context.Context, _ *definition.Definition, in engine.Input) (engine.Report, error) {
 	if token, err := os.ReadFile(filepath.Join(in.ScratchDir, "fail-once")); err == nil {
 		r.mu.Lock()
 		if r.failed == nil {

@@ -34,7 +34,7 @@ var Scenarios = []Scenario{
 }
 
 // RecordHistories runs every scenario on st (whose runner must be a
-// NoopRunner) and writes the history of each run of each batch as
+// NoopEngine) and writes the history of each run of each batch as
 // <dir>/<scenario>-<tag>-run<k>.json, the format replay tests read.
 func RecordHistories(ctx context.Context, st *Stack, dir, tag string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -242,80 +241,4 @@ func (r *Runner) resolve(spec Spec) (job, error) {
 		spec: spec, lim: lim, dir: dir, scratch: scratch,
 		timeout: firstPositive(spec.Timeout, r.cfg.DefaultTimeout, defaultTimeout),
 	}, nil
-}
-
-// realDir checks that dir is an existing absolute directory and resolves
-// symbolic links, so that the container mounts its real path.
-func realDir(dir string) (string, error) {
-	if !filepath.IsAbs(dir) {
-		return "", fmt.Errorf("%w: directory %q is not absolute", ErrInvalidSpec, dir)
-	}
-	real, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return "", fmt.Errorf("%w: directory: %w", ErrInvalidSpec, err)
-	}
-	info, err := os.Stat(real)
-	if err != nil {
-		return "", fmt.Errorf("%w: directory: %w", ErrInvalidSpec, err)
-	}
-	if !info.IsDir() {
-		return "", fmt.Errorf("%w: %q is not a directory", ErrInvalidSpec, dir)
-	}
-	return real, nil
-}
-
-// chownTree gives the scratch tree to the sandbox user. Symbolic links
-// are changed, never followed: an earlier command may have planted one.
-func chownTree(dir string, uid, gid int) error {
-	err := filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(path, uid, gid)
-	})
-	if err != nil {
-		return fmt.Errorf("hand scratch directory to sandbox user: %w", err)
-	}
-	return nil
-}
-
-// pipes are the command's stdin, stdout and stderr.
-type pipes struct {
-	stdinR, stdinW   *os.File
-	stdoutR, stdoutW *os.File
-	stderrR, stderrW *os.File
-}
-
-func newPipes() (*pipes, error) {
-	p := &pipes{}
-	for _, pair := range []struct{ r, w **os.File }{
-		{&p.stdinR, &p.stdinW}, {&p.stdoutR, &p.stdoutW}, {&p.stderrR, &p.stderrW},
-	} {
-		r, w, err := os.Pipe()
-		if err != nil {
-			p.closeChild()
-			p.closeParent()
-			return nil, fmt.Errorf("create pipe: %w", err)
-		}
-		*pair.r, *pair.w = r, w
-	}
-	return p, nil
-}
-
-// closeChild closes the ends the command inherited.
-func (p *pipes) closeChild() {
-	for _, f := range []*os.File{p.stdinR, p.stdoutW, p.stderrW} {
-		if f != nil {
-			_ = f.Close()
-		}
-	}
-}
-
-// closeParent closes the runner's ends; closing twice is harmless.
-func (p *pipes) closeParent() {
-	for _, f := range []*os.File{p.stdinW, p.stdoutR, p.stderrR} {
-		if f != nil {
-			_ = f.Close()
-		}
-	}
 }

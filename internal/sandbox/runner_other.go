@@ -23,3 +23,6 @@ func (r *Runner) Run(context.Context, Spec) (Result, error) { return Result{}, e
 
 // Capabilities reports that nothing is available.
 func (r *Runner) Capabilities() Capabilities { return Capabilities{} }
+
+// Close has nothing to release.
+func (r *Runner) Close() error { return nil }

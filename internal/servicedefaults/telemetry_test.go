@@ -107,7 +107,7 @@ func TestResourceNamesService(t *testing.T) {
 
 	attrs := map[string]string{}
 	for _, kv := range res.Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	assert.Equal(t, "zinc-test", attrs["service.name"])
 	assert.Equal(t, "v1.2.3", attrs["service.version"])

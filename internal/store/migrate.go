@@ -36,7 +36,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	// this store has none and must not pick up another package's.
 	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
 	dialect := goose.DialectSQLite3
-	if s.engine == enginePostgres {
+	if s.dialect == dialectPostgres {
 		dialect = goose.DialectPostgres
 		locker, err := s.postgresLocker(ctx)
 		if err != nil {
@@ -57,7 +57,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	s.log.InfoContext(ctx, "store migrated", "engine", string(s.engine), "applied", len(results), "schema_version", version)
+	s.log.InfoContext(ctx, "store migrated", "engine", string(s.dialect), "applied", len(results), "schema_version", version)
 	return nil
 }
 

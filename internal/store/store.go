@@ -28,12 +28,12 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/grading"
 )
 
-// engine names the database behind a Store.
-type engine string
+// dialect names the SQL dialect (the database) behind a Store.
+type dialect string
 
 const (
-	engineSQLite   engine = "sqlite"
-	enginePostgres engine = "postgres"
+	dialectSQLite   dialect = "sqlite"
+	dialectPostgres dialect = "postgres"
 )
 
 // sqliteBusyTimeout is how long a SQLite connection waits for another
@@ -66,9 +66,9 @@ const (
 
 // Store reads and writes ZINC's grading data. It is safe for concurrent use.
 type Store struct {
-	db     *sql.DB
-	engine engine
-	log    *slog.Logger
+	db      *sql.DB
+	dialect dialect
+	log     *slog.Logger
 }
 
 // Option adjusts how [Open] connects.
@@ -113,19 +113,20 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger, opts ...Option) 
 	}
 	var (
 		db  *sql.DB
-		eng engine
+		eng dialect
 		err error
 	)
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		eng = enginePostgres
+		eng = dialectPostgres
 		db, err = openPostgres(rawURL, o)
 	case strings.HasPrefix(rawURL, "sqlite:"), strings.HasPrefix(rawURL, "file:"):
-		eng = engineSQLite
+		eng = dialectSQLite
 		db, err = openSQLite(rawURL, o)
 	default:
 		// The URL may carry a password, so only its scheme goes into the error.
 		scheme, _, _ := strings.Cut(rawURL, ":")
+		//lint:ignore ST1005 the message ends with the last accepted scheme, "file:".
 		return nil, fmt.Errorf("open store: unsupported database URL scheme %q: want postgres://, sqlite: or file:", scheme)
 	}
 	if err != nil {
@@ -136,7 +137,7 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger, opts ...Option) 
 		return nil, fmt.Errorf("open %s store: %w", eng, err)
 	}
 	log.InfoContext(ctx, "store opened", "engine", string(eng))
-	return &Store{db: db, engine: eng, log: log}, nil
+	return &Store{db: db, dialect: eng, log: log}, nil
 }
 
 // openPostgres returns a pool of pgx connections for a postgres URL.

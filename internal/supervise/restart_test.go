@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zinc-edu/orchestrator/internal/supervise"
+	"github.com/zinc-edu/orchestrator/internal/syncio"
 )
 
 // fastRestarts restarts quickly so tests wait milliseconds, not seconds.
@@ -58,7 +59,7 @@ func parent() int {
 }
 
 func TestSupervisedChildIsRestartedAfterCrashes(t *testing.T) {
-	var out, log syncBuffer
+	var out, log syncio.Buffer
 	statusDir := t.TempDir()
 	g := supervise.New(&out, slog.New(slog.NewTextHandler(&log, nil)), supervise.WithStatusDir(statusDir))
 	t.Cleanup(func() { assert.NoError(t, g.Stop(testContext(t, 10*time.Second))) })
@@ -90,7 +91,7 @@ func TestSupervisedChildIsRestartedAfterCrashes(t *testing.T) {
 }
 
 func TestKilledChildIsRestarted(t *testing.T) {
-	var out, log syncBuffer
+	var out, log syncio.Buffer
 	g := newGroup(t, &out, &log)
 	port := freePort(t)
 	url := "http://127.0.0.1:" + port + "/readyz"
@@ -110,7 +111,7 @@ func TestKilledChildIsRestarted(t *testing.T) {
 }
 
 func TestCrashLoopEndsTheGroup(t *testing.T) {
-	var out, log syncBuffer
+	var out, log syncio.Buffer
 	g := newGroup(t, &out, &log)
 	sibling, err := g.Supervise(t.Context(), supervise.Command{Name: "sibling", Path: "sleep", Args: []string{"300"}}, fastRestarts)
 	require.NoError(t, err)
@@ -133,7 +134,7 @@ func TestCrashLoopEndsTheGroup(t *testing.T) {
 }
 
 func TestStopEndsARestartBackoff(t *testing.T) {
-	var out, log syncBuffer
+	var out, log syncio.Buffer
 	g := supervise.New(&out, slog.New(slog.NewTextHandler(&log, nil)))
 	slow := supervise.RestartPolicy{InitialBackoff: time.Hour, MaxBackoff: time.Hour}
 	c, err := g.Supervise(t.Context(), helperCommand(t, "quitter", "exit3"), slow)
@@ -154,7 +155,7 @@ func TestStopEndsARestartBackoff(t *testing.T) {
 // whose OS thread then ends: the parent-death signal is bound to that
 // thread, so the group must not have forked from it.
 func TestChildOutlivesTheThreadThatStartedIt(t *testing.T) {
-	var out, log syncBuffer
+	var out, log syncio.Buffer
 	g := newGroup(t, &out, &log)
 	port := freePort(t)
 	started := make(chan *supervise.Child)
@@ -197,7 +198,7 @@ func TestChildDiesWithKilledParent(t *testing.T) {
 	require.True(t, running(child))
 
 	require.NoError(t, parent.Process.Signal(syscall.SIGKILL))
-	<-waited
+	require.Error(t, <-waited, "the parent dies of the signal")
 	require.EventuallyWithT(t, func(t *assert.CollectT) {
 		assert.False(t, running(child), "child %d outlived its killed parent", child)
 	}, 10*time.Second, 10*time.Millisecond)

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -24,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/zinc-edu/orchestrator/internal/supervise"
+	"github.com/zinc-edu/orchestrator/internal/syncio"
 )
 
 // The test binary doubles as the child program: with helperEnv set it runs
@@ -104,24 +104,6 @@ func serve(stubborn bool) int {
 	return 0
 }
 
-// syncBuffer is a bytes.Buffer safe for the group's writer and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func helperCommand(t *testing.T, name, mode string, env ...string) supervise.Command {
 	t.Helper()
 	return supervise.Command{
@@ -149,7 +131,7 @@ func testContext(t *testing.T, d time.Duration) context.Context {
 }
 
 // newGroup returns a group whose children are stopped when the test ends.
-func newGroup(t *testing.T, out *syncBuffer, log *syncBuffer) *supervise.Group {
+func newGroup(t *testing.T, out *syncio.Buffer, log *syncio.Buffer) *supervise.Group {
 	t.Helper()
 	g := supervise.New(out, slog.New(slog.NewTextHandler(log, nil)))
 	t.Cleanup(func() { assert.NoError(t, g.Stop(testContext(t, 10*time.Second))) })
@@ -168,7 +150,7 @@ func running(pid int) bool {
 }
 
 func TestOutputIsPrefixedPerLine(t *testing.T) {
-	var out, log syncBuffer
+	var out, log syncio.Buffer
 	g := newGroup(t, &out, &log)
 
 	p, err := g.Start(t.Context(), helperCommand(t, "printer", "print"))
@@ -192,7 +174,7 @@ func TestOutputIsPrefixedPerLine(t *testing.T) {
 }
 
 func TestWaitHTTPAndGracefulStop(t *testing.T) {
-	var out, log syncBuffer
+	var out, log syncio.Buffer
 	g := supervise.New(&out, slog.New(slog.NewTextHandler(&log, nil)))
 	port := freePort(t)
 
@@ -214,7 +196,7 @@ func TestWaitHTTPAndGracefulStop(t *testing.T) {
 }
 
 func TestWaitHTTPFailsWhenProcessExits(t *testing.T) {
-	var out, log syncBuffer
+	var out, log syncio.Buffer
 	g := newGroup(t, &out, &log)
 
 	p, err := g.Start(t.Context(), helperCommand(t, "quitter", "exit3"))
@@ -230,7 +212,7 @@ func TestWaitHTTPFailsWhenProcessExits(t *testing.T) {
 }
 
 func TestWaitHTTPFailsWhenContextEnds(t *testing.T) {
-	var out, log syncBuffer
+	var out, log syncio.Buffer
 	g := newGroup(t, &out, &log)
 
 	p, err := g.Start(t.Context(), supervise.Command{Name: "sleeper", Path: "sleep", Args: []string{"300"}})
@@ -241,7 +223,7 @@ func TestWaitHTTPFailsWhenContextEnds(t *testing.T) {
 }
 
 func TestStopKillsWhatIgnoresSIGTERM(t *testing.T) {
-	var out, log syncBuffer
+	var out, log syncio.Buffer
 	g := supervise.New(&out, slog.New(slog.NewTextHandler(&log, nil)))
 	port := freePort(t)
 	pidFile := filepath.Join(t.TempDir(), "grandchild")
@@ -267,7 +249,7 @@ func TestStopKillsWhatIgnoresSIGTERM(t *testing.T) {
 }
 
 func TestStartFailures(t *testing.T) {
-	var out, log syncBuffer
+	var out, log syncio.Buffer
 	g := newGroup(t, &out, &log)
 
 	t.Run("missing program", func(t *testing.T) {
