@@ -39,7 +39,7 @@ func TestParallelUploadsStayWithinMemoryBound(t *testing.T) {
 	// without -race (whose shadow memory would be measured too) and without
 	// this package's test dependencies (a Temporal server among them).
 	bin := filepath.Join(dir, "uploadapi")
-	build := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./testdata/uploadapi")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./testdata/uploadapi")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "build the API process: %s", out)
 	// Not CommandContext: the context ends before the cleanup that stops
@@ -103,7 +103,7 @@ func (c *client) json(method, path, body string) map[string]any {
 	req.Header.Set("Authorization", "Bearer "+c.key)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(c.t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	got, err := io.ReadAll(resp.Body)
 	require.NoError(c.t, err)
 	require.Equal(c.t, http.StatusCreated, resp.StatusCode, "%s %s: %s", method, path, got)
@@ -139,7 +139,7 @@ func (c *client) upload(url, user string) (int, string) {
 		_ = pr.CloseWithError(err)
 		return 0, err.Error()
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	got, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(got)
 }

@@ -143,7 +143,7 @@ func newRecorder(t *testing.T) (*sdktrace.TracerProvider, *tracetest.SpanRecorde
 func attrs(sp sdktrace.ReadOnlySpan) map[attribute.Key]string {
 	m := map[attribute.Key]string{}
 	for _, kv := range sp.Attributes() {
-		m[kv.Key] = kv.Value.Emit()
+		m[kv.Key] = kv.Value.String()
 	}
 	return m
 }

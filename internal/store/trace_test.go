@@ -93,7 +93,7 @@ func descends(parents map[trace.SpanID]trace.SpanID, id, ancestor trace.SpanID) 
 func attrMap(kvs []attribute.KeyValue) map[string]string {
 	m := make(map[string]string, len(kvs))
 	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
