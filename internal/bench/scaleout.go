@@ -128,14 +128,15 @@ func scaleOutSetup(ctx context.Context, cfg ScaleOutConfig, name string, workers
 	}()
 	lines := map[string]string{}
 	sc := bufio.NewScanner(stdout)
-	for len(lines) < 5 && sc.Scan() {
+	// Processes is the last endpoint line apphost prints.
+	for lines["Processes"] == "" && sc.Scan() {
 		if k, v, ok := strings.Cut(sc.Text(), ": "); ok {
 			lines[k] = v
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	api, procs := lines["API"], lines["Processes"]
-	if api == "" || procs == "" {
+	api, procs := &apiClient{base: lines["API"], token: lines["Token"]}, lines["Processes"]
+	if api.base == "" || api.token == "" || procs == "" {
 		return nil, errors.New("apphost printed no endpoints")
 	}
 	configYAML, assignment := demo.Assignment()
@@ -158,8 +159,7 @@ func scaleOutSetup(ctx context.Context, cfg ScaleOutConfig, name string, workers
 
 // scaleOutBatch uploads n deliveries (the assignment's, cycled), grades them
 // in one batch and returns its wall time and the CPU each component took.
-func scaleOutBatch(ctx context.Context, api, procs string, apphostPID int, config string, assignment []demo.Delivery, n, concurrency int) (float64, map[string]float64, error) {
-	c := &apiClient{base: api}
+func scaleOutBatch(ctx context.Context, c *apiClient, procs string, apphostPID int, config string, assignment []demo.Delivery, n, concurrency int) (float64, map[string]float64, error) {
 	var col struct{ ID string }
 	if err := c.do(ctx, "/v1/collections", "application/json", strings.NewReader(`{"name":"scaleout"}`), &col); err != nil {
 		return 0, nil, err
@@ -214,7 +214,8 @@ func scaleOutBatch(ctx context.Context, api, procs string, apphostPID int, confi
 	return secs, after, nil
 }
 
-type apiClient struct{ base string }
+// apiClient calls the API with the apphost's local admin key.
+type apiClient struct{ base, token string }
 
 // do GETs path when body is nil, POSTs otherwise, and decodes the answer
 // into out when out is not nil.
@@ -230,6 +231,7 @@ func (c *apiClient) do(ctx context.Context, path, contentType string, body io.Re
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
