@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zinc-edu/orchestrator/internal/demo"
+	"github.com/zinc-edu/orchestrator/internal/syncio"
 )
 
 // TestApphostGradesUploadedDeliveries builds the four binaries, starts the
@@ -38,34 +39,8 @@ func TestApphostGradesUploadedDeliveries(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cmd := exec.Command(filepath.Join(bin, "apphost"),
-		"--data-dir", data, "--bin-dir", bin,
-		"--api-addr", "127.0.0.1:0", "--temporal-addr", "127.0.0.1:0", "--ui-addr", "127.0.0.1:0")
-	// The newcomer's defaults: embedded NATS, SQLite, file blobs.
-	cmd.Env = withoutVars(os.Environ(), "DATABASE_URL", "NATS_URL", "BLOB_URL", "OTEL_EXPORTER_OTLP_ENDPOINT")
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	waited := make(chan struct{})
-	go func() { exited <- cmd.Wait(); close(waited) }()
-	t.Cleanup(func() {
-		// A failed test still stops the stack the polite way first, so
-		// apphost can take its children down with it.
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-waited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("apphost stderr:\n%s", tail(stderr.String(), 4000))
-		}
-	})
-
-	endpoints := readEndpoints(t, stdout)
+	a := startApphost(t, bin, "--data-dir", data)
+	endpoints := a.endpoints
 	api := endpoints["API"]
 	require.True(t, strings.HasPrefix(api, "http://127.0.0.1:"), "endpoints: %v", endpoints)
 	require.Regexp(t, `^127\.0\.0\.1:\d+$`, endpoints["Temporal"])
@@ -83,14 +58,60 @@ func TestApphostGradesUploadedDeliveries(t *testing.T) {
 
 	children := childPIDs(bin)
 	require.Len(t, children, 3, "api and both workers run")
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-exited:
-		require.NoError(t, err, "apphost exit status")
-	case <-time.After(time.Minute):
-		t.Fatal("apphost did not stop within a minute of SIGTERM")
-	}
+	a.stop()
 	require.Empty(t, childPIDs(bin), "processes left after apphost stopped")
+}
+
+// apphost is an apphost process a test started.
+type apphost struct {
+	t         *testing.T
+	cmd       *exec.Cmd
+	exited    chan error
+	stderr    *syncio.Buffer
+	endpoints map[string]string
+}
+
+// startApphost runs bin's apphost with args and the newcomer's defaults
+// (embedded NATS, SQLite, file blobs; the API, Temporal and its UI on free
+// loopback ports) and reads the endpoint lines it prints. Cleanup stops it
+// the polite way first, so apphost can take its children down with it.
+func startApphost(t *testing.T, bin string, args ...string) *apphost {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "apphost"), append(args, "--bin-dir", bin,
+		"--api-addr", "127.0.0.1:0", "--temporal-addr", "127.0.0.1:0", "--ui-addr", "127.0.0.1:0")...)
+	cmd.Env = withoutVars(os.Environ(), "DATABASE_URL", "NATS_URL", "BLOB_URL", "OTEL_EXPORTER_OTLP_ENDPOINT")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	a := &apphost{t: t, cmd: cmd, exited: make(chan error, 1), stderr: &syncio.Buffer{}}
+	cmd.Stderr = a.stderr
+	require.NoError(t, cmd.Start())
+	waited := make(chan struct{})
+	go func() { a.exited <- cmd.Wait(); close(waited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-waited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("apphost stderr:\n%s", tail(a.stderr.String(), 6000))
+		}
+	})
+	a.endpoints = readEndpoints(t, stdout)
+	return a
+}
+
+// stop sends SIGTERM and requires a clean exit within a minute.
+func (a *apphost) stop() {
+	a.t.Helper()
+	require.NoError(a.t, a.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-a.exited:
+		require.NoError(a.t, err, "apphost exit status")
+	case <-time.After(time.Minute):
+		a.t.Fatal("apphost did not stop within a minute of SIGTERM")
+	}
 }
 
 // gradeDemoBatch uploads the demo deliveries through the API at api, grades

@@ -52,32 +52,9 @@ func TestApphostClusterOnPostgres(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cmd := exec.Command(filepath.Join(bin, "apphost"),
-		"--data-dir", data, "--bin-dir", bin, "--temporal-db", temporalDB, "--history-shards", "2",
-		"--pipeline-workers", "2", "--submission-workers", "2",
-		"--api-addr", "127.0.0.1:0", "--temporal-addr", "127.0.0.1:0", "--ui-addr", "127.0.0.1:0")
-	cmd.Env = withoutVars(os.Environ(), "DATABASE_URL", "NATS_URL", "BLOB_URL", "OTEL_EXPORTER_OTLP_ENDPOINT")
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr syncio.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	waited := make(chan struct{})
-	go func() { exited <- cmd.Wait(); close(waited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-waited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("apphost stderr:\n%s", tail(stderr.String(), 6000))
-		}
-	})
-
-	endpoints := readEndpoints(t, stdout)
+	a := startApphost(t, bin, "--data-dir", data, "--temporal-db", temporalDB, "--history-shards", "2",
+		"--pipeline-workers", "2", "--submission-workers", "2")
+	endpoints := a.endpoints
 	api := endpoints["API"]
 	processes := endpoints["Processes"]
 	require.Equal(t, filepath.Join(data, "processes"), processes)
@@ -103,7 +80,7 @@ func TestApphostClusterOnPostgres(t *testing.T) {
 			assert.Equal(c, "running", st.State)
 		}
 	}, time.Minute, 50*time.Millisecond)
-	assert.Contains(t, stderr.String(), `msg="process exited unexpectedly, restarting" process=temporal-frontend`)
+	assert.Contains(t, a.stderr.String(), `msg="process exited unexpectedly, restarting" process=temporal-frontend`)
 
 	ctx = withToken(ctx, endpoints["Token"])
 	gradeDemoBatch(t, ctx, api)
@@ -112,13 +89,7 @@ func TestApphostClusterOnPostgres(t *testing.T) {
 	require.NoError(t, extra.Wait(), "hand-started worker exit status")
 	children := childPIDs(bin)
 	require.Len(t, children, 9, "four temporal services, the api, two workers of each kind: %v", children)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-exited:
-		require.NoError(t, err, "apphost exit status")
-	case <-time.After(time.Minute):
-		t.Fatal("apphost did not stop within a minute of SIGTERM")
-	}
+	a.stop()
 	require.Empty(t, childPIDs(bin), "processes left after apphost stopped")
 }
 
