@@ -84,6 +84,9 @@ func TestPauseResumeAndResize(t *testing.T) {
 	require.NoError(t, err)
 	b, err := st.Batches.Start(ctx, batches.StartRequest{CollectionID: seeded.CollectionID, ConfigID: seeded.ConfigID, Concurrency: 1})
 	require.NoError(t, err)
+	// Readers are served from the store from the start, not by a query.
+	_, _, err = st.Store.BatchProgress(ctx, b.ID)
+	require.NoError(t, err, "a progress row as soon as the batch started")
 
 	// Pause once a delivery is in flight: a batch paused before its first
 	// page has not counted its deliveries yet.

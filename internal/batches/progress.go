@@ -24,6 +24,28 @@ const temporalCallTimeout = 10 * time.Second
 // while outcomes arrive, and a terminated one never writes again.
 const staleAfter = 30 * time.Second
 
+// startingProgress stores the progress row of a batch about to start, so
+// that readers polling it right away are served from the store until the
+// workflow writes its own, rather than each asking Temporal. Partitioned
+// batches keep rows of another shape and are left to their workflow. The
+// row is best effort: without it reads fall back to Temporal.
+func (s *Service) startingProgress(ctx context.Context, id string, in workflows.BatchGradingInput) {
+	if in.PartitionSize > 0 {
+		return
+	}
+	concurrency := in.Concurrency
+	if concurrency == 0 {
+		concurrency = workflows.DefaultConcurrency
+	}
+	doc, err := json.Marshal(workflows.Progress{Concurrency: concurrency})
+	if err == nil {
+		err = s.store.SetBatchProgress(ctx, id, doc)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "starting progress not recorded", "batch_id", id, "err", err)
+	}
+}
+
 // keptProgress returns the progress row of a running batch when there is a
 // fresh one. A partitioned batch's row counts finished partitions only, so
 // it is completed by querying the running partition (progress).

@@ -33,6 +33,7 @@ type Store interface {
 	RecordBatchOutcome(ctx context.Context, id string, status grading.BatchStatus, summary grading.Summary) error
 	BatchResults(ctx context.Context, batchID string) ([]grading.Result, error)
 	BatchProgress(ctx context.Context, batchID string) (json.RawMessage, time.Time, error)
+	SetBatchProgress(ctx context.Context, batchID string, progress json.RawMessage) error
 	Collection(ctx context.Context, id string) (grading.Collection, error)
 	Config(ctx context.Context, id string) (grading.Config, error)
 	CountLatestDeliveries(ctx context.Context, collectionID string) (int, error)
@@ -105,6 +106,8 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (grading.Batch, e
 		}
 		return grading.Batch{}, fmt.Errorf("start batch: %w", err)
 	}
+
+	s.startingProgress(ctx, b.ID, in)
 
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       wid,
