@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,7 +23,6 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/ci"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/harness"
-	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
 // chromium finds Debian's headless-capable Chromium. Outside CI a missing
@@ -74,20 +72,9 @@ const browserToken = auth.KeyPrefix + "browser-test-admin"
 // apiServer serves the real API handler over the stack.
 func apiServer(t *testing.T, st *harness.Stack, prefix string) *httptest.Server {
 	t.Helper()
-	srv, err := api.NewServer(api.Params{
-		Config:   api.Config{TemporalUIURL: "http://127.0.0.1:8233"},
-		Store:    st.Store,
-		Batches:  st.Batches,
-		Bucket:   st.Bucket,
-		Events:   st.Encoder,
-		Feed:     st.Bus,
-		Temporal: temporal.Config{HostPort: temporalAddress(t), Namespace: "default", TaskQueuePrefix: prefix}.Configuration(),
-		Log:      slog.New(slog.DiscardHandler),
-	})
+	h, err := st.API(t.Context(), api.Config{TemporalUIURL: "http://127.0.0.1:8233"}, browserToken)
 	require.NoError(t, err)
-	_, err = st.Store.CreateAPIKey(t.Context(), grading.APIKey{Name: "browser test", Hash: auth.HashKey(browserToken), Role: grading.RoleAdmin})
-	require.NoError(t, err)
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return ts
 }

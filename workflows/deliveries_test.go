@@ -81,10 +81,7 @@ func (s *batchSuite) TestAllGradesEveryVersionOnce() {
 	s.Require().NoError(s.env.GetWorkflowError())
 	s.Equal(9, recorded.Summary.Total)
 	s.Equal(9, recorded.Summary.Counts.Graded)
-	s.Len(seen, 9)
-	for id, n := range seen {
-		s.Equal(1, n, "delivery %s graded %d times", id, n)
-	}
+	s.eachGradedOnce(seen, 9)
 	s.Require().NotEmpty(p.ins)
 	for _, got := range p.ins {
 		s.Equal(grading.DeliveriesAll, got.Deliveries)
@@ -138,10 +135,7 @@ func (s *batchSuite) TestAllPartitionsGradeEveryVersionOnce() {
 
 	s.Require().NoError(s.env.GetWorkflowError())
 	s.Equal(6, recorded.Summary.Counts.Graded)
-	s.Len(seen, 6)
-	for id, n := range seen {
-		s.Equal(1, n, "delivery %s graded %d times", id, n)
-	}
+	s.eachGradedOnce(seen, 6)
 }
 
 // TestLatestAsksAsBefore: a batch of latest deliveries sends the page
@@ -172,4 +166,12 @@ func (s *batchSuite) TestUnknownDeliveriesIsRefused() {
 	s.env.ExecuteWorkflow(BatchGradingName, in)
 	s.Require().Error(s.env.GetWorkflowError())
 	s.Contains(s.env.GetWorkflowError().Error(), `deliveries "every"`)
+}
+
+// eachGradedOnce: want distinct deliveries were graded, each exactly once.
+func (s *batchSuite) eachGradedOnce(seen map[string]int, want int) {
+	s.Len(seen, want)
+	for id, n := range seen {
+		s.Equal(1, n, "delivery %s graded %d times", id, n)
+	}
 }

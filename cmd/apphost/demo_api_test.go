@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"strconv"
@@ -15,9 +14,7 @@ import (
 
 	"github.com/zinc-edu/orchestrator/internal/api"
 	"github.com/zinc-edu/orchestrator/internal/auth"
-	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/harness"
-	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
 // realAPI serves the real API handler over the in-process stack (embedded
@@ -36,16 +33,10 @@ func realAPI(t *testing.T) (string, string) {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Stop()) })
-	srv, err := api.NewServer(api.Params{
-		Store: st.Store, Batches: st.Batches, Bucket: st.Bucket, Events: st.Encoder,
-		Temporal: temporal.Config{HostPort: st.Temporal.Address(), Namespace: "default", TaskQueuePrefix: "demo"}.Configuration(),
-		Log:      slog.New(slog.DiscardHandler),
-	})
-	require.NoError(t, err)
 	const token = auth.KeyPrefix + "demo-test-admin"
-	_, err = st.Store.CreateAPIKey(ctx, grading.APIKey{Name: "demo test", Hash: auth.HashKey(token), Role: grading.RoleAdmin})
+	h, err := st.API(ctx, api.Config{}, token)
 	require.NoError(t, err)
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return ts.URL, token
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,9 +17,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/api"
 	"github.com/zinc-edu/orchestrator/internal/auth"
 	"github.com/zinc-edu/orchestrator/internal/cli"
-	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/harness"
-	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
 const noopConfig = `version: 1
@@ -43,15 +40,9 @@ func stack(t *testing.T) (*harness.Stack, *httptest.Server) {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Stop()) })
-	srv, err := api.NewServer(api.Params{
-		Store: st.Store, Batches: st.Batches, Bucket: st.Bucket, Events: st.Encoder,
-		Temporal: temporal.Config{HostPort: st.Temporal.Address(), Namespace: "default", TaskQueuePrefix: "cli"}.Configuration(),
-		Log:      slog.New(slog.DiscardHandler),
-	})
+	h, err := st.API(ctx, api.Config{}, testToken)
 	require.NoError(t, err)
-	_, err = st.Store.CreateAPIKey(ctx, grading.APIKey{Name: "cli test", Hash: auth.HashKey(testToken), Role: grading.RoleAdmin})
-	require.NoError(t, err)
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return st, ts
 }

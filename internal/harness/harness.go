@@ -85,7 +85,8 @@ type Stack struct {
 	Batches  *batches.Service
 	Workers  []*temporal.Workers
 
-	closers []func() error
+	temporalConfig temporal.Config
+	closers        []func() error
 }
 
 // Start brings the stack up; on error it stops whatever it started.
@@ -155,6 +156,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		ns = client.DefaultNamespace
 	}
 	cfg := temporal.Config{HostPort: addr, Namespace: ns, TaskQueuePrefix: prefix}
+	st.temporalConfig = cfg
 	if st.Client, err = temporal.Dial(ctx, cfg, log, tracenoop.NewTracerProvider(), noop.NewMeterProvider()); err != nil {
 		return nil, err
 	}

@@ -18,7 +18,6 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/zinc-edu/orchestrator/internal/devstack"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
 	"github.com/zinc-edu/orchestrator/workflows"
 )
@@ -28,14 +27,9 @@ import (
 // history with a plain client (no user name in it), then decodes the same
 // payloads through the remote codec protocol.
 func TestHistoryHoldsNoPlaintextButCodecDecodes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts an embedded Temporal server")
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{UIPort: -1})
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, srv.Stop()) })
+	srv := startTemporal(t, ctx)
 
 	key, err := temporal.NewCodecKey("test")
 	require.NoError(t, err)

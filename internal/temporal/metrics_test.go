@@ -14,7 +14,6 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"go.temporal.io/sdk/client"
 
-	"github.com/zinc-edu/orchestrator/internal/devstack"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
@@ -22,14 +21,9 @@ import (
 // with a meter provider read by hand and checks that the SDK's own metrics
 // (its request counter, by operation) arrive there.
 func TestSDKMetricsGoThroughOpenTelemetry(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts an embedded Temporal server")
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{UIPort: -1})
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, srv.Stop()) })
+	srv := startTemporal(t, ctx)
 
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
