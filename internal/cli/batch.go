@@ -258,8 +258,9 @@ func pausedMark(p bool) string {
 
 func (a *app) batchResults() *cobra.Command {
 	var format string
+	var deliveryIDs bool
 	cmd := &cobra.Command{
-		Use:   "results ID [--format table|csv|json]",
+		Use:   "results ID [--format table|csv|json] [--delivery-ids]",
 		Short: "Print a batch's results, one row per delivery",
 		Args:  exactArgs(1, "a batch ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -276,17 +277,17 @@ func (a *app) batchResults() *cobra.Command {
 			if err != nil {
 				return fail(fmt.Errorf("read results of batch %s: %w", args[0], err))
 			}
-			return fail(writeResults(a.env.Stdout, format, rows, raw))
+			return fail(writeResults(a.env.Stdout, format, deliveryIDs, rows, raw))
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "table, csv or json")
+	cmd.Flags().BoolVar(&deliveryIDs, "delivery-ids", false, "csv: add a delivery_id column (a batch of all deliveries lists a user once per delivery)")
 	return cmd
 }
 
-// writeResults prints results; csv has the header
-// user,status,score,max_score,delivery_id (a batch of all deliveries lists a
-// user once per delivery).
-func writeResults(w io.Writer, format string, rows []ResultRow, raw []byte) error {
+// writeResults prints results; csv has the header user,status,score,max_score
+// and, with deliveryIDs, a last delivery_id column.
+func writeResults(w io.Writer, format string, deliveryIDs bool, rows []ResultRow, raw []byte) error {
 	score := func(r ResultRow) string {
 		if r.Score == nil {
 			return ""
@@ -300,9 +301,17 @@ func writeResults(w io.Writer, format string, rows []ResultRow, raw []byte) erro
 		return err
 	case "csv":
 		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"user", "status", "score", "max_score", "delivery_id"})
+		header := []string{"user", "status", "score", "max_score"}
+		if deliveryIDs {
+			header = append(header, "delivery_id")
+		}
+		_ = cw.Write(header)
 		for _, r := range rows {
-			_ = cw.Write([]string{r.User, r.Status, score(r), maxScore(r), r.DeliveryID})
+			rec := []string{r.User, r.Status, score(r), maxScore(r)}
+			if deliveryIDs {
+				rec = append(rec, r.DeliveryID)
+			}
+			_ = cw.Write(rec)
 		}
 		cw.Flush()
 		return cw.Error()

@@ -119,6 +119,9 @@ func TestImportGradeAndReadResults(t *testing.T) {
 
 	code, out, _ = run(t, ts.URL, "batch", "results", batchID, "--format", "csv")
 	require.Equal(t, cli.ExitOK, code)
+	require.True(t, strings.HasPrefix(out, "user,status,score,max_score\n"), "the contract's header: %s", out)
+	code, out, _ = run(t, ts.URL, "batch", "results", batchID, "--format", "csv", "--delivery-ids")
+	require.Equal(t, cli.ExitOK, code)
 	records, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	require.NoError(t, err)
 	require.Equal(t, []string{"user", "status", "score", "max_score", "delivery_id"}, records[0])
