@@ -361,3 +361,35 @@ func TestConcurrentUploadsPerKeyAreBounded(t *testing.T) {
 	r2()
 	r3()
 }
+
+// TestListsShowTheCallersCourses: an instructor's lists and overview show
+// their course's collections and batches and nothing of another course;
+// an admin's show both.
+func TestListsShowTheCallersCourses(t *testing.T) {
+	e := newEnv(t)
+	mine, theirs := e.courseFixture("mine"), e.courseFixture("theirs")
+	ids := func(r response) []string {
+		require.Equal(t, http.StatusOK, r.code, "%s", r.body)
+		var page struct {
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+		}
+		require.NoError(t, json.Unmarshal(r.body, &page), "%s", r.body)
+		var out []string
+		for _, it := range page.Items {
+			out = append(out, it.ID)
+		}
+		return out
+	}
+	teacher := e.as(e.apiKey(grading.RoleInstructor, "", mine.course.ID))
+	assert.Equal(t, []string{mine.collection.ID}, ids(teacher.do(http.MethodGet, "/v1/collections", nil, "")))
+	assert.ElementsMatch(t, []string{mine.finished.ID, mine.running.ID}, ids(teacher.do(http.MethodGet, "/v1/batches", nil, "")))
+	home := teacher.do(http.MethodGet, "/ui/", nil, "")
+	require.Equal(t, http.StatusOK, home.code)
+	assert.Contains(t, string(home.body), mine.collection.ID)
+	assert.NotContains(t, string(home.body), theirs.collection.ID)
+
+	admin := e.as(e.apiKey(grading.RoleAdmin, ""))
+	assert.ElementsMatch(t, []string{mine.collection.ID, theirs.collection.ID}, ids(admin.do(http.MethodGet, "/v1/collections", nil, "")))
+}

@@ -85,14 +85,15 @@ func defaultCourse(ctx context.Context, roles ...grading.Role) (string, error) {
 	return cs[0], nil
 }
 
-// readableCourses returns the courses whose data the caller may list with
-// one of roles; all is true for an admin, who sees every course.
-func readableCourses(ctx context.Context, roles ...grading.Role) (courses []string, all bool) {
+// listableCourses returns the courses whose data the caller may list with
+// one of roles, as the store's list filters take them: nil for an admin,
+// who sees every course, and a non-nil list (maybe empty) for anyone else.
+func listableCourses(ctx context.Context, roles ...grading.Role) []string {
 	p := grantOf(ctx).principal
 	if p.Admin {
-		return nil, true
+		return nil
 	}
-	return p.CoursesWith(roles...), false
+	return append([]string{}, p.CoursesWith(roles...)...)
 }
 
 // bearer returns the credential of an Authorization: Bearer header.

@@ -2,10 +2,8 @@ package api
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 
-	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/store"
 )
 
@@ -46,15 +44,9 @@ func (s *Server) listCollections(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items, next, err := s.store.Collections(r.Context(), cursor, limit)
+	items, next, err := s.store.Collections(r.Context(), listableCourses(r.Context(), staff...), cursor, limit)
 	if err != nil {
 		return err
-	}
-	// A page may come back shorter than limit: other courses' rows are
-	// dropped here rather than revealed.
-	courses, all := readableCourses(r.Context(), staff...)
-	if !all {
-		items = slices.DeleteFunc(items, func(c grading.Collection) bool { return !slices.Contains(courses, c.Course) })
 	}
 	return writePage(w, items, next)
 }
@@ -90,22 +82,9 @@ func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	items, next, err := s.store.Batches(ctx, collection, cursor, limit)
+	items, next, err := s.store.Batches(ctx, collection, listableCourses(ctx, staff...), cursor, limit)
 	if err != nil {
 		return err
-	}
-	if courses, all := readableCourses(ctx, staff...); !all && collection == "" {
-		kept := items[:0]
-		for _, b := range items {
-			course, err := s.store.CourseOf(ctx, ofCollection, b.CollectionID)
-			if err != nil {
-				return err
-			}
-			if slices.Contains(courses, course) {
-				kept = append(kept, b)
-			}
-		}
-		items = kept
 	}
 	return writePage(w, items, next)
 }

@@ -142,9 +142,9 @@ type Store interface {
 	CreateConfig(ctx context.Context, cfg grading.Config) (grading.Config, error)
 	Config(ctx context.Context, id string) (grading.Config, error)
 	Result(ctx context.Context, deliveryID, configID string) (grading.Result, error)
-	Collections(ctx context.Context, after string, limit int) ([]grading.Collection, string, error)
+	Collections(ctx context.Context, courses []string, after string, limit int) ([]grading.Collection, string, error)
 	CollectionDeliveries(ctx context.Context, collectionID, after string, limit int) ([]store.ListedDelivery, string, error)
-	Batches(ctx context.Context, collectionID, after string, limit int) ([]grading.Batch, string, error)
+	Batches(ctx context.Context, collectionID string, courses []string, after string, limit int) ([]grading.Batch, string, error)
 
 	// Access: courses, API keys, the audit log and the course of a resource.
 	CreateCourse(ctx context.Context, c grading.Course) (grading.Course, error)
@@ -158,8 +158,6 @@ type Store interface {
 	Audit(ctx context.Context, f grading.AuditFilter) ([]grading.AuditEntry, error)
 	LatestDeliveries(ctx context.Context, collectionID, afterUser string, limit int) ([]grading.Delivery, error)
 	AllDeliveries(ctx context.Context, collectionID, afterUser, afterID string, limit int) ([]grading.Delivery, error)
-	RecentCollections(ctx context.Context, limit int) ([]grading.Collection, error)
-	CollectionBatches(ctx context.Context, collectionID string, limit int) ([]grading.Batch, error)
 }
 
 // Batches starts, reads and steers grading batches.

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
@@ -167,16 +166,15 @@ type uiCollection struct {
 
 func (s *Server) uiHome(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	cs, err := s.store.RecentCollections(ctx, uiCollections)
+	// The first page of each list is the most recent.
+	courses := listableCourses(ctx, staff...)
+	cs, _, err := s.store.Collections(ctx, courses, "", uiCollections)
 	if err != nil {
 		return err
 	}
-	if courses, all := readableCourses(ctx, staff...); !all {
-		cs = slices.DeleteFunc(cs, func(c grading.Collection) bool { return !slices.Contains(courses, c.Course) })
-	}
 	out := make([]uiCollection, len(cs))
 	for i, c := range cs {
-		bs, err := s.store.CollectionBatches(ctx, c.ID, uiBatchesPerColl)
+		bs, _, err := s.store.Batches(ctx, c.ID, courses, "", uiBatchesPerColl)
 		if err != nil {
 			return err
 		}

@@ -98,20 +98,38 @@ func page[T any](ctx context.Context, s *Store, query, order, idColumn string, a
 	return items[:limit], last.String(), nil
 }
 
+// inCourses appends to query the condition that column is one of courses,
+// unless courses is nil (every course); an empty list matches nothing.
+func inCourses(query, column string, args []any, courses []string) (string, []any) {
+	if courses == nil {
+		return query, args
+	}
+	if len(courses) == 0 {
+		return query + " AND 1 = 0", args
+	}
+	marks := make([]string, len(courses))
+	for i, c := range courses {
+		args = append(args, c)
+		marks[i] = fmt.Sprintf("$%d", len(args))
+	}
+	return query + " AND " + column + " IN (" + strings.Join(marks, ", ") + ")", args
+}
+
 // Collections lists collections newest first, limit (at most MaxPageSize)
-// at a time after the cursor a previous page returned ("" to start). The
-// returned cursor is "" on the last page.
-func (s *Store) Collections(ctx context.Context, after string, limit int) ([]grading.Collection, string, error) {
-	items, next, err := page(ctx, s,
-		`SELECT id, name, start_at, due_at, stop_at, created_at FROM collection WHERE 1 = 1`,
-		"created_at", "id", nil, after, limit,
+// at a time after the cursor a previous page returned ("" to start), of the
+// given courses only unless courses is nil. The returned cursor is "" on
+// the last page.
+func (s *Store) Collections(ctx context.Context, courses []string, after string, limit int) ([]grading.Collection, string, error) {
+	query, args := inCourses(`SELECT id, name, start_at, due_at, stop_at, created_at, course_id FROM collection WHERE 1 = 1`,
+		"course_id", nil, courses)
+	items, next, err := page(ctx, s, query, "created_at", "id", args, after, limit,
 		func(rows *sql.Rows) (grading.Collection, cursor, error) {
 			var (
 				c                      grading.Collection
 				startAt, dueAt, stopAt sql.NullInt64
 				createdAt              int64
 			)
-			if err := rows.Scan(&c.ID, &c.Name, &startAt, &dueAt, &stopAt, &createdAt); err != nil {
+			if err := rows.Scan(&c.ID, &c.Name, &startAt, &dueAt, &stopAt, &createdAt, &c.Course); err != nil {
 				return c, cursor{}, err
 			}
 			c.StartAt, c.DueAt, c.StopAt = fromNullMicros(startAt), fromNullMicros(dueAt), fromNullMicros(stopAt)
@@ -162,14 +180,17 @@ func (s *Store) CollectionDeliveries(ctx context.Context, collectionID, after st
 }
 
 // Batches lists batches newest first, of one collection when collectionID
-// is set, paginated as Collections.
-func (s *Store) Batches(ctx context.Context, collectionID, after string, limit int) ([]grading.Batch, string, error) {
-	query := `SELECT id, workflow_id, run_id, collection_id, config_id, status, summary, created_at, updated_at, ` + batchDeliveries + ` FROM batch WHERE 1 = 1`
+// is set and of the given courses only unless courses is nil, paginated as
+// Collections.
+func (s *Store) Batches(ctx context.Context, collectionID string, courses []string, after string, limit int) ([]grading.Batch, string, error) {
+	query := `SELECT id, workflow_id, run_id, collection_id, config_id, status, summary, created_at, updated_at, ` + batchDeliveries +
+		` FROM batch WHERE 1 = 1`
 	var args []any
 	if collectionID != "" {
 		query += ` AND collection_id = $1`
 		args = append(args, collectionID)
 	}
+	query, args = inCourses(query, "(SELECT course_id FROM collection c WHERE c.id = batch.collection_id)", args, courses)
 	items, next, err := page(ctx, s, query, "created_at", "id", args, after, limit,
 		func(rows *sql.Rows) (grading.Batch, cursor, error) {
 			var (
