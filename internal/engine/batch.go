@@ -157,7 +157,11 @@ func applyVerdict(st *grading.Step, v batchVerdict) {
 			st.Message = "rejected by the checker"
 		}
 	}
-	if v.Score != nil {
+	switch {
+	case !*v.Pass:
+		// A rejection earns nothing, whatever score came with it.
+		st.Points, st.MaxPoints = 0, 1
+	case v.Score != nil:
 		st.Points, st.MaxPoints = min(max(*v.Score, 0), 1), 1
 	}
 }

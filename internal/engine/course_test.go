@@ -93,6 +93,26 @@ rubric:
 	assert.Equal(t, 1.5, rep.Score)
 }
 
+// TestRunBatchCheckerRejectionEarnsNothing: a verdict that fails a
+// scenario earns no credit, whatever score it also carries.
+func TestRunBatchCheckerRejectionEarnsNothing(t *testing.T) {
+	def := parse(t, `version: 2
+stages:
+  - name: judge
+    kind: checker
+    command: [cat]
+    checker: {command: [sh, -c, "read line; echo '{\"scenario\": \"a\", \"pass\": false, \"score\": 1}'"], protocol: batch}
+    scenarios: [{name: a, stdin: x}]
+rubric:
+  components: [{name: judge, from: judge, max_score: 2}]
+`)
+	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+
+	assert.Equal(t, []string{"judge/a=failed"}, statesOf(rep))
+	assert.Equal(t, grading.StatusGraded, rep.Status)
+	assert.Zero(t, rep.Score)
+}
+
 func TestRunBatchCheckerMissingVerdict(t *testing.T) {
 	def := parse(t, `version: 2
 stages:
