@@ -265,7 +265,19 @@ func (g *Grader) run(ctx context.Context, configID string, def *definition.Defin
 	if err != nil {
 		return engine.Report{}, err
 	}
-	report, err := g.engine.Run(ctx, def, engine.Input{ScratchDir: dir, Assets: assets})
+	// Hidden files and checker inputs stay in the worker's own scratch
+	// area (locked while it lives, swept after a crash), not in the
+	// system's temporary directory.
+	private, err := os.MkdirTemp(g.scratch, "zinc-private-")
+	if err != nil {
+		return engine.Report{}, fmt.Errorf("create private directory: %w", err)
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(private); rmErr != nil {
+			g.log.WarnContext(ctx, "private directory left behind", "dir", private, "err", rmErr)
+		}
+	}()
+	report, err := g.engine.Run(ctx, def, engine.Input{ScratchDir: dir, PrivateDir: private, Assets: assets})
 	if err != nil {
 		return engine.Report{}, fmt.Errorf("run pipeline %s on delivery %s: %w", def.Name, d.ID, err)
 	}

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/propagation"
 	sdktemporal "go.temporal.io/sdk/temporal"
@@ -189,4 +191,34 @@ func TestMissingFilesLeaveAnErrorRow(t *testing.T) {
 	require.Equal(t, grading.StatusError, fs.saved[0].Status)
 	require.Contains(t, fs.saved[0].Diagnostic, "not found")
 	require.Equal(t, 2.0, fs.saved[0].MaxScore)
+}
+
+// inputEngine records the input it is run with.
+type inputEngine struct{ in engine.Input }
+
+func (e *inputEngine) Run(_ context.Context, _ *definition.Definition, in engine.Input) (engine.Report, error) {
+	e.in = in
+	return engine.Report{Result: grading.Result{Status: grading.StatusGraded, Score: 2, MaxScore: 2}}, nil
+}
+
+// TestHiddenFilesStayInTheWorkersScratch: hidden files and checker inputs
+// are prepared under the worker's scratch area, never the system's
+// temporary directory, and removed with the grading.
+func TestHiddenFilesStayInTheWorkersScratch(t *testing.T) {
+	_, fs, _ := newTestActivities(t, "d1")
+	bucket := memblob.OpenBucket(nil)
+	t.Cleanup(func() { _ = bucket.Close() })
+	var buf bytes.Buffer
+	_, err := archive.Pack(&buf, []archive.File{{Name: "main.c", Data: []byte("int main(){}")}}, archive.Limits{})
+	require.NoError(t, err)
+	require.NoError(t, bucket.WriteAll(t.Context(), "deliveries/d1", buf.Bytes(), nil))
+	scratch := t.TempDir()
+	e := &inputEngine{}
+	g := NewGrader(fs, bucket, e, outbox.NewEncoder(propagation.TraceContext{}), slog.New(slog.DiscardHandler)).WithScratch(scratch)
+
+	_, err = g.Grade(t.Context(), "b1", "cfg", workflows.DeliveryRef{ID: "d1", User: "user-d1"})
+	require.NoError(t, err)
+	require.NotEmpty(t, e.in.PrivateDir)
+	assert.Equal(t, scratch, filepath.Dir(e.in.PrivateDir))
+	assert.NoDirExists(t, e.in.PrivateDir)
 }

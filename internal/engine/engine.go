@@ -34,15 +34,15 @@ type Sandbox interface {
 
 // Input is one delivery to grade.
 type Input struct {
-	// ScratchDir already holds the student's files. Stages run in it and
-	// assignment files are copied into it while a stage needs them; the
-	// caller removes it afterwards.
+	// ScratchDir already holds the student's files. Stages run in it;
+	// assignment files a stage needs are mounted into it, read-only, for
+	// that stage only. The caller removes it afterwards.
 	ScratchDir string
 	// Assets holds the bytes of the definition's files with source: upload,
 	// by file name.
 	Assets map[string][]byte
-	// PrivateDir is where checker inputs are prepared, out of the student's
-	// reach; empty means the system temporary directory.
+	// PrivateDir is where hidden files and checker inputs are prepared, out
+	// of the student's reach; empty means the system temporary directory.
 	PrivateDir string
 	// Progress, when set, is told how many steps are done out of how many,
 	// after each step; calls never overlap.
