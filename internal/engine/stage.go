@@ -256,14 +256,10 @@ func (r *run) compare(res *result, sc definition.Scenario) {
 	if res.step.State != grading.StepSuccess || sc.Expected == nil {
 		return
 	}
-	want := []byte(sc.Expected.Text)
-	if sc.Expected.File != "" {
-		b, err := r.fileBytes(sc.Expected.File)
-		if err != nil {
-			res.step.State, res.step.Message = grading.StepError, fmt.Sprintf("read expected output: %v", err)
-			return
-		}
-		want = b
+	want, err := r.expectedOf(sc)
+	if err != nil {
+		res.step.State, res.step.Message = grading.StepError, fmt.Sprintf("read expected output: %v", err)
+		return
 	}
 	ok, reason, err := sc.Expected.Compare.Match(want, res.stdout)
 	switch {
@@ -286,17 +282,10 @@ func (r *run) check(ctx context.Context, s *definition.Stage, sc definition.Scen
 	fail := func(format string, args ...any) {
 		st.State, st.Message = grading.StepError, fmt.Sprintf(format, args...)
 	}
-	want := []byte(nil)
-	if e := sc.Expected; e != nil {
-		want = []byte(e.Text)
-		if e.File != "" {
-			b, err := r.fileBytes(e.File)
-			if err != nil {
-				fail("read expected output: %v", err)
-				return
-			}
-			want = b
-		}
+	want, err := r.expectedOf(sc)
+	if err != nil {
+		fail("read expected output: %v", err)
+		return
 	}
 	dir, cleanup, err := r.checkerDir(ctx, s.Checker, res.stdin, want, res.stdout)
 	defer cleanup()
@@ -344,7 +333,7 @@ func (r *run) check(ctx context.Context, s *definition.Stage, sc definition.Scen
 		fail("checker: %v", err)
 		return
 	}
-	credit, hasCredit, _, err := parseCheckerOutput(verdict)
+	credit, hasCredit, err := parseVerdict(verdict)
 	if err != nil {
 		fail("checker: %v", err)
 		return
@@ -400,27 +389,22 @@ const (
 // maxFeedback bounds the checker feedback kept as a step message.
 const maxFeedback = 1 << 10
 
-// parseCheckerOutput reads a verdict: an optional
-// "points: X" line with X in [0, 1] (clamped), everything else feedback.
-func parseCheckerOutput(stdout []byte) (credit float64, ok bool, feedback string, err error) {
-	var lines []string
-	for _, line := range strings.Split(string(stdout), "\n") {
+// parseVerdict reads a checker's verdict file: an optional "points: X"
+// line with X in [0, 1] (clamped); other lines are ignored.
+func parseVerdict(verdict []byte) (credit float64, ok bool, err error) {
+	for _, line := range strings.Split(string(verdict), "\n") {
 		line = strings.TrimRight(line, " \t\r")
 		v, isPoints := strings.CutPrefix(line, "points:")
 		if !isPoints {
-			if line != "" {
-				lines = append(lines, line)
-			}
 			continue
 		}
 		x, perr := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if perr != nil || x != x {
-			return 0, false, "", fmt.Errorf("invalid points line %q", line)
+			return 0, false, fmt.Errorf("invalid points line %q", line)
 		}
 		credit, ok = min(max(x, 0), 1), true
 	}
-	feedback, _ = clipTo(strings.Join(lines, "\n"), maxFeedback)
-	return credit, ok, feedback, nil
+	return credit, ok, nil
 }
 
 func sandboxLimits(l definition.Limits) sandbox.Limits {

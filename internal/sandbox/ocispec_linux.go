@@ -148,12 +148,8 @@ func (r *Runner) ociMounts(c container) []specs.Mount {
 		"lowerdir=" + c.scratch, "upperdir=" + filepath.Join(c.layer, "upper"), "workdir=" + filepath.Join(c.layer, "work"),
 	}})
 	for _, m := range c.mounts {
-		mode := "ro"
-		if m.Writable {
-			mode = "rw"
-		}
 		ms = append(ms, specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source,
-			Options: []string{"rbind", mode, "nosuid", "nodev"}})
+			Options: []string{"rbind", "ro", "nosuid", "nodev"}})
 	}
 	return ms
 }

@@ -53,13 +53,10 @@ type Spec struct {
 	Limits  Limits
 }
 
-// Mount shows a host path inside the command's container.
+// Mount shows a host path inside the command's container, read-only.
 type Mount struct {
 	Source string
 	Target string
-	// Writable lets the command write through the mount; only for files
-	// the student's code never runs next to, such as a checker's verdict.
-	Writable bool
 }
 
 // Result is what happened to a command.
