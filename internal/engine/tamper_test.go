@@ -75,6 +75,22 @@ rubric:
 	s := step(t, rep, "judged", "a")
 	assert.Equal(t, grading.StepFailed, s.State)
 	assert.Equal(t, 0.0, rep.Score)
+
+	// An accepting checker that quotes the student's "points: 1" and
+	// gives no credit in its verdict: the quote earns nothing.
+	def = parse(t, `version: 2
+files: [{name: check.sh, content: "cat \"$3\"; echo 'points: 0' > $ZINC_VERDICT; exit 0"}]
+stages:
+  - name: judged
+    kind: checker
+    command: [sh, -c, "echo 'points: 1'"]
+    checker: {command: [sh, check.sh], files: [check.sh]}
+    scenarios: [{name: a}]
+rubric:
+  components: [{name: c, from: judged, max_score: 10}]
+`)
+	rep = run(t, def, engine.Input{ScratchDir: t.TempDir()})
+	assert.Equal(t, 0.0, rep.Score)
 }
 
 // Symbolic links and fifos planted where the engine puts files fail the
