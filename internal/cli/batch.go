@@ -218,7 +218,7 @@ func (a *app) watch(ctx context.Context, cl *Client, id string) (BatchView, erro
 	defer t.Stop()
 	for {
 		v, err := cl.Batch(ctx, id)
-		if ae, ok := errors.AsType[*APIError](err); ok && ae.Status == http.StatusServiceUnavailable {
+		if IsStatus(err, http.StatusServiceUnavailable) {
 			// Temporal is briefly out of reach: the API says retry, so wait a tick.
 			select {
 			case <-ctx.Done():
