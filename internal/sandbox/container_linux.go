@@ -44,16 +44,20 @@ type exit struct {
 	err    error
 }
 
-// runContainer runs j in a fresh container: bundle and layer, create,
-// network, start, supervise, collect the cgroup's counters, delete, and
-// commit the changes to the scratch tree unless the job is ephemeral.
-func (r *Runner) runContainer(ctx context.Context, j job) (_ Result, err error) {
+// runContainer runs j in a fresh container: bundle and layer, create (and
+// start), supervise, collect the cgroup's counters, and commit the changes
+// to the scratch tree unless the job is ephemeral. Deleting the dead
+// container and dropping its layer happen after the result is returned:
+// nothing of them can change it, and they cost as much as starting one.
+func (r *Runner) runContainer(ctx context.Context, j job) (Result, error) {
 	id := r.id + "-" + strconv.FormatUint(r.seq.Add(1), 10)
+	var done cleanups
+	defer r.retire(id, &done)
 	bundle := filepath.Join(r.stateDir, "bundles", id)
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return Result{}, fmt.Errorf("create bundle: %w", err)
 	}
-	defer func() { err = errors.Join(err, os.RemoveAll(bundle)) }()
+	done.push(func() error { return os.RemoveAll(bundle) })
 	scratchInfo, err := os.Stat(j.scratch)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: scratch directory: %w", ErrInvalidSpec, err)
@@ -62,7 +66,7 @@ func (r *Runner) runContainer(ctx context.Context, j job) (_ Result, err error) 
 	if err != nil {
 		return Result{}, err
 	}
-	defer func() { err = errors.Join(err, l.release()) }()
+	done.push(l.release)
 	c := container{
 		id: id, cgroupPath: "/" + cgroupParent + "/" + r.id + "/" + id,
 		argv: j.spec.Argv, env: j.spec.Env, dir: j.dir, scratch: j.scratch,
@@ -71,6 +75,7 @@ func (r *Runner) runContainer(ctx context.Context, j job) (_ Result, err error) 
 	if err := writeJSON(filepath.Join(bundle, "config.json"), r.ociSpec(c)); err != nil {
 		return Result{}, err
 	}
+	done.push(func() error { return r.runtime(context.WithoutCancel(ctx), "delete", "--force", c.id) })
 	res, err := r.supervise(ctx, j, c, bundle, l)
 	if err != nil || j.spec.Ephemeral {
 		return res, err
@@ -78,12 +83,37 @@ func (r *Runner) runContainer(ctx context.Context, j job) (_ Result, err error) 
 	return res, l.commit(j.scratch, mountTargets(j.scratch, j.spec.Mounts), sandboxUID, sandboxUID)
 }
 
+// cleanups undo the steps of one command, last step first.
+type cleanups []func() error
+
+func (c *cleanups) push(f func() error) { *c = append(*c, f) }
+
+func (c cleanups) run() error {
+	var err error
+	for i := len(c) - 1; i >= 0; i-- {
+		err = errors.Join(err, c[i]())
+	}
+	return err
+}
+
+// retire runs a command's cleanups in the background; Close waits for
+// them. A failure leaves a dead container or a layer behind, which Close
+// removes with the state directory, so it is logged, not returned.
+func (r *Runner) retire(id string, c *cleanups) {
+	r.retiring.Go(func() {
+		if err := c.run(); err != nil {
+			r.log.Warn("sandbox: clean up container", "container", id, "error", err)
+		}
+	})
+}
+
 // cgroupParent is the cgroup every runner's containers live under, one
 // directory per runner.
 const cgroupParent = "zinc-sandbox"
 
-// supervise creates and starts the container and watches it until it ends,
-// times out, floods its output or ctx ends; the container is always deleted.
+// supervise starts the container and watches it until it ends, times out,
+// floods its output or ctx ends; its first process is always dead when
+// supervise returns.
 func (r *Runner) supervise(ctx context.Context, j job, c container, bundle string, l *layer) (Result, error) {
 	p, err := newPipes()
 	if err != nil {
@@ -93,33 +123,35 @@ func (r *Runner) supervise(ctx context.Context, j job, c container, bundle strin
 	out := captureOutputs(p, j.lim.OutputLimitBytes)
 	defer r.drain(&out.readers, p)
 
+	// Without a network to attach first, one runtime call creates and
+	// starts the container.
+	verb := []string{"run", "--detach"}
+	if j.lim.Network {
+		verb = []string{"create"}
+	}
 	pidFile := filepath.Join(bundle, "pid")
-	create := exec.Command(r.host.runtime, r.runtimeArgs("create", "--bundle", bundle, "--pid-file", pidFile, c.id)...)
+	create := exec.Command(r.host.runtime, r.runtimeArgs(append(verb, "--bundle", bundle, "--pid-file", pidFile, c.id)...)...)
 	create.Stdin, create.Stdout, create.Stderr = p.stdinR, p.stdoutW, p.stderrW
 	create.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	createErr := create.Run()
 	p.closeChild()
-	deleted := false
-	deleteContainer := func() {
-		if !deleted {
-			deleted = true
-			_ = r.runtime(context.WithoutCancel(ctx), "delete", "--force", c.id)
-		}
-	}
-	defer deleteContainer()
 	if createErr != nil {
 		p.closeParent()
 		r.drain(&out.readers, p)
 		msg, _, _ := out.stderr.result()
-		return Result{}, fmt.Errorf("create container: %w: %s", createErr, bytes.TrimSpace(msg))
+		return Result{}, fmt.Errorf("%s container: %w: %s", verb[0], createErr, bytes.TrimSpace(msg))
 	}
 	pid, err := readPID(pidFile)
 	if err != nil {
 		return Result{}, err
 	}
-	// Since the runtime's create has exited, the container's first process
-	// is the runner's child (it is a subreaper): waiting on it yields the
-	// real exit status or signal.
+	// Once the runtime has exited, the container's first process is the
+	// runner's child (it is a subreaper): waiting on it yields the real
+	// exit status or signal.
+	if err := awaitAdoption(pid); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		return Result{}, err
+	}
 	exited := make(chan exit, 1)
 	go func() { exited <- wait4(pid) }()
 	kill := func() { _ = unix.Kill(pid, unix.SIGKILL) }
@@ -131,14 +163,14 @@ func (r *Runner) supervise(ctx context.Context, j job, c container, bundle strin
 			return Result{}, err
 		}
 		defer n.stop()
-	}
-	if err := r.runtime(ctx, "start", c.id); err != nil {
-		kill()
-		<-exited
-		if ctx.Err() != nil {
-			return Result{}, fmt.Errorf("command cancelled: %w", ctx.Err())
+		if err := r.runtime(ctx, "start", c.id); err != nil {
+			kill()
+			<-exited
+			if ctx.Err() != nil {
+				return Result{}, fmt.Errorf("command cancelled: %w", ctx.Err())
+			}
+			return Result{}, fmt.Errorf("start container: %w", err)
 		}
-		return Result{}, fmt.Errorf("start container: %w", err)
 	}
 	start := time.Now()
 	var feeder sync.WaitGroup
@@ -175,8 +207,8 @@ func (r *Runner) supervise(ctx context.Context, j job, c container, bundle strin
 		fileAtCap:  l.fileAtLimit(int64(mib(j.lim.MaxFileMB))),
 		diskFull:   l.full(),
 	}
-	// The container is dead; once deleted nothing holds the pipes.
-	deleteContainer()
+	// The PID namespace died with its first process, and with it every
+	// process that held the pipes.
 	r.drain(&out.readers, p)
 	facts.flooded, facts.truncated = out.fill(&res)
 	res.LimitHit = limitHit(facts)
@@ -198,6 +230,52 @@ func exitOf(ws syscall.WaitStatus) (code int, signal string) {
 		return -1, unix.SignalName(sig)
 	}
 	return code, ""
+}
+
+// awaitAdoption waits until the runner is the parent of pid. The runtime
+// may still be exiting: `run --detach` returns before the process that
+// cloned the container's first one has ended, and only then is the orphan
+// handed to the runner, its subreaper.
+func awaitAdoption(pid int) error {
+	self := os.Getpid()
+	for range 8 {
+		ppid, err := parentOf(pid)
+		if err != nil {
+			return err
+		}
+		if ppid == self {
+			return nil
+		}
+		fd, err := unix.PidfdOpen(ppid, 0)
+		if err == unix.ESRCH {
+			continue // already gone: read the new parent
+		}
+		if err != nil {
+			return fmt.Errorf("watch runtime process %d: %w", ppid, err)
+		}
+		// A pidfd becomes readable when its process has exited.
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		_, err = unix.Poll(fds, int(runtimeTimeout.Milliseconds()))
+		_ = unix.Close(fd)
+		if err != nil && err != unix.EINTR {
+			return fmt.Errorf("watch runtime process %d: %w", ppid, err)
+		}
+	}
+	return fmt.Errorf("container process %d was not handed to the runner", pid)
+}
+
+// parentOf reads the parent PID of pid from /proc.
+func parentOf(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("read container process: %w", err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\nPPid:\t")
+	if !ok {
+		return 0, fmt.Errorf("read container process: no parent in /proc/%d/status", pid)
+	}
+	line, _, _ := strings.Cut(rest, "\n")
+	return strconv.Atoi(line)
 }
 
 // wait4 reaps pid, retrying on EINTR.

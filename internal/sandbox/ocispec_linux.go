@@ -72,7 +72,14 @@ func (r *Runner) ociSpec(c container) *specs.Spec {
 	cpu := uint64(c.lim.CPUSeconds)
 	fsize := mib(c.lim.MaxFileMB)
 	nofile := uint64(c.lim.OpenFiles)
+	var annotations map[string]string
+	if r.seccompBPF != "" {
+		// crun loads the precompiled filter and ignores Linux.Seccomp,
+		// which stays as the policy of record for any other runtime.
+		annotations = map[string]string{seccompBPFAnnotation: r.seccompBPF}
+	}
 	return &specs.Spec{
+		Annotations: annotations,
 		// The oldest version every supported runtime accepts (crun 1.8 refuses 1.3).
 		Version:  "1.0.2",
 		Hostname: "sandbox",

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,19 +29,24 @@ const setupTimeout = 30 * time.Second
 // Runner runs commands in containers of an OCI runtime, or, in unsafe-local
 // mode, as plain child processes. It is safe for concurrent use.
 type Runner struct {
-	cfg       Config
-	log       *slog.Logger
-	host      host
-	root      rootfs
-	seccomp   *specs.LinuxSeccomp
-	hostAddrs []string
-	stateDir  string
-	ownState  bool
-	id        string
-	seq       atomic.Uint64
-	unsafe    bool
-	slots     *semaphore.Weighted
-	maxSlots  int64
+	cfg     Config
+	log     *slog.Logger
+	host    host
+	root    rootfs
+	seccomp *specs.LinuxSeccomp
+	// seccompBPF is seccomp compiled once, for crun's annotation; empty
+	// when the runtime compiles the profile itself.
+	seccompBPF string
+	hostAddrs  []string
+	stateDir   string
+	ownState   bool
+	id         string
+	seq        atomic.Uint64
+	// retiring tracks the background clean-up of finished containers.
+	retiring sync.WaitGroup
+	unsafe   bool
+	slots    *semaphore.Weighted
+	maxSlots int64
 }
 
 // New finds the OCI runtime, prepares the shared read-only root, and runs
@@ -108,6 +114,12 @@ func (r *Runner) prepare() error {
 	if r.seccomp, err = defaultSeccomp(); err != nil {
 		return err
 	}
+	if r.host.runtimeName == "crun" {
+		if r.seccompBPF, err = compileSeccomp(r.seccomp); err != nil {
+			// Still confined: crun compiles the profile, only slower.
+			r.log.Warn("sandbox: seccomp profile not precompiled; the runtime compiles it per container", "error", err)
+		}
+	}
 	r.hostAddrs = hostAddresses()
 	r.stateDir = r.cfg.StateDir
 	if r.stateDir == "" {
@@ -135,6 +147,7 @@ func (r *Runner) Close() error {
 	if r.unsafe || !r.ownState {
 		return nil
 	}
+	r.retiring.Wait()
 	for _, c := range []string{"memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "hugetlb", "net_cls", "perf_event", "name=systemd", "systemd", "unified"} {
 		_ = os.Remove(r.host.cgroupFile("/"+cgroupParent+"/"+r.id, c, ""))
 	}
@@ -160,7 +173,9 @@ func (r *Runner) selfTest(ctx context.Context) error {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	res, err := r.Run(ctx, Spec{
-		Argv: []string{"/bin/sh", "-c", "echo ok; exit 7"}, Dir: dir, Ephemeral: true,
+		// A runtime that ignored the seccomp filter fails the probe.
+		Argv: []string{"/bin/sh", "-c", `grep -q '^Seccomp:[[:space:]]*2$' /proc/self/status && echo ok; exit 7`},
+		Dir:  dir, Ephemeral: true,
 		// The probe must fit whatever defaults the caller configured.
 		Limits:  Limits{CPUSeconds: 5, MemoryMB: 64, MaxProcesses: 8, OpenFiles: 64, DiskMB: 8},
 		Timeout: setupTimeout,

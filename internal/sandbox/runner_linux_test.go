@@ -99,6 +99,19 @@ func TestRunShowsOnlyToolchainAndScratch(t *testing.T) {
 	assert.Equal(t, "scratch writable\n65534\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n0\nsandbox\n", string(res.Stdout))
 }
 
+// The seccomp filter crun loads precompiled is in force: new namespaces,
+// keyrings and 32-bit calls are refused, while ordinary programs run.
+func TestRunAppliesTheSeccompProfile(t *testing.T) {
+	r := newTestRunner(t)
+	require.NotEmpty(t, r.seccompBPF, "crun gets the precompiled filter")
+	res := run(t, r, Spec{Dir: scratch(t), Env: []string{"PATH=/usr/bin:/bin"}, Argv: sh(`
+		unshare --user true 2>/dev/null || echo "unshare refused"
+		unshare --net true 2>/dev/null || echo "unshare net refused"
+		python3 -c 'import ctypes; print("keyctl", ctypes.CDLL(None, use_errno=True).syscall(250, 0, 0, 0, 0, 0), ctypes.get_errno())'
+		echo 'int main(void){return 3;}' | cc -x c -o /tmp/a - && /tmp/a; echo "compiled $?"`)})
+	assert.Equal(t, "unshare refused\nunshare net refused\nkeyctl -1 1\ncompiled 3\n", string(res.Stdout), "%s", res.Stderr)
+}
+
 // An attack from the issue: a host Unix socket (such as PostgreSQL's in
 // /var/run/postgresql) reached through the shared /run.
 func TestRunCannotReachHostUnixSockets(t *testing.T) {
@@ -275,6 +288,8 @@ func TestRunTimeoutKillsEverythingAndDeletesTheContainer(t *testing.T) {
 	assert.True(t, res.TimedOut)
 	assert.Equal(t, "SIGKILL", res.Signal)
 	assert.Less(t, time.Since(start), 10*time.Second)
+	// The dead container is deleted after the result is returned.
+	r.retiring.Wait()
 	out, err := exec.Command(r.host.runtime, r.runtimeArgs("list", "-q")...).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Empty(t, strings.TrimSpace(string(out)), "no container is left")
