@@ -202,7 +202,7 @@ func (r *Runner) supervise(ctx context.Context, j job, c container, bundle strin
 		signal:     res.Signal,
 		exitCode:   res.ExitCode,
 		killedByUs: end.killedByUs(),
-		cpuUsed:    ex.cpu,
+		cpuUsed:    max(ex.cpu, r.cgroupCPU(c.cgroupPath)),
 		cpuLimit:   time.Duration(j.lim.CPUSeconds) * time.Second,
 		fileAtCap:  l.fileAtLimit(int64(mib(j.lim.MaxFileMB))),
 		diskFull:   l.full(),
@@ -311,9 +311,10 @@ func (r *Runner) runtime(ctx context.Context, args ...string) error {
 }
 
 // cgroupCounter reads one counter of the container's cgroup: "oom_kill" of
-// the memory controller, "max" (refused forks) of the pids controller.
+// the memory controller, "max" (refused forks) of the pids controller,
+// "usage_usec" of the cpu controller (cgroups v2).
 func (r *Runner) cgroupCounter(cgroupPath, controller, key string) int {
-	file := map[string]string{"memory": "memory.events", "pids": "pids.events"}[controller]
+	file := map[string]string{"memory": "memory.events", "pids": "pids.events", "cpu": "cpu.stat"}[controller]
 	if !r.host.cgroup2 && controller == "memory" {
 		file = "memory.oom_control"
 	}
@@ -328,6 +329,23 @@ func (r *Runner) cgroupCounter(cgroupPath, controller, key string) int {
 		}
 	}
 	return 0
+}
+
+// cgroupCPU reads the CPU time every process of the container used; 0 if
+// the counter cannot be read.
+func (r *Runner) cgroupCPU(cgroupPath string) time.Duration {
+	if r.host.cgroup2 {
+		if usec := r.cgroupCounter(cgroupPath, "cpu", "usage_usec"); usec > 0 {
+			return time.Duration(usec) * time.Microsecond
+		}
+		return 0
+	}
+	b, err := os.ReadFile(r.host.cgroupFile(cgroupPath, "cpuacct", "cpuacct.usage"))
+	if err != nil {
+		return 0
+	}
+	ns, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return time.Duration(ns)
 }
 
 // drain waits for the output readers, closing the read ends after

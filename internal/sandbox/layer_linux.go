@@ -18,7 +18,7 @@ import (
 
 // layer is one command's writable storage: a tmpfs of Limits.DiskMB
 // holding the overlay's upper and work directories and the container's
-// /tmp. Pages written to it are charged to the container's memory cgroup;
+// /tmp and /dev/shm. Pages written to it are charged to the container's memory cgroup;
 // the disk limit is its size and inode count.
 type layer struct {
 	dir string
@@ -49,6 +49,7 @@ func newLayer(dir string, diskMB int, scratch os.FileInfo) (*layer, error) {
 		{"upper", scratch.Mode().Perm(), int(st.Uid), int(st.Gid)},
 		{"work", 0o700, 0, 0},
 		{"tmp", 0o777 | fs.ModeSticky, 0, 0},
+		{"shm", 0o777 | fs.ModeSticky, 0, 0},
 	} {
 		p := filepath.Join(dir, d.name)
 		if err := os.Mkdir(p, 0o700); err != nil {
@@ -76,10 +77,10 @@ func (l *layer) full() bool {
 }
 
 // fileAtLimit reports whether a regular file written by the command, in the
-// scratch tree or /tmp, reached limit bytes.
+// scratch tree, /tmp or /dev/shm, reached limit bytes.
 func (l *layer) fileAtLimit(limit int64) bool {
 	found := false
-	for _, d := range []string{"upper", "tmp"} {
+	for _, d := range []string{"upper", "tmp", "shm"} {
 		_ = filepath.WalkDir(filepath.Join(l.dir, d), func(_ string, e fs.DirEntry, err error) error {
 			if err != nil || !e.Type().IsRegular() {
 				return nil

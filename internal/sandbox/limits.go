@@ -3,6 +3,8 @@ package sandbox
 import (
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // hitFacts is what limitHit decides from: what the command's end looked
@@ -13,7 +15,9 @@ type hitFacts struct {
 	signal             string
 	exitCode           int
 	killedByUs         bool
-	cpuUsed, cpuLimit  time.Duration
+	// cpuUsed is the CPU time the command's processes used, all of them
+	// (the container's cgroup) where it is known.
+	cpuUsed, cpuLimit time.Duration
 	// fileAtCap: a file written during the command reached the file-size
 	// limit (a program that caught SIGXFSZ and got EFBIG leaves this).
 	fileAtCap bool
@@ -21,13 +25,24 @@ type hitFacts struct {
 	diskFull bool
 }
 
+// cpuEvidence is the share of the CPU limit a command must have used for
+// SIGXCPU or SIGKILL to count as the CPU limit: the kernel's own
+// accounting runs in ticks.
+const cpuEvidence = 0.9
+
 // limitHit names the limit the command ran into, the most specific first.
+// A signal alone proves nothing: a program can raise SIGXCPU or SIGXFSZ
+// on itself, or exit with 152 or 153, to pass for a limit hit (and leave a
+// delivery ungraded where limits are not the student's fault). So a
+// limit is named only with evidence the program cannot fake: CPU time
+// used, a file at the size cap.
 func limitHit(f hitFacts) string {
 	// A shell reports a child killed by a signal as 128+signal.
-	shellSaw := func(sig syscall.Signal) bool { return f.exitCode == 128+int(sig) }
-	cpu := f.signal == "SIGXCPU" ||
-		((f.signal == "SIGKILL" && !f.killedByUs) || shellSaw(syscall.SIGXCPU) || shellSaw(syscall.SIGKILL)) &&
-			f.cpuUsed >= f.cpuLimit
+	died := func(sig syscall.Signal) bool {
+		return f.signal == unix.SignalName(sig) || f.exitCode == 128+int(sig)
+	}
+	cpuSpent := float64(f.cpuUsed) >= cpuEvidence*float64(f.cpuLimit)
+	cpu := cpuSpent && (died(syscall.SIGXCPU) || died(syscall.SIGKILL) && !f.killedByUs)
 	switch {
 	case f.flooded:
 		return LimitOutput
@@ -35,7 +50,8 @@ func limitHit(f hitFacts) string {
 		return LimitMemory
 	case cpu:
 		return LimitCPU
-	case f.signal == "SIGXFSZ" || shellSaw(syscall.SIGXFSZ) || f.fileAtCap:
+	case f.fileAtCap:
+		// With or without SIGXFSZ: a program that caught it got EFBIG.
 		return LimitFileSize
 	case f.diskFull:
 		return LimitDisk

@@ -5,7 +5,6 @@ package sandbox
 import (
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/moby/profiles/seccomp"
@@ -138,14 +137,17 @@ func (r *Runner) ociMounts(c container) []specs.Mount {
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=64k"}},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts",
 			Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
-		tmpfs("/dev/shm", "noexec,mode=1777,size="+strconv.Itoa(c.lim.DiskMB)+"m"),
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 	}
 	for _, d := range r.root.binds {
 		ms = append(ms, specs.Mount{Destination: d, Type: "bind", Source: d, Options: []string{"rbind", "ro", "nosuid", "nodev"}})
 	}
-	ms = append(ms, specs.Mount{Destination: "/tmp", Type: "bind", Source: filepath.Join(c.layer, "tmp"),
-		Options: []string{"bind", "rw", "nosuid", "nodev"}})
+	// /tmp and /dev/shm live in the command's layer, inside its disk limit.
+	ms = append(ms,
+		specs.Mount{Destination: "/tmp", Type: "bind", Source: filepath.Join(c.layer, "tmp"),
+			Options: []string{"bind", "rw", "nosuid", "nodev"}},
+		specs.Mount{Destination: "/dev/shm", Type: "bind", Source: filepath.Join(c.layer, "shm"),
+			Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 	if top := topDir(c.scratch); top != "/tmp" {
 		// Holds the scratch's mount point, so that the shared read-only
 		// skeleton is never written.

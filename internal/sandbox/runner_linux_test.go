@@ -256,6 +256,26 @@ func TestRunReportsFileSizeWhenSIGXFSZIsCaught(t *testing.T) {
 	assert.Equal(t, LimitFileSize, res.LimitHit)
 	res = run(t, r, Spec{Argv: sh("head -c 3M /dev/zero > big"), Limits: Limits{MaxFileMB: 1}})
 	assert.Equal(t, LimitFileSize, res.LimitHit)
+	res = run(t, r, Spec{Argv: sh("head -c 3M /dev/zero > /dev/shm/big"), Limits: Limits{MaxFileMB: 1}})
+	assert.Equal(t, LimitFileSize, res.LimitHit, "in /dev/shm too")
+}
+
+// A student who wants a delivery left ungraded (where an instructor chose
+// limit_errors: ungraded) fakes a limit hit: a signal raised on itself or
+// the exit status a shell gives a signalled child. Without the CPU time or
+// the file at the cap, no limit is named.
+func TestRunLimitHitCannotBeFaked(t *testing.T) {
+	r := newTestRunner(t)
+	for _, script := range []string{
+		"kill -XCPU $$", "exit 152", "kill -XFSZ $$", "exit 153", "kill -KILL $$", "exit 137",
+		"head -c 1000 /dev/zero > small; kill -XFSZ $$",
+	} {
+		res := run(t, r, Spec{Argv: sh(script), Limits: Limits{CPUSeconds: 1, MaxFileMB: 1}})
+		assert.Empty(t, res.LimitHit, "%s: %+v", script, res)
+	}
+	// The real thing still counts, caught or not.
+	res := run(t, r, Spec{Argv: sh("trap '' XCPU; while :; do :; done"), Limits: Limits{CPUSeconds: 1}, Timeout: 10 * time.Second})
+	assert.Equal(t, LimitCPU, res.LimitHit, "%+v", res)
 }
 
 // An issue weakness: no disk or inode limit.

@@ -62,7 +62,8 @@ func (r *Runner) runLocal(ctx context.Context, j job) (Result, error) {
 	}
 	flooded, truncated := out.fill(&res)
 	res.LimitHit = limitHit(hitFacts{flooded: flooded, truncated: truncated,
-		signal: res.Signal, exitCode: res.ExitCode, killedByUs: end.killedByUs(), cpuLimit: time.Duration(j.lim.CPUSeconds) * time.Second})
+		signal: res.Signal, exitCode: res.ExitCode, killedByUs: end.killedByUs(),
+		cpuUsed: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), cpuLimit: time.Duration(j.lim.CPUSeconds) * time.Second})
 	if end.cancelled {
 		return res, fmt.Errorf("command cancelled: %w", ctx.Err())
 	}
