@@ -51,6 +51,9 @@ func options() []fx.Option {
 			func(e *engine.Engine) pipeline.Engine { return e },
 			func(r *sandbox.Runner) engine.Sandbox { return r },
 		),
+		fx.Decorate(func(cfg temporal.WorkerConfig, r *sandbox.Runner) temporal.WorkerConfig {
+			return cfg.WithDefaultConcurrency(pipeline.ActivitiesPerSlot * r.Slots())
+		}),
 		temporal.ClientModule,
 		store.Module,
 		events.Module,

@@ -17,6 +17,12 @@ var Module = fx.Module("pipeline",
 	fx.Provide(newScratch, newGrader, temporal.AsActivity(NewActivities)),
 )
 
+// ActivitiesPerSlot is how many pipeline activities a worker runs at once
+// per sandbox slot, unless its queues set a concurrency: enough to fetch
+// and store deliveries while others run commands, few enough that a
+// worker does not hoard deliveries other workers could grade.
+const ActivitiesPerSlot = 2
+
 // newScratch opens the worker's scratch area, removing dead workers' first,
 // and removes its own when the worker stops.
 func newScratch(lc fx.Lifecycle, cfg ScratchConfig, log *slog.Logger) (*Scratch, error) {

@@ -157,6 +157,9 @@ func (r *Runner) Close() error {
 	return nil
 }
 
+// Slots is how many CPUs' worth of commands the runner runs at once.
+func (r *Runner) Slots() int { return int(r.maxSlots) }
+
 // Capabilities reports how this runner isolates commands.
 func (r *Runner) Capabilities() Capabilities {
 	if r.unsafe {

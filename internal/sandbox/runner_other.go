@@ -21,6 +21,9 @@ func New(Config, *slog.Logger) (*Runner, error) { return nil, errUnsupported }
 // Run fails: the sandbox relies on Linux process controls.
 func (r *Runner) Run(context.Context, Spec) (Result, error) { return Result{}, errUnsupported }
 
+// Slots reports one slot.
+func (r *Runner) Slots() int { return 1 }
+
 // Capabilities reports that nothing is available.
 func (r *Runner) Capabilities() Capabilities { return Capabilities{} }
 

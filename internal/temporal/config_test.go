@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -131,4 +132,13 @@ func TestParseQueues(t *testing.T) {
 	require.ErrorContains(t, err, `unknown option "speed"`)
 	_, err = ParseQueues(" , ")
 	require.ErrorContains(t, err, "no task queue")
+}
+
+func TestWithDefaultConcurrencyKeepsExplicitLimits(t *testing.T) {
+	qs, err := ParseQueues("pipeline-default,pipeline-exam:concurrency=9")
+	require.NoError(t, err)
+	cfg := WorkerConfig{Queues: qs}.WithDefaultConcurrency(4)
+	assert.Equal(t, 4, cfg.Queues[0].MaxConcurrentActivities)
+	assert.Equal(t, 9, cfg.Queues[1].MaxConcurrentActivities)
+	assert.Zero(t, qs[0].MaxConcurrentActivities, "the parsed queues are not changed")
 }

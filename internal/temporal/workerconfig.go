@@ -34,6 +34,21 @@ func LoadWorkerConfig(defaults ...string) (WorkerConfig, error) {
 	return cfg, nil
 }
 
+// WithDefaultConcurrency bounds the activities each queue runs at once to n
+// where ZINC_TASK_QUEUES set no concurrency: a worker that takes more than
+// it can run only queues them while other workers idle.
+func (c WorkerConfig) WithDefaultConcurrency(n int) WorkerConfig {
+	qs := make([]QueueConfig, len(c.Queues))
+	for i, q := range c.Queues {
+		if q.MaxConcurrentActivities == 0 {
+			q.MaxConcurrentActivities = n
+		}
+		qs[i] = q
+	}
+	c.Queues = qs
+	return c
+}
+
 // ParseQueues parses "pipeline-default,pipeline-exam:concurrency=4:rate=2".
 func ParseQueues(spec string) ([]QueueConfig, error) {
 	var (
