@@ -255,8 +255,28 @@ func (r *Runner) resolve(spec Spec) (job, error) {
 			return job{}, fmt.Errorf("%w: working directory %q is outside the scratch directory", ErrInvalidSpec, spec.Dir)
 		}
 	}
+	// The container sees the scratch tree at its real path: mount targets
+	// given through a symbolic link to it must follow.
+	given := filepath.Clean(firstNonEmpty(spec.Scratch, spec.Dir))
+	mounts := make([]Mount, len(spec.Mounts))
+	for i, m := range spec.Mounts {
+		if rel, err := filepath.Rel(given, filepath.Clean(m.Target)); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			m.Target = filepath.Join(scratch, rel)
+		}
+		mounts[i] = m
+	}
+	spec.Mounts = mounts
 	return job{
 		spec: spec, lim: lim, dir: dir, scratch: scratch,
 		timeout: firstPositive(spec.Timeout, r.cfg.DefaultTimeout, defaultTimeout),
 	}, nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

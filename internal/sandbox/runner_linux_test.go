@@ -375,6 +375,20 @@ func TestRunMountsFilesReadOnlyForOneCommand(t *testing.T) {
 	assert.Equal(t, "42\n", string(b))
 }
 
+// A scratch area reached through a symbolic link (ZINC_SCRATCH_DIR on a
+// linked path): the container sees the real path, and so must the mounts.
+func TestRunMountsThroughALinkedScratchPath(t *testing.T) {
+	r := newTestRunner(t)
+	real, private := scratch(t), t.TempDir()
+	link := filepath.Join(t.TempDir(), "scratch")
+	require.NoError(t, os.Symlink(real, link))
+	hidden := filepath.Join(private, "input.txt")
+	require.NoError(t, os.WriteFile(hidden, []byte("7\n"), 0o644))
+	res := run(t, r, Spec{Dir: link, Mounts: []Mount{{Source: hidden, Target: filepath.Join(link, "tests/input.txt")}},
+		Argv: sh("cat tests/input.txt")})
+	assert.Equal(t, "7\n", string(res.Stdout), string(res.Stderr))
+}
+
 // An issue weakness: a worker removed other workers' cgroups as stale,
 // failing their running stages.
 func TestRunnersOnOneHostLeaveEachOtherAlone(t *testing.T) {
