@@ -29,7 +29,8 @@ var ErrNoRuntime = errors.New("no usable OCI runtime")
 
 // ErrCommit reports that what a command wrote could not be copied back into
 // its scratch directory: something the command left there (a special file
-// in the way, a name too long) is the command's own doing.
+// in the way, a name too long) is the command's own doing. A host fault
+// (disk full, read-only, I/O error) is a plain error instead.
 var ErrCommit = errors.New("commit changes")
 
 // Modes of Config.Mode.

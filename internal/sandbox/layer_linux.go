@@ -115,7 +115,7 @@ func (l *layer) release() error {
 func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int) error {
 	root, err := os.OpenRoot(scratch)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCommit, err)
+		return commitError(err)
 	}
 	defer func() { _ = root.Close() }()
 	upper := filepath.Join(l.dir, "upper")
@@ -159,10 +159,21 @@ func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int) error
 		}
 		return commitEntry(root, path, rel, e, uid, gid)
 	})
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCommit, err)
+	return commitError(err)
+}
+
+// commitError blames the command for a failed commit unless the host is at
+// fault: its disk full, read-only or failing is the worker's problem, and
+// the delivery must be retried, not failed.
+func commitError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT), errors.Is(err, unix.EIO),
+		errors.Is(err, unix.EROFS), errors.Is(err, unix.ENOMEM):
+		return fmt.Errorf("commit changes: %w", err)
 	}
-	return nil
+	return fmt.Errorf("%w: %w", ErrCommit, err)
 }
 
 // commitEntry applies one entry of the upper directory to the scratch root.
