@@ -34,7 +34,7 @@ func readStream(ctx context.Context, bus *events.Bus) ([]events.Record, error) {
 	}
 	var recs []events.Record
 	errDone := errors.New("read to the end")
-	err = bus.Follow(ctx, []string{">"}, 0, func(r events.Record) error {
+	err = bus.Follow(ctx, []string{">"}, events.From{}, func(r events.Record) error {
 		recs = append(recs, r)
 		if r.Seq >= last {
 			return errDone

@@ -16,11 +16,16 @@ import (
 
 // Feed follows the event stream. *events.Bus implements it.
 type Feed interface {
-	Follow(ctx context.Context, subjects []string, after uint64, fn func(events.Record) error) error
+	Follow(ctx context.Context, subjects []string, from events.From, fn func(events.Record) error) error
 }
 
 // errNoFeed answers the event stream route of a server built without a Feed.
 var errNoFeed = errors.New("event stream not available")
+
+// clockSkew is how far the event stream's clock may trail the database's:
+// a new stream starts this long before the batch was created, not at the
+// stream's first event, which may be months of other batches.
+const clockSkew = time.Minute
 
 // progressEvery is how often a live batch's progress is sent while no
 // graded event arrives; a graded event sends it sooner.
@@ -86,7 +91,8 @@ func (s *Server) batchEvents(w http.ResponseWriter, r *http.Request) error {
 	followed := make(chan error, 1)
 	go func() {
 		// One filter for all subjects: servers before NATS 2.10 take only one.
-		followed <- s.feed.Follow(fctx, []string{">"}, after,
+		from := events.From{AfterSeq: after, Since: view.Batch.CreatedAt.Add(-clockSkew)}
+		followed <- s.feed.Follow(fctx, []string{">"}, from,
 			func(rec events.Record) error {
 				if rec.Subject != events.SubjectResultGraded && rec.Subject != events.SubjectBatchCompleted {
 					return nil

@@ -140,6 +140,6 @@ func TestBatchEventsRefusesBadRequests(t *testing.T) {
 // stubFeed is never reached: the requests fail before following.
 type stubFeed struct{}
 
-func (stubFeed) Follow(context.Context, []string, uint64, func(events.Record) error) error {
+func (stubFeed) Follow(context.Context, []string, events.From, func(events.Record) error) error {
 	return nil
 }

@@ -238,13 +238,21 @@ type Record struct {
 	Data    []byte
 }
 
+// From is where Follow starts in the stream: after stream sequence
+// AfterSeq, or else at the first event stored at or after Since, or else at
+// the first event.
+type From struct {
+	AfterSeq uint64
+	Since    time.Time
+}
+
 // Follow hands fn the events stored on the subjects (relative to the prefix)
-// after stream sequence after (0 means from the first), in stream order,
-// then each new one as it arrives, until ctx ends (returning nil) or fn
-// returns an error (several subjects need NATS 2.10 or later; ">" takes
-// them all on any server). It uses an ephemeral ordered consumer: nothing is
-// acknowledged and nothing is left behind on the server.
-func (b *Bus) Follow(ctx context.Context, subjects []string, after uint64, fn func(Record) error) error {
+// from the start from gives, in stream order, then each new one as it
+// arrives, until ctx ends (returning nil) or fn returns an error (several
+// subjects need NATS 2.10 or later; ">" takes them all on any server). It
+// uses an ephemeral ordered consumer: nothing is acknowledged and nothing is
+// left behind on the server.
+func (b *Bus) Follow(ctx context.Context, subjects []string, from From, fn func(Record) error) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	for _, sub := range subjects {
 		if err := checkSubject(sub, true); err != nil {
@@ -252,8 +260,12 @@ func (b *Bus) Follow(ctx context.Context, subjects []string, after uint64, fn fu
 		}
 		cfg.FilterSubjects = append(cfg.FilterSubjects, b.Subject(sub))
 	}
-	if after > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
+	switch {
+	case from.AfterSeq > 0:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from.AfterSeq+1
+	case !from.Since.IsZero():
+		since := from.Since
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
 	cons, err := b.js.OrderedConsumer(ctx, b.cfg.Stream, cfg)
 	if err != nil {

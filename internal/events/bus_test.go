@@ -361,3 +361,30 @@ func TestPublishRejectsUnencodable(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "encode event")
 }
+
+// A follower of one new batch starts near the batch's creation, not at the
+// stream's first event; one that reconnects resumes after its last id.
+func TestFollowStartsSinceATimeOrAfterASequence(t *testing.T) {
+	cfg := testConfig(t)
+	b := connect(t, cfg)
+	ctx := t.Context()
+	require.NoError(t, b.Publish(ctx, events.SubjectResultGraded, graded{DeliveryID: "old"}))
+	// The stream stamps events with the server's clock: take the boundary
+	// from the stored event itself, not from this process's clock.
+	old, err := stream(t, cfg).GetLastMsgForSubject(ctx, cfg.SubjectPrefix+".results.graded")
+	require.NoError(t, err)
+	require.NoError(t, b.Publish(ctx, events.SubjectResultGraded, graded{DeliveryID: "new"}))
+
+	first := func(from events.From) events.Record {
+		var rec events.Record
+		fctx, cancel := context.WithTimeout(ctx, waitTimeout)
+		defer cancel()
+		stop := errors.New("stop")
+		err := b.Follow(fctx, []string{">"}, from, func(r events.Record) error { rec = r; return stop })
+		require.ErrorIs(t, err, stop)
+		return rec
+	}
+	assert.Contains(t, string(first(events.From{}).Data), `"old"`, "from the first event")
+	assert.Contains(t, string(first(events.From{Since: old.Time.Add(time.Nanosecond)}).Data), `"new"`, "from a time")
+	assert.Contains(t, string(first(events.From{AfterSeq: old.Sequence}).Data), `"new"`, "after a sequence")
+}

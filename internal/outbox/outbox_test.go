@@ -218,7 +218,7 @@ func readStream(t *testing.T, bus *events.Bus) []events.Record {
 		return nil
 	}
 	errDone := fmt.Errorf("read up to %d", last)
-	err = bus.Follow(ctx, []string{">"}, 0, func(r events.Record) error {
+	err = bus.Follow(ctx, []string{">"}, events.From{}, func(r events.Record) error {
 		recs = append(recs, r)
 		if r.Seq >= last {
 			return errDone
