@@ -19,6 +19,8 @@ var Module = fx.Module("outbox",
 
 func provideRelay(lc fx.Lifecycle, s *store.Store, b *events.Bus, cfg Config, log *slog.Logger) *Relay {
 	r := NewRelay(s, b, cfg, log)
+	// Publish what this process writes at once; the poll picks up the rest.
+	s.OnAnnounce(r.Notify)
 	lc.Append(fx.StartStopHook(r.Start, r.Stop))
 	return r
 }

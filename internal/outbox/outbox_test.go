@@ -228,3 +228,38 @@ func readStream(t *testing.T, bus *events.Bus) []events.Record {
 	require.ErrorIs(t, err, errDone)
 	return recs
 }
+
+// An event committed by this process is published at once, not at the
+// relay's next poll (an hour away here).
+func TestCommittedEventIsPublishedWithoutWaitingForThePoll(t *testing.T) {
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	s := storetest.Open(t)
+	bus, err := events.Connect(ctx, busConfig(natsURL(t), fmt.Sprintf("NOTIFY%d", time.Now().UnixNano())), log)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		assert.NoError(t, bus.DeleteStream(context.Background()))
+		assert.NoError(t, bus.Close())
+	})
+	relay := outbox.NewRelay(s, bus, outbox.Config{PollInterval: time.Hour}, log)
+	s.OnAnnounce(relay.Notify)
+	relay.Start()
+	t.Cleanup(relay.Stop)
+
+	seed, err := seedResult(ctx, s)
+	require.NoError(t, err)
+	enc := outbox.NewEncoder(propagation.TraceContext{})
+	saved, err := s.SaveResultAnnounced(ctx, seed, func(r grading.Result) (store.Event, error) {
+		return enc.Encode(ctx, events.NewResultGraded(r))
+	})
+	require.NoError(t, err)
+	want := events.NewResultGraded(saved).ID
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		pending, err := s.PendingEvents(ctx, 10)
+		assert.NoError(c, err)
+		assert.Empty(c, pending)
+	}, 20*time.Second, 10*time.Millisecond)
+	recs := readStream(t, bus)
+	require.Len(t, recs, 1)
+	assert.Contains(t, string(recs[0].Data), `"id":"`+want+`"`)
+}

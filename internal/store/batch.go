@@ -125,6 +125,9 @@ func (s *Store) RecordBatchOutcomeAnnounced(ctx context.Context, id string, stat
 	if err != nil {
 		return fmt.Errorf("record outcome of batch %s: %w", id, err)
 	}
+	if ev != nil {
+		s.announced()
+	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE batch SET status = $2, summary = $3, updated_at = $4 WHERE id = $1`,

@@ -106,6 +106,9 @@ func (s *Store) CreateDeliveryAnnounced(ctx context.Context, d grading.Delivery,
 	if err != nil {
 		return grading.Delivery{}, fmt.Errorf("create delivery: %w", err)
 	}
+	if announce != nil {
+		s.announced()
+	}
 	return d, nil
 }
 

@@ -106,6 +106,9 @@ func (s *Store) SaveResultAnnounced(ctx context.Context, r grading.Result, annou
 	if err != nil {
 		return grading.Result{}, fmt.Errorf("save result: %w", err)
 	}
+	if announce != nil {
+		s.announced()
+	}
 	return r, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/XSAM/otelsql"
@@ -69,6 +70,20 @@ type Store struct {
 	db      *sql.DB
 	dialect dialect
 	log     *slog.Logger
+	// onAnnounce is called after each commit that wrote an outbox event.
+	onAnnounce atomic.Pointer[func()]
+}
+
+// OnAnnounce makes the store call fn after each commit that wrote an
+// outbox event, so that a relay in this process publishes it at once
+// instead of at its next poll. fn must not block.
+func (s *Store) OnAnnounce(fn func()) { s.onAnnounce.Store(&fn) }
+
+// announced tells the OnAnnounce callback that an event was committed.
+func (s *Store) announced() {
+	if fn := s.onAnnounce.Load(); fn != nil {
+		(*fn)()
+	}
 }
 
 // Option adjusts how [Open] connects.
