@@ -48,10 +48,11 @@ type exit struct {
 // start), supervise, collect the cgroup's counters, and commit the changes
 // to the scratch tree unless the job is ephemeral. Deleting the dead
 // container and dropping its layer happen after the result is returned:
-// nothing of them can change it, and they cost as much as starting one.
-func (r *Runner) runContainer(ctx context.Context, j job) (Result, error) {
+// nothing of them can change it, and they cost as much as starting one;
+// release runs last.
+func (r *Runner) runContainer(ctx context.Context, j job, release func() error) (Result, error) {
 	id := r.id + "-" + strconv.FormatUint(r.seq.Add(1), 10)
-	var done cleanups
+	done := cleanups{release}
 	defer r.retire(id, &done)
 	bundle := filepath.Join(r.stateDir, "bundles", id)
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
@@ -312,9 +313,10 @@ func (r *Runner) runtime(ctx context.Context, args ...string) error {
 
 // cgroupCounter reads one counter of the container's cgroup: "oom_kill" of
 // the memory controller, "max" (refused forks) of the pids controller,
-// "usage_usec" of the cpu controller (cgroups v2).
+// "usage_usec" of the cpu controller (cgroups v2), "user" and "system"
+// of cpuacct (v1).
 func (r *Runner) cgroupCounter(cgroupPath, controller, key string) int {
-	file := map[string]string{"memory": "memory.events", "pids": "pids.events", "cpu": "cpu.stat"}[controller]
+	file := map[string]string{"memory": "memory.events", "pids": "pids.events", "cpu": "cpu.stat", "cpuacct": "cpuacct.stat"}[controller]
 	if !r.host.cgroup2 && controller == "memory" {
 		file = "memory.oom_control"
 	}
@@ -332,20 +334,22 @@ func (r *Runner) cgroupCounter(cgroupPath, controller, key string) int {
 }
 
 // cgroupCPU reads the CPU time every process of the container used; 0 if
-// the counter cannot be read.
+// the counters cannot be read. RLIMIT_CPU is enforced on tick-sampled time,
+// which on a busy host runs ahead of the exact run time, so on cgroups v1
+// the larger of cpuacct.usage (exact) and cpuacct.stat (ticks, the
+// kernel's own view for the rlimit) is taken.
 func (r *Runner) cgroupCPU(cgroupPath string) time.Duration {
 	if r.host.cgroup2 {
-		if usec := r.cgroupCounter(cgroupPath, "cpu", "usage_usec"); usec > 0 {
-			return time.Duration(usec) * time.Microsecond
-		}
-		return 0
+		return time.Duration(r.cgroupCounter(cgroupPath, "cpu", "usage_usec")) * time.Microsecond
 	}
-	b, err := os.ReadFile(r.host.cgroupFile(cgroupPath, "cpuacct", "cpuacct.usage"))
-	if err != nil {
-		return 0
+	var exact time.Duration
+	if b, err := os.ReadFile(r.host.cgroupFile(cgroupPath, "cpuacct", "cpuacct.usage")); err == nil {
+		ns, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		exact = time.Duration(ns)
 	}
-	ns, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	return time.Duration(ns)
+	// cpuacct.stat counts in USER_HZ, 100 per second on Linux.
+	ticks := r.cgroupCounter(cgroupPath, "cpuacct", "user") + r.cgroupCounter(cgroupPath, "cpuacct", "system")
+	return max(exact, time.Duration(ticks)*10*time.Millisecond)
 }
 
 // drain waits for the output readers, closing the read ends after

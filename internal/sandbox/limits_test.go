@@ -15,7 +15,7 @@ func TestLimitHitNeedsEvidence(t *testing.T) {
 		want  string
 	}{
 		{"SIGXCPU after the CPU time", hitFacts{signal: "SIGXCPU", cpuUsed: limit, cpuLimit: limit}, LimitCPU},
-		{"SIGXCPU within tick slack", hitFacts{signal: "SIGXCPU", cpuUsed: limit * 95 / 100, cpuLimit: limit}, LimitCPU},
+		{"SIGXCPU within tick slack", hitFacts{signal: "SIGXCPU", cpuUsed: limit * 6 / 10, cpuLimit: limit}, LimitCPU},
 		{"SIGXCPU raised early", hitFacts{signal: "SIGXCPU", cpuUsed: limit / 10, cpuLimit: limit}, ""},
 		{"exit 152 early", hitFacts{exitCode: 152, cpuUsed: limit / 10, cpuLimit: limit}, ""},
 		{"hard limit SIGKILL", hitFacts{signal: "SIGKILL", cpuUsed: limit + time.Second, cpuLimit: limit}, LimitCPU},

@@ -217,20 +217,26 @@ func (r *Runner) run(ctx context.Context, spec Spec) (Result, error) {
 	if err := r.slots.Acquire(ctx, weight); err != nil {
 		return Result{}, fmt.Errorf("wait for a free slot: %w", err)
 	}
-	defer r.slots.Release(weight)
+	release := func() error { r.slots.Release(weight); return nil }
 	if r.unsafe {
+		defer release()
 		return r.runLocal(ctx, j)
 	}
 	if err := validScratch(j.scratch); err != nil {
+		_ = release()
 		return Result{}, err
 	}
 	if err := r.root.mountPoint(topDir(j.scratch)); err != nil {
+		_ = release()
 		return Result{}, err
 	}
 	if err := chownTree(j.scratch, sandboxUID, sandboxUID); err != nil {
+		_ = release()
 		return Result{}, err
 	}
-	return r.runContainer(ctx, j)
+	// The slots stay taken until the container is deleted: its clean-up
+	// is CPU work too, and the next command's timeout must not pay for it.
+	return r.runContainer(ctx, j, release)
 }
 
 // resolve checks spec and fills in the defaults.
