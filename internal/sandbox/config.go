@@ -176,6 +176,9 @@ func checkSpec(spec Spec) error {
 	if spec.Timeout < 0 {
 		return fmt.Errorf("%w: negative timeout", ErrInvalidSpec)
 	}
+	if spec.RootFS != "" && !filepath.IsAbs(spec.RootFS) {
+		return fmt.Errorf("%w: root file system %q is not absolute", ErrInvalidSpec, spec.RootFS)
+	}
 	for _, m := range spec.Mounts {
 		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {
 			return fmt.Errorf("%w: mount %q on %q is not absolute", ErrInvalidSpec, m.Source, m.Target)

@@ -50,6 +50,9 @@ type container struct {
 	layer  string
 	mounts []Mount
 	lim    Limits
+	// rootfs is the image root (Spec.RootFS); empty for the toolchain
+	// skeleton.
+	rootfs string
 }
 
 // defaultSeccomp converts moby's maintained default profile for a process
@@ -76,7 +79,7 @@ func (r *Runner) ociSpec(c container) *specs.Spec {
 		// The oldest version every supported runtime accepts (crun 1.8 refuses 1.3).
 		Version:  "1.0.2",
 		Hostname: "sandbox",
-		Root:     &specs.Root{Path: r.root.dir, Readonly: true},
+		Root:     &specs.Root{Path: r.rootPath(c), Readonly: true},
 		Process: &specs.Process{
 			User:            specs.User{UID: sandboxUID, GID: sandboxUID},
 			Args:            append([]string{"/bin/sh", "-c", initScript, "sh"}, c.argv...),
@@ -118,7 +121,7 @@ func (r *Runner) ociSpec(c container) *specs.Spec {
 }
 
 // ociMounts lists the container's mounts: kernel file systems, the
-// read-only toolchain, a private /tmp, the scratch tree as an overlay, and
+// read-only toolchain (or an image's /etc files), a private /tmp, the scratch tree as an overlay, and
 // the spec's extra mounts.
 func (r *Runner) ociMounts(c container) []specs.Mount {
 	tmpfs := func(dst, opts string) specs.Mount {
@@ -134,9 +137,7 @@ func (r *Runner) ociMounts(c container) []specs.Mount {
 		tmpfs("/dev/shm", "noexec,mode=1777,size="+strconv.Itoa(c.lim.DiskMB)+"m"),
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 	}
-	for _, d := range r.root.binds {
-		ms = append(ms, specs.Mount{Destination: d, Type: "bind", Source: d, Options: []string{"rbind", "ro", "nosuid", "nodev"}})
-	}
+	ms = append(ms, r.rootMounts(c)...)
 	ms = append(ms, specs.Mount{Destination: "/tmp", Type: "bind", Source: filepath.Join(c.layer, "tmp"),
 		Options: []string{"bind", "rw", "nosuid", "nodev"}})
 	if top := topDir(c.scratch); top != "/tmp" {

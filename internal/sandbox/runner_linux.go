@@ -206,7 +206,7 @@ func (r *Runner) run(ctx context.Context, spec Spec) (Result, error) {
 	if err := validScratch(j.scratch); err != nil {
 		return Result{}, err
 	}
-	if err := r.root.mountPoint(topDir(j.scratch)); err != nil {
+	if err := r.mountPoint(j); err != nil {
 		return Result{}, err
 	}
 	if err := chownTree(j.scratch, sandboxUID, sandboxUID); err != nil {
