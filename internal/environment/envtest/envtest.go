@@ -86,10 +86,32 @@ func Digest(b []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
+// Options vary what NewLayoutWith writes, for tests of refused images.
+type Options struct {
+	// Architecture of the config; default this machine's.
+	Architecture string
+	// LayerMediaType of every layer; default OCI tar+gzip.
+	LayerMediaType string
+	// DiffIDs replace the config's diff_ids.
+	DiffIDs []string
+}
+
 // NewLayout returns the layout of a linux image for this architecture
 // whose layers (uncompressed tars, bottom first) are stored gzipped.
 func NewLayout(t testing.TB, layers ...[]byte) *Layout {
 	t.Helper()
+	return NewLayoutWith(t, Options{}, layers...)
+}
+
+// NewLayoutWith is NewLayout with options.
+func NewLayoutWith(t testing.TB, o Options, layers ...[]byte) *Layout {
+	t.Helper()
+	if o.Architecture == "" {
+		o.Architecture = runtime.GOARCH
+	}
+	if o.LayerMediaType == "" {
+		o.LayerMediaType = "application/vnd.oci.image.layer.v1.tar+gzip"
+	}
 	l := &Layout{files: map[string][]byte{}}
 	l.Set("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
 	var (
@@ -107,12 +129,13 @@ func NewLayout(t testing.TB, layers ...[]byte) *Layout {
 		}
 		diffIDs = append(diffIDs, Digest(layer))
 		l.LayerDigests = append(l.LayerDigests, l.AddBlob(gz.Bytes()))
-		descs = append(descs, map[string]any{
-			"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": Digest(gz.Bytes()), "size": gz.Len(),
-		})
+		descs = append(descs, map[string]any{"mediaType": o.LayerMediaType, "digest": Digest(gz.Bytes()), "size": gz.Len()})
+	}
+	if o.DiffIDs != nil {
+		diffIDs = o.DiffIDs
 	}
 	config := mustJSON(t, map[string]any{
-		"architecture": runtime.GOARCH, "os": "linux",
+		"architecture": o.Architecture, "os": "linux",
 		"config": map[string]any{"Env": []string{"PATH=/usr/local/bin:/usr/bin:/bin"}},
 		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs},
 	})
