@@ -111,24 +111,10 @@ func (c *Cache) unpack(ctx context.Context, digest, final string) error {
 	if err != nil {
 		return err
 	}
-	img, err := l.resolve(c.lim)
+	rootfs := filepath.Join(tmp, "rootfs")
+	img, err := l.unpack(ctx, c.lim, rootfs)
 	if err != nil {
 		return err
-	}
-	engine, err := dir.Open(layoutDir)
-	if err != nil {
-		return fmt.Errorf("open image layout: %w", err)
-	}
-	defer func() { _ = engine.Close() }()
-	rootfs := filepath.Join(tmp, "rootfs")
-	opts := &layer.UnpackOptions{OnDiskFormat: layer.DirRootfs{MapOptions: layer.MapOptions{Rootless: os.Geteuid() != 0}}}
-	// The layout passed Inspect when it was uploaded, so a failure here is
-	// more likely the worker's disk than the image: it is retried.
-	if err := layer.UnpackRootfs(ctx, engine, rootfs, img.manifest, opts); err != nil {
-		return fmt.Errorf("unpack image: %w", err)
-	}
-	if err := sandbox.SealRootFS(rootfs); err != nil {
-		return invalid("", "%v", err)
 	}
 	if err := os.Rename(rootfs, final); err != nil {
 		return fmt.Errorf("move environment into place: %w", err)
@@ -136,6 +122,63 @@ func (c *Cache) unpack(ctx context.Context, digest, final string) error {
 	c.log.InfoContext(ctx, "environment unpacked", "digest", digest, "manifest_digest", img.manifestDigest,
 		"duration_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// unpack unpacks the image of the layout into rootfs with umoci and seals
+// it for the sandbox.
+func (l *layout) unpack(ctx context.Context, lim Limits, rootfs string) (image, error) {
+	img, err := l.resolve(lim)
+	if err != nil {
+		return image{}, err
+	}
+	engine, err := dir.Open(l.dir)
+	if err != nil {
+		return image{}, fmt.Errorf("open image layout: %w", err)
+	}
+	defer func() { _ = engine.Close() }()
+	opts := &layer.UnpackOptions{OnDiskFormat: layer.DirRootfs{MapOptions: layer.MapOptions{Rootless: os.Geteuid() != 0}}}
+	// The layout passed Inspect when it was uploaded, so a failure here is
+	// more likely the worker's disk than the image: it is retried.
+	if err := layer.UnpackRootfs(ctx, engine, rootfs, img.manifest, opts); err != nil {
+		return image{}, fmt.Errorf("unpack image: %w", err)
+	}
+	if err := sandbox.SealRootFS(rootfs); err != nil {
+		return image{}, invalid("", "%v", err)
+	}
+	return img, nil
+}
+
+// Unpack checks the image layout in the tar file at tarPath as Inspect
+// does and unpacks it, sealed for the sandbox, into dir/rootfs, whose path
+// it returns: a one-off environment, for zinc config try. dir must exist;
+// the caller removes it.
+func Unpack(ctx context.Context, tarPath, dir string, lim Limits) (string, error) {
+	lim = lim.withDefaults()
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return "", fmt.Errorf("open image: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	layoutDir := filepath.Join(dir, "layout")
+	if err := os.Mkdir(layoutDir, 0o700); err != nil {
+		return "", fmt.Errorf("create unpack directory: %w", err)
+	}
+	l, err := extractLayout(io.LimitReader(f, lim.MaxBytes+1), layoutDir, lim)
+	if err != nil {
+		return "", err
+	}
+	img, err := l.resolve(lim)
+	if err != nil {
+		return "", err
+	}
+	if err := l.scanLayers(img, lim); err != nil {
+		return "", err
+	}
+	rootfs := filepath.Join(dir, "rootfs")
+	if _, err := l.unpack(ctx, lim, rootfs); err != nil {
+		return "", err
+	}
+	return rootfs, nil
 }
 
 // fetch downloads the layout tar of digest, checks it against the digest

@@ -20,7 +20,8 @@ const (
 
 // ErrInvalidSpec reports a Spec the runner refuses before starting anything:
 // an empty argv, a relative or missing directory, a malformed environment
-// entry or a negative limit.
+// entry, a negative limit, or a root file system that is relative or not
+// sealed.
 var ErrInvalidSpec = errors.New("invalid spec")
 
 // ErrNoRuntime reports that no usable OCI runtime was found and
