@@ -17,6 +17,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/archive"
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/engine"
+	"github.com/zinc-edu/orchestrator/internal/environment"
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/objectstore"
@@ -47,6 +48,12 @@ type Engine interface {
 	Run(ctx context.Context, def *definition.Definition, in engine.Input) (engine.Report, error)
 }
 
+// Environments prepares the file system of an environment image, by
+// digest, for the sandbox. *environment.Cache implements it.
+type Environments interface {
+	RootFS(ctx context.Context, digest string) (string, error)
+}
+
 // Announcer turns an event into the outbox entry stored with its row.
 // *outbox.Encoder implements it.
 type Announcer interface {
@@ -62,6 +69,8 @@ type Grader struct {
 	events  Announcer
 	log     *slog.Logger
 	scratch string // parent of scratch directories; "" means os.TempDir
+	// envs prepares environment images; nil refuses configs that name one.
+	envs Environments
 	// infraRetry bounds the retry of one store or bucket call (infra).
 	infraRetry time.Duration
 
@@ -89,6 +98,13 @@ func (g *Grader) WithScratch(dir string) *Grader {
 	return g
 }
 
+// WithEnvironments lets the grader run configs that name an environment,
+// in the file systems envs prepares.
+func (g *Grader) WithEnvironments(envs Environments) *Grader {
+	g.envs = envs
+	return g
+}
+
 // Activities are the pipeline extension's activities: Temporal's view of a
 // Grader, adding heartbeats and error translation.
 type Activities struct {
@@ -107,6 +123,9 @@ func (a *Activities) GetGradingConfig(ctx context.Context, in workflows.GradingC
 	def, cfg, err := a.grader.definition(ctx, in.ConfigID)
 	if err != nil {
 		return workflows.GradingConfigResult{}, toApplicationError(err)
+	}
+	if err := a.grader.checkEnvironment(ctx, def); err != nil {
+		return workflows.GradingConfigResult{}, toApplicationError(fmt.Errorf("grading config %s: %w", in.ConfigID, err))
 	}
 	return workflows.GradingConfigResult{ConfigID: cfg.ID, Name: cfg.Name, MaxScore: def.MaxScore()}, nil
 }
@@ -261,6 +280,10 @@ func (g *Grader) run(ctx context.Context, configID string, def *definition.Defin
 	if err := g.fetchFiles(ctx, d, dir); err != nil {
 		return engine.Report{}, err
 	}
+	rootFS, err := g.rootFS(ctx, def)
+	if err != nil {
+		return engine.Report{}, err
+	}
 	assets, err := g.assets(ctx, configID, def)
 	if err != nil {
 		return engine.Report{}, err
@@ -277,11 +300,65 @@ func (g *Grader) run(ctx context.Context, configID string, def *definition.Defin
 			g.log.WarnContext(ctx, "private directory left behind", "dir", private, "err", rmErr)
 		}
 	}()
-	report, err := g.engine.Run(ctx, def, engine.Input{ScratchDir: dir, PrivateDir: private, Assets: assets})
+	report, err := g.engine.Run(ctx, def, engine.Input{ScratchDir: dir, PrivateDir: private, Assets: assets, RootFS: rootFS})
 	if err != nil {
 		return engine.Report{}, fmt.Errorf("run pipeline %s on delivery %s: %w", def.Name, d.ID, err)
 	}
 	return report, nil
+}
+
+// rootFS prepares the environment the definition names, if any: "" is the
+// worker's toolchain. An image missing or broken in object storage is a
+// configuration fault; anything else (the bucket away, the disk) is
+// retried.
+func (g *Grader) rootFS(ctx context.Context, def *definition.Definition) (string, error) {
+	if def.Environment == nil {
+		return "", nil
+	}
+	if err := g.usable(def.Environment); err != nil {
+		return "", err
+	}
+	root, err := g.envs.RootFS(ctx, def.Environment.Digest)
+	if errors.Is(err, environment.ErrNotFound) || errors.Is(err, environment.ErrInvalid) {
+		return "", fmt.Errorf("environment %s: %w: %v", def.Environment.Image, errInvalidConfig, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("environment %s: %w", def.Environment.Image, err)
+	}
+	return root, nil
+}
+
+// checkEnvironment refuses, before a batch starts, a definition whose
+// environment this worker cannot run or whose image is not in object
+// storage.
+func (g *Grader) checkEnvironment(ctx context.Context, def *definition.Definition) error {
+	if def.Environment == nil {
+		return nil
+	}
+	if err := g.usable(def.Environment); err != nil {
+		return err
+	}
+	ok, err := infra(ctx, g, "look up environment image", func() (bool, error) {
+		return environment.Exists(ctx, g.bucket, def.Environment.Digest)
+	})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("environment %s: image %s is not in object storage: %w", def.Environment.Image, def.Environment.Digest, errInvalidConfig)
+	}
+	return nil
+}
+
+// usable checks what grading in env needs before any I/O.
+func (g *Grader) usable(env *definition.Environment) error {
+	switch {
+	case env.Digest == "":
+		return fmt.Errorf("environment %s: the config was stored without the image's digest: %w", env.Image, errInvalidConfig)
+	case g.envs == nil:
+		return fmt.Errorf("environment %s: this worker runs no environments: %w", env.Image, errInvalidConfig)
+	}
+	return nil
 }
 
 func (g *Grader) fetchFiles(ctx context.Context, d grading.Delivery, dir string) error {

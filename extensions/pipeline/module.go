@@ -3,10 +3,12 @@ package pipeline
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 
 	"go.uber.org/fx"
 	"gocloud.dev/blob"
 
+	"github.com/zinc-edu/orchestrator/internal/environment"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
@@ -34,6 +36,9 @@ func newScratch(lc fx.Lifecycle, cfg ScratchConfig, log *slog.Logger) (*Scratch,
 	return s, nil
 }
 
+// newGrader grades in the worker's scratch area, where it also keeps the
+// environments it unpacks for as long as the worker lives.
 func newGrader(s Store, bucket *blob.Bucket, r Engine, events Announcer, log *slog.Logger, sc *Scratch) *Grader {
-	return NewGrader(s, bucket, r, events, log).WithScratch(sc.Dir())
+	envs := environment.NewCache(filepath.Join(sc.Dir(), "environments"), bucket, environment.Limits{}, log)
+	return NewGrader(s, bucket, r, events, log).WithScratch(sc.Dir()).WithEnvironments(envs)
 }

@@ -61,6 +61,11 @@ var rules = map[string]rule{
 	"POST /v1/grading-configs":     {roles: teachers, action: "config.create"}, // course in ?course=
 	"GET /v1/grading-configs/{id}": {roles: staff, scope: ofConfig},
 
+	// Environments are global: a teacher of any course may upload one.
+	"POST /v1/environments":       {roles: teachers, action: "environment.create"},
+	"GET /v1/environments":        {roles: staff},
+	"GET /v1/environments/{name}": {roles: staff},
+
 	"POST /v1/batches":                     {roles: teachers, action: "batch.start"}, // course of the body's collection
 	"GET /v1/batches/{id}":                 {roles: staff, scope: ofBatch},
 	"PATCH /v1/batches/{id}":               {roles: teachers, scope: ofBatch, action: "batch.set_concurrency"},

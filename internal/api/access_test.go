@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -111,6 +112,18 @@ func matrix() []endpoint {
 			own: "ok ok 403 403", other: "ok 404 403 403",
 		},
 		{route: "GET /v1/grading-configs/{id}", path: func(f courseFixture) string { return "/v1/grading-configs/" + f.config.ID }, own: "ok ok ok 403", other: "ok 404 404 404"},
+
+		// Environments are global: the course does not matter. The POST
+		// row runs first and creates the environment the GET rows read.
+		{
+			route: "POST /v1/environments", path: fixed("/v1/environments?name=matrix"),
+			body: func(t *testing.T, _ courseFixture) (io.Reader, string) {
+				return bytes.NewReader(tinyImage(t)), "application/x-tar"
+			},
+			own: "ok ok 403 403", other: "ok ok 403 403",
+		},
+		{route: "GET /v1/environments", path: fixed("/v1/environments"), own: "ok ok ok 403", other: "ok ok ok 403"},
+		{route: "GET /v1/environments/{name}", path: fixed("/v1/environments/matrix"), own: "ok ok ok 403", other: "ok ok ok 403"},
 
 		{route: "POST /v1/batches", path: fixed("/v1/batches"), body: jsonBody(`{"collection_id":%q,"config_id":%q}`, collectionID, configID), own: "ok ok 403 403", other: "ok 404 403 403"},
 		{route: "GET /v1/batches/{id}", path: func(f courseFixture) string { return "/v1/batches/" + f.running.ID }, own: "ok ok ok 403", other: "ok 404 404 404"},

@@ -9,6 +9,8 @@
 //	POST  /v1/collections/{id}/deliveries                      upload a delivery (multipart: user, files)
 //	POST  /v1/grading-configs                                  upload a definition (YAML body, or multipart: definition, files)
 //	GET   /v1/grading-configs/{id}                             read it
+//	POST  /v1/environments                                     upload an environment image (tar body with ?name=, or multipart: name, image)
+//	GET   /v1/environments[/{name}]                            list them, or read one
 //	POST  /v1/batches                                          start a batch
 //	GET   /v1/batches/{id}                                     status, progress, summary
 //	PATCH /v1/batches/{id}                                     change its concurrency

@@ -12,6 +12,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/auth"
 	"github.com/zinc-edu/orchestrator/internal/batches"
 	"github.com/zinc-edu/orchestrator/internal/definition"
+	"github.com/zinc-edu/orchestrator/internal/environment"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/store"
 )
@@ -76,8 +77,17 @@ func classify(err error) (int, errorBody) {
 	if tl, ok := errors.AsType[*tooLargeError](err); ok {
 		return http.StatusRequestEntityTooLarge, errorBody{Error: tl.Error()}
 	}
-	if errors.Is(err, archive.ErrTooLarge) {
+	if errors.Is(err, archive.ErrTooLarge) || errors.Is(err, environment.ErrTooLarge) {
 		return http.StatusRequestEntityTooLarge, errorBody{Error: err.Error()}
+	}
+	if ie, ok := errors.AsType[*environment.InvalidError](err); ok {
+		return http.StatusBadRequest, errorBody{
+			Error:   "invalid environment image: " + ie.Error(),
+			Details: []definition.Problem{{Path: ie.Path, Message: ie.Reason}},
+		}
+	}
+	if ce, ok := errors.AsType[*environment.ConflictError](err); ok {
+		return http.StatusConflict, errorBody{Error: ce.Error(), Details: ce.Existing}
 	}
 	if ve, ok := errors.AsType[*definition.ValidationError](err); ok {
 		return http.StatusBadRequest, errorBody{

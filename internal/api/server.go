@@ -35,10 +35,12 @@ const (
 	DefaultMaxJSONBytes   = 1 << 20
 	DefaultMaxConfigBytes = 1 << 20
 	DefaultMaxUploadBytes = 64 << 20
-	DefaultRateLimit      = 50
-	DefaultRateBurst      = 100
-	DefaultUploadsPerKey  = 4
-	DefaultReadTimeout    = 2 * time.Minute
+	// DefaultMaxEnvironmentBytes bounds an environment image's tar.
+	DefaultMaxEnvironmentBytes = 1 << 30
+	DefaultRateLimit           = 50
+	DefaultRateBurst           = 100
+	DefaultUploadsPerKey       = 4
+	DefaultReadTimeout         = 2 * time.Minute
 )
 
 // Server timeouts: headers must arrive quickly, a whole request (an upload
@@ -62,6 +64,10 @@ type Config struct {
 	// MaxUploadBytes bounds a multipart body: a delivery, or a grading
 	// config sent with its assignment files.
 	MaxUploadBytes int64 `env:"ZINC_API_MAX_UPLOAD_BYTES" envDefault:"67108864"`
+	// MaxEnvironmentBytes bounds an environment image (the OCI layout tar
+	// of POST /v1/environments); the whole upload must also arrive within
+	// ReadTimeout.
+	MaxEnvironmentBytes int64 `env:"ZINC_API_MAX_ENVIRONMENT_BYTES" envDefault:"1073741824"`
 	// RateLimit is each caller's sustained requests per second, RateBurst
 	// how many it may send at once; beyond them the API answers 429.
 	RateLimit float64 `env:"ZINC_API_RATE_LIMIT" envDefault:"50"`
@@ -91,6 +97,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxUploadBytes == 0 {
 		c.MaxUploadBytes = DefaultMaxUploadBytes
 	}
+	if c.MaxEnvironmentBytes == 0 {
+		c.MaxEnvironmentBytes = DefaultMaxEnvironmentBytes
+	}
 	if c.RateLimit == 0 {
 		c.RateLimit = DefaultRateLimit
 	}
@@ -116,6 +125,7 @@ func (c Config) Validate() error {
 		{"max JSON bytes", c.MaxJSONBytes},
 		{"max config bytes", c.MaxConfigBytes},
 		{"max upload bytes", c.MaxUploadBytes},
+		{"max environment bytes", c.MaxEnvironmentBytes},
 		{"rate burst", int64(c.RateBurst)},
 		{"uploads per key", int64(c.UploadsPerKey)},
 		{"read timeout", int64(c.ReadTimeout)},
@@ -157,6 +167,11 @@ type Store interface {
 	AppendAudit(ctx context.Context, e grading.AuditEntry) error
 	Audit(ctx context.Context, f grading.AuditFilter) ([]grading.AuditEntry, error)
 	LatestDeliveries(ctx context.Context, collectionID, afterUser string, limit int) ([]grading.Delivery, error)
+
+	// Environments, global to every course.
+	CreateEnvironment(ctx context.Context, env grading.Environment) (grading.Environment, error)
+	Environment(ctx context.Context, name string) (grading.Environment, error)
+	Environments(ctx context.Context, after string, limit int) ([]grading.Environment, string, error)
 	AllDeliveries(ctx context.Context, collectionID, afterUser, afterID string, limit int) ([]grading.Delivery, error)
 }
 
@@ -344,6 +359,10 @@ func (s *Server) routes(h *servicedefaults.Health) {
 
 	s.mux.HandleFunc("POST /v1/grading-configs", s.handle(s.createConfig))
 	s.mux.HandleFunc("GET /v1/grading-configs/{id}", s.handle(s.getConfig))
+
+	s.mux.HandleFunc("POST /v1/environments", s.handle(s.createEnvironment))
+	s.mux.HandleFunc("GET /v1/environments", s.handle(s.listEnvironments))
+	s.mux.HandleFunc("GET /v1/environments/{name}", s.handle(s.getEnvironment))
 
 	s.mux.HandleFunc("POST /v1/batches", s.handle(s.startBatch))
 	s.mux.HandleFunc("GET /v1/batches", s.handle(s.listBatches))

@@ -17,6 +17,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/api"
 	"github.com/zinc-edu/orchestrator/internal/auth"
 	"github.com/zinc-edu/orchestrator/internal/cli"
+	"github.com/zinc-edu/orchestrator/internal/environment/envtest"
 	"github.com/zinc-edu/orchestrator/internal/harness"
 )
 
@@ -226,4 +227,33 @@ stages:
 	assert.Contains(t, out, "wrong: failed")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	assert.Equal(t, "score: 3/5", lines[len(lines)-1])
+}
+
+// TestConfigTryInAnEnvironment runs a pipeline in an image given as a
+// layout tar, as it would run once the image is uploaded; without the tar
+// the command refuses rather than run on this machine's toolchain.
+func TestConfigTryInAnEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"pipeline.yaml": `version: 1
+name: calc
+environment: {image: tiny}
+stages:
+  - {name: add, command: [tinyrt, calc, main.txt], stdin: "2 3\n", expected_stdout: "5\n", points: 1}
+  - {name: host, command: [tinyrt, probe, /usr/bin/env], expected_stdout: "/usr/bin/env absent\n", points: 1}
+`,
+		"alice/main.txt": "add\n",
+	})
+	image := filepath.Join(dir, "tiny.tar")
+	require.NoError(t, os.WriteFile(image, envtest.NewLayout(t, envtest.Layer(t, envtest.Runnable(t)...)).Tar(t), 0o600))
+	pipeline, alice := filepath.Join(dir, "pipeline.yaml"), filepath.Join(dir, "alice")
+
+	code, _, stderr := run(t, "", "config", "try", pipeline, "--delivery", alice)
+	assert.Equal(t, cli.ExitUsage, code)
+	assert.Contains(t, stderr, `the definition runs in environment "tiny": pass its image layout tar with --image`)
+
+	code, out, stderr := run(t, "", "config", "try", pipeline, "--delivery", alice, "--image", image)
+	require.Equal(t, cli.ExitOK, code, "%s %s", out, stderr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	assert.Equal(t, "score: 2/2", lines[len(lines)-1])
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/engine"
+	"github.com/zinc-edu/orchestrator/internal/environment"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/sandbox"
 	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
@@ -35,14 +36,17 @@ func (a *app) configCommand() *cobra.Command {
 			return nil
 		},
 	})
-	var delivery string
+	var delivery, image string
 	try := &cobra.Command{
-		Use:   "try FILE --delivery DIR",
+		Use:   "try FILE --delivery DIR [--image TAR]",
 		Short: "Run the pipeline on one delivery in the local sandbox and print its stages and score",
 		Long: `Run the pipeline on one delivery in the local sandbox, as the pipeline worker
 would, and print each stage's state and a final line "score: X/Y". Files the
 definition marks "source: upload" are read next to FILE. Sandbox limits come
-from the ZINC_SANDBOX_* variables, as for the worker.`,
+from the ZINC_SANDBOX_* variables, as for the worker. A definition that names
+an environment needs --image: the image layout tar that would be uploaded
+with POST /v1/environments (docker save, skopeo copy ... oci-archive:), which
+is checked and unpacked as the API and the worker do.`,
 		Args: exactArgs(1, "a definition file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if delivery == "" {
@@ -52,7 +56,13 @@ from the ZINC_SANDBOX_* variables, as for the worker.`,
 			if err != nil {
 				return err
 			}
-			rep, err := tryDefinition(cmd.Context(), def, filepath.Dir(args[0]), delivery)
+			switch {
+			case def.Environment != nil && image == "":
+				return usage("the definition runs in environment %q: pass its image layout tar with --image", def.Environment.Image)
+			case def.Environment == nil && image != "":
+				return usage("--image is for definitions that name an environment")
+			}
+			rep, err := tryDefinition(cmd.Context(), def, filepath.Dir(args[0]), delivery, image)
 			if err != nil {
 				return fail(err)
 			}
@@ -74,6 +84,7 @@ from the ZINC_SANDBOX_* variables, as for the worker.`,
 		},
 	}
 	try.Flags().StringVar(&delivery, "delivery", "", "`DIR` holding one student's files (required)")
+	try.Flags().StringVar(&image, "image", "", "the environment's OCI image layout `TAR`, when the definition names one")
 	cmd.AddCommand(try)
 	return cmd
 }
@@ -101,8 +112,9 @@ func parseFile(file string, out io.Writer) (*definition.Definition, error) {
 }
 
 // tryDefinition copies the delivery into a scratch directory and runs the
-// engine on it in the sandbox configured by the environment.
-func tryDefinition(ctx context.Context, def *definition.Definition, assetDir, deliveryDir string) (engine.Report, error) {
+// engine on it in the sandbox configured by the process environment, in
+// the image of the tar at image when it is set.
+func tryDefinition(ctx context.Context, def *definition.Definition, assetDir, deliveryDir, image string) (engine.Report, error) {
 	assets := map[string][]byte{}
 	for _, f := range def.Files {
 		if !f.Upload {
@@ -131,7 +143,19 @@ func tryDefinition(ctx context.Context, def *definition.Definition, assetDir, de
 	if err != nil {
 		return engine.Report{}, fmt.Errorf("set up sandbox: %w", err)
 	}
-	rep, err := engine.New(sb, log).Run(ctx, def, engine.Input{ScratchDir: scratch, Assets: assets})
+	defer func() { _ = sb.Close() }()
+	var rootFS string
+	if image != "" {
+		envDir, err := os.MkdirTemp("", "zinc-try-image-")
+		if err != nil {
+			return engine.Report{}, fmt.Errorf("create image directory: %w", err)
+		}
+		defer func() { _ = os.RemoveAll(envDir) }()
+		if rootFS, err = environment.Unpack(ctx, image, envDir, environment.Limits{}); err != nil {
+			return engine.Report{}, fmt.Errorf("environment %s from %s: %w", def.Environment.Image, image, err)
+		}
+	}
+	rep, err := engine.New(sb, log).Run(ctx, def, engine.Input{ScratchDir: scratch, Assets: assets, RootFS: rootFS})
 	if err != nil {
 		return engine.Report{}, fmt.Errorf("run pipeline: %w", err)
 	}

@@ -26,9 +26,11 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/store"
 )
 
-// Creator records a config row.
+// Creator records a config row and finds the environment a definition
+// names.
 type Creator interface {
 	CreateConfig(ctx context.Context, cfg grading.Config) (grading.Config, error)
+	Environment(ctx context.Context, name string) (grading.Environment, error)
 }
 
 // Upload is one assignment file sent with a config, under the name the
@@ -42,9 +44,10 @@ type Upload struct {
 // declares with source: upload, unpacks the archives among them under lim
 // (archive errors keep their sentinels) into assignment files, stores every
 // assignment file under the config's asset keys and records the config with
-// its expanded definition as Parsed. An invalid definition or mismatched
-// uploads give a *definition.ValidationError. Nothing stays in the bucket
-// when a later step fails.
+// its expanded definition as Parsed, the environment it names resolved to
+// its digest. An invalid definition, mismatched uploads or an unknown
+// environment give a *definition.ValidationError. Nothing stays in the
+// bucket when a later step fails.
 func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, course string, src []byte, uploads []Upload, lim archive.Limits) (grading.Config, error) {
 	def, err := definition.Parse(src)
 	if err != nil {
@@ -67,6 +70,9 @@ func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, course string,
 		if def, err = definition.ParseWithArchives(src, archives); err != nil {
 			return grading.Config{}, err
 		}
+	}
+	if err := resolveEnvironment(ctx, rows, def); err != nil {
+		return grading.Config{}, err
 	}
 	parsed, err := json.Marshal(def)
 	if err != nil {
@@ -97,6 +103,26 @@ func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, course string,
 		return grading.Config{}, err
 	}
 	return cfg, nil
+}
+
+// resolveEnvironment records in def the digest of the environment it
+// names, so the config keeps running the image it was stored with.
+func resolveEnvironment(ctx context.Context, rows Creator, def *definition.Definition) error {
+	if def.Environment == nil {
+		return nil
+	}
+	env, err := rows.Environment(ctx, def.Environment.Image)
+	if errors.Is(err, grading.ErrNotFound) {
+		return &definition.ValidationError{Problems: []definition.Problem{{
+			Path:    "environment.image",
+			Message: fmt.Sprintf("unknown environment %q (upload it with POST /v1/environments)", def.Environment.Image),
+		}}}
+	}
+	if err != nil {
+		return fmt.Errorf("look up environment %s: %w", def.Environment.Image, err)
+	}
+	def.Environment.Digest = env.Digest
+	return nil
 }
 
 // MatchUploads checks that the uploads are exactly the files the

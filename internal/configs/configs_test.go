@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -318,6 +319,10 @@ func (failingRows) CreateConfig(context.Context, grading.Config) (grading.Config
 	return grading.Config{}, errors.New("database is down")
 }
 
+func (failingRows) Environment(_ context.Context, name string) (grading.Environment, error) {
+	return grading.Environment{}, fmt.Errorf("environment %s: %w", name, grading.ErrNotFound)
+}
+
 // TestSaveRemovesFilesWhenTheRowFails: the bucket keeps no orphaned files.
 func TestSaveRemovesFilesWhenTheRowFails(t *testing.T) {
 	bucket := newBucket(t)
@@ -327,4 +332,41 @@ func TestSaveRemovesFilesWhenTheRowFails(t *testing.T) {
 
 	require.ErrorContains(t, err, "database is down")
 	assert.Empty(t, keys(t, bucket))
+}
+
+const environmentYAML = `version: 1
+environment: {image: tiny}
+stages:
+  - {name: run, command: [calc, main.txt], stdin: "1 2\n", expected_stdout: "3\n", points: 1}
+`
+
+// A config naming an environment keeps the digest of the image the name
+// had when the config was stored.
+func TestSaveResolvesTheEnvironmentToItsDigest(t *testing.T) {
+	s, bucket := storetest.Open(t), newBucket(t)
+	digest := "sha256:" + strings.Repeat("c", 64)
+	_, err := s.CreateEnvironment(t.Context(), grading.Environment{Name: "tiny", Digest: digest, ManifestDigest: digest, ObjectKey: "k"})
+	require.NoError(t, err)
+
+	cfg, err := configs.Save(t.Context(), bucket, s, "", []byte(environmentYAML), nil, archive.Limits{})
+	require.NoError(t, err)
+
+	var def definition.Definition
+	require.NoError(t, json.Unmarshal(cfg.Parsed, &def))
+	assert.Equal(t, &definition.Environment{Image: "tiny", Digest: digest}, def.Environment)
+	assert.Equal(t, environmentYAML, cfg.Source, "the source stays as written")
+}
+
+func TestSaveRefusesAnUnknownEnvironment(t *testing.T) {
+	s, bucket := storetest.Open(t), newBucket(t)
+	r := &rows{Store: s}
+
+	_, err := configs.Save(t.Context(), bucket, r, "", []byte(environmentYAML), nil, archive.Limits{})
+
+	var verr *definition.ValidationError
+	require.ErrorAs(t, err, &verr)
+	assert.Equal(t, []definition.Problem{{
+		Path: "environment.image", Message: `unknown environment "tiny" (upload it with POST /v1/environments)`,
+	}}, verr.Problems)
+	assert.Zero(t, r.created)
 }

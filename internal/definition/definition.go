@@ -79,9 +79,21 @@ type Definition struct {
 	Version  int      `json:"version"`
 	Name     string   `json:"name,omitempty"`
 	Defaults Defaults `json:"defaults"`
-	Files    []File   `json:"files,omitempty"`
-	Stages   []Stage  `json:"stages"`
-	Rubric   *Rubric  `json:"rubric,omitempty"`
+	// Environment, when set, names the image every command runs in;
+	// nil means the worker's own toolchain.
+	Environment *Environment `json:"environment,omitempty"`
+	Files       []File       `json:"files,omitempty"`
+	Stages      []Stage      `json:"stages"`
+	Rubric      *Rubric      `json:"rubric,omitempty"`
+}
+
+// Environment names an uploaded environment image (see POST
+// /v1/environments). Digest is not written by authors: it is filled in
+// when the config is stored, so the config keeps running the image it
+// was stored with.
+type Environment struct {
+	Image  string `json:"image"`
+	Digest string `json:"digest,omitempty"`
 }
 
 // Defaults are the settings a stage inherits unless it overrides them.

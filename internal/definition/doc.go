@@ -126,6 +126,19 @@
 // extension) as expected_file, and the stage's timeout, compare and
 // exit_status. Scenarios listed under scenarios come first.
 //
+// # Environment
+//
+// Both versions accept, at the top level,
+//
+//	environment: {image: python-3.12}   # an environment uploaded with POST /v1/environments
+//
+// Every command of the pipeline, checkers included, then runs with that
+// image's file system as its read-only root instead of the worker's
+// toolchain; PATH, HOME and LANG stay as above. Without environment the
+// worker's toolchain is the root. The name is resolved when the config is
+// stored (an unknown name is a problem at environment.image), and the
+// stored config keeps the digest of the image it was resolved to.
+//
 // # Exit status
 //
 // exit_status says how a run must end: must_be_zero (the default), ignore

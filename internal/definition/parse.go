@@ -109,9 +109,12 @@ func (p *parser) document(src []byte) *Definition {
 	}
 	def := &Definition{Version: 2, Defaults: Defaults{Timeout: DefaultTimeout}}
 	p.readVersion(root, def)
-	top := p.mapping(root, "", []string{"version", "name", "stages"}, []string{"defaults", "files", "rubric"})
+	top := p.mapping(root, "", []string{"version", "name", "environment", "stages"}, []string{"defaults", "files", "rubric"})
 	if n := top["name"]; n != nil {
 		def.Name, _ = p.str(n, "name")
+	}
+	if n := top["environment"]; n != nil {
+		def.Environment = p.environment(n, "environment")
 	}
 	if n := top["defaults"]; n != nil {
 		def.Defaults = p.defaults(n, "defaults")
@@ -197,6 +200,22 @@ func (p *parser) readVersion(root *yaml.Node, def *Definition) {
 	default:
 		p.ps.report("version", "unsupported version %d (supported: 1, 2)", v)
 	}
+}
+
+// environment decodes {image: <name>}; the digest is the store's to fill
+// in, never the author's.
+func (p *parser) environment(n *yaml.Node, path string) *Environment {
+	m := p.mapping(n, path, []string{"image"}, nil)
+	if m == nil {
+		return &Environment{}
+	}
+	env := &Environment{}
+	if v := m["image"]; v != nil {
+		env.Image, _ = p.str(v, path+".image")
+	} else {
+		p.ps.report(path+".image", "required")
+	}
+	return env
 }
 
 func (p *parser) defaults(n *yaml.Node, path string) Defaults {

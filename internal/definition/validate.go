@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zinc-edu/orchestrator/internal/grading"
 )
 
 // Problem is one reason a definition is invalid. Path locates the offending
@@ -127,7 +129,7 @@ func pathTokens(p string) []string {
 func compareTokens(a, b string, top bool) int {
 	if top {
 		// Unknown top-level fields sort last, alphabetically.
-		order := []string{"", "version", "name", "defaults", "files", "stages", "rubric"}
+		order := []string{"", "version", "name", "environment", "defaults", "files", "stages", "rubric"}
 		ia, ib := slices.Index(order, a), slices.Index(order, b)
 		if ia < 0 {
 			ia = len(order)
@@ -227,6 +229,7 @@ func (d *Definition) check(ps *problems) {
 	}
 	checkTimeout(ps, "defaults.timeout", d.Defaults.Timeout)
 	checkLimits(ps, "defaults", d.Defaults.Limits, Limits{})
+	checkEnvironment(ps, d.Environment)
 	if !d.checkBounds(ps) {
 		// Checking an oversized definition is the work the bounds avoid.
 		return
@@ -235,6 +238,35 @@ func (d *Definition) check(ps *problems) {
 	d.checkStages(ps)
 	d.checkCycles(ps)
 	d.checkRubric(ps)
+}
+
+// checkEnvironment checks the image name and, once the config has been
+// stored, the digest it was resolved to.
+func checkEnvironment(ps *problems, e *Environment) {
+	if e == nil {
+		return
+	}
+	if !grading.ValidEnvironmentName(e.Image) {
+		ps.add("environment.image", "invalid environment name %q (1 to %d characters from a-z, 0-9, '.', '_', '-', starting with a letter or digit)",
+			e.Image, grading.MaxEnvironmentName)
+	}
+	if e.Digest != "" && !validDigest(e.Digest) {
+		ps.add("environment.digest", "invalid digest %q (want sha256:<64 hex digits>)", e.Digest)
+	}
+}
+
+// validDigest reports whether s is "sha256:" and 64 lowercase hex digits.
+func validDigest(s string) bool {
+	hex, ok := strings.CutPrefix(s, "sha256:")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, r := range hex {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkBounds checks the counts parsing bounds once more on the model, where

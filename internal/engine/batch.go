@@ -102,6 +102,7 @@ func (r *run) runBatchChecker(ctx context.Context, s *definition.Stage, stdin []
 		Env:     env,
 		Timeout: timeout,
 		Limits:  sandboxLimits(s.Limits),
+		RootFS:  r.in.RootFS,
 	})
 	switch {
 	case err != nil:

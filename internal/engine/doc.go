@@ -13,6 +13,11 @@
 // no output, when a dependency did not succeed. How errors count is
 // definition.Score's business.
 //
+// Environment. When the definition names an environment, the caller passes
+// its sealed file system as Input.RootFS: every command, checkers included,
+// runs with that image as its root instead of the worker's toolchain, and
+// programs are looked up in the image.
+//
 // Isolation. Every command runs in a sandbox container with a scrubbed
 // environment (PATH, HOME=scratch directory, LANG=C.UTF-8 and the
 // definition's variables) in the scratch directory. Assignment files that

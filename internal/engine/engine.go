@@ -44,6 +44,11 @@ type Input struct {
 	// PrivateDir is where hidden files and checker inputs are prepared, out
 	// of the student's reach; empty means the system temporary directory.
 	PrivateDir string
+	// RootFS, when set, is the sealed file system of the definition's
+	// environment (sandbox.SealRootFS): every command, checkers included,
+	// runs with it as its root, and programs are looked up in it instead of
+	// on the worker.
+	RootFS string
 	// Progress, when set, is told how many steps are done out of how many,
 	// after each step; calls never overlap.
 	Progress func(done, total int)

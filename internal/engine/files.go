@@ -9,6 +9,8 @@ import (
 	"path"
 	"path/filepath"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
+
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/sandbox"
 )
@@ -299,22 +301,47 @@ func (r *run) programExists(prog, dir string) bool {
 	if !filepath.IsAbs(prog) {
 		prog = filepath.Join(dir, prog)
 	}
-	fi, err := os.Stat(prog)
+	fi, err := r.statInRoot(prog)
 	return err == nil && fi.Mode().IsRegular()
 }
 
 // lookPath reports whether an executable named prog is in one of the
-// directories of pathList. exec.LookPath cannot be used: it searches the
-// worker's PATH, not the command's.
-func lookPath(prog, pathList string) bool {
+// directories of pathList, in the command's root. exec.LookPath cannot be
+// used: it searches the worker's PATH, not the command's.
+func (r *run) lookPath(prog, pathList string) bool {
 	for _, d := range filepath.SplitList(pathList) {
 		if d == "" || !filepath.IsAbs(d) {
 			continue
 		}
-		fi, err := os.Stat(filepath.Join(d, prog))
+		fi, err := r.statInRoot(filepath.Join(d, prog))
 		if err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// statInRoot stats an absolute path as a command sees it: on the worker,
+// or in the environment's root, where symbolic links resolve within the
+// image (its absolute links point into the image, not the worker).
+func (r *run) statInRoot(path string) (fs.FileInfo, error) {
+	if r.in.RootFS == "" {
+		return os.Stat(path)
+	}
+	p, err := securejoin.SecureJoin(r.in.RootFS, path)
+	if err != nil {
+		return nil, err
+	}
+	return os.Stat(p)
+}
+
+// where names the place programs come from, for messages.
+func (r *run) where() string {
+	switch {
+	case r.in.RootFS != "" && r.def.Environment != nil:
+		return "in the environment " + r.def.Environment.Image
+	case r.in.RootFS != "":
+		return "in the environment"
+	}
+	return "on this worker"
 }

@@ -54,8 +54,8 @@ func (r *run) stage(ctx context.Context, s *definition.Stage) ([]result, error) 
 		return results
 	}
 	for _, prog := range s.Requires {
-		if !lookPath(prog, envPath(stepEnv("", s.Env))) {
-			return fail(grading.StepError, "%s is not installed on this worker", prog), nil
+		if !r.lookPath(prog, envPath(stepEnv("", s.Env))) {
+			return fail(grading.StepError, "%s is not installed %s", prog, r.where()), nil
 		}
 	}
 	st, err := r.prepare(ctx, s)
@@ -145,6 +145,7 @@ func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Sc
 		Env:       env,
 		Timeout:   sc.Timeout,
 		Limits:    sandboxLimits(s.Limits),
+		RootFS:    r.in.RootFS,
 	})
 	if errors.Is(err, sandbox.ErrCommit) {
 		res.step.State, res.step.Message = grading.StepFailed, fmt.Sprintf("keep the files the command wrote: %v", err)
@@ -239,10 +240,10 @@ func (r *run) expectedOf(sc definition.Scenario) ([]byte, error) {
 // looked up in PATH is the worker's, so its absence is an error.
 func (r *run) missingProgram(prog, dir, path string) (string, grading.StepState) {
 	if !strings.Contains(prog, "/") {
-		if lookPath(prog, path) {
+		if r.lookPath(prog, path) {
 			return "", ""
 		}
-		return fmt.Sprintf("program %q is not installed on this worker", prog), grading.StepError
+		return fmt.Sprintf("program %q is not installed %s", prog, r.where()), grading.StepError
 	}
 	if !r.programExists(prog, dir) {
 		return fmt.Sprintf("program %q not found", prog), grading.StepFailed
@@ -306,6 +307,7 @@ func (r *run) check(ctx context.Context, s *definition.Stage, sc definition.Scen
 		Env:     env,
 		Timeout: s.Checker.Timeout,
 		Limits:  sandboxLimits(s.Limits),
+		RootFS:  r.in.RootFS,
 	})
 	switch {
 	case err != nil:

@@ -31,6 +31,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/deliveries"
 	"github.com/zinc-edu/orchestrator/internal/devstack"
 	"github.com/zinc-edu/orchestrator/internal/engine"
+	"github.com/zinc-edu/orchestrator/internal/environment"
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/objectstore"
@@ -172,6 +173,10 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	for i, q := range workflows.PipelineQueues {
 		pipelineQueues[i] = temporal.QueueConfig{Suffix: q, MaxConcurrentActivities: o.PipelineConcurrency}
 	}
+	// Environments unpack under the stack's directory, as a worker's do
+	// under its scratch area.
+	envs := environment.NewCache(filepath.Join(o.Dir, "environments"), st.Bucket, environment.Limits{}, log)
+	grader := pipeline.NewGrader(st.Store, st.Bucket, o.Engine, st.Encoder, log).WithEnvironments(envs)
 	roles := []role{
 		{
 			queues: []temporal.QueueConfig{{Suffix: workflows.CoreTaskQueue}},
@@ -184,7 +189,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		},
 		{
 			queues: pipelineQueues,
-			acts:   []temporal.Activity{pipeline.NewActivities(pipeline.NewGrader(st.Store, st.Bucket, o.Engine, st.Encoder, log), log)},
+			acts:   []temporal.Activity{pipeline.NewActivities(grader, log)},
 		},
 	}
 	for _, r := range roles {

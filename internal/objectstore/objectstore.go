@@ -11,6 +11,7 @@
 //	grading/<delivery>/<run>/result.json                     one grading run's result
 //	grading/<delivery>/<run>/<stage>/<scenario|_>/<stream>.txt  full output of one step
 //	configs/<config>/assets/<name>                           files uploaded with a grading config
+//	environments/<algorithm>/<hex>/image.tar                 an environment's OCI image layout, by digest
 package objectstore
 
 import (
@@ -111,6 +112,14 @@ func ConfigAssetKey(configID, name string) string {
 		parts[i] = segment(p)
 	}
 	return join("configs", segment(configID), "assets", join(parts...))
+}
+
+// EnvironmentKey is where the image layout of an environment is stored,
+// by the digest of its bytes ("sha256:<hex>"): environments of the same
+// content share one object.
+func EnvironmentKey(digest string) string {
+	alg, hex, _ := strings.Cut(digest, ":")
+	return join("environments", segment(alg), segment(hex), "image.tar")
 }
 
 // segment makes s exactly one key segment: a "/" inside it cannot create

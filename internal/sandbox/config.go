@@ -20,7 +20,8 @@ const (
 
 // ErrInvalidSpec reports a Spec the runner refuses before starting anything:
 // an empty argv, a relative or missing directory, a malformed environment
-// entry or a negative limit.
+// entry, a negative limit, or a root file system that is relative or not
+// sealed.
 var ErrInvalidSpec = errors.New("invalid spec")
 
 // ErrNoRuntime reports that no usable OCI runtime was found and
@@ -176,6 +177,9 @@ func checkSpec(spec Spec) error {
 	}
 	if spec.Timeout < 0 {
 		return fmt.Errorf("%w: negative timeout", ErrInvalidSpec)
+	}
+	if spec.RootFS != "" && !filepath.IsAbs(spec.RootFS) {
+		return fmt.Errorf("%w: root file system %q is not absolute", ErrInvalidSpec, spec.RootFS)
 	}
 	for _, m := range spec.Mounts {
 		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {

@@ -71,7 +71,7 @@ func (r *Runner) runContainer(ctx context.Context, j job, release func() error) 
 	c := container{
 		id: id, cgroupPath: "/" + cgroupParent + "/" + r.id + "/" + id,
 		argv: j.spec.Argv, env: j.spec.Env, dir: j.dir, scratch: j.scratch,
-		layer: l.dir, mounts: j.spec.Mounts, lim: j.lim,
+		layer: l.dir, mounts: j.spec.Mounts, lim: j.lim, rootfs: j.spec.RootFS,
 	}
 	if err := writeJSON(filepath.Join(bundle, "config.json"), r.ociSpec(c)); err != nil {
 		return Result{}, err

@@ -49,6 +49,9 @@ type container struct {
 	layer  string
 	mounts []Mount
 	lim    Limits
+	// rootfs is the image root (Spec.RootFS); empty for the toolchain
+	// skeleton.
+	rootfs string
 }
 
 // defaultSeccomp converts moby's maintained default profile for a process
@@ -82,7 +85,7 @@ func (r *Runner) ociSpec(c container) *specs.Spec {
 		// The oldest version every supported runtime accepts (crun 1.8 refuses 1.3).
 		Version:  "1.0.2",
 		Hostname: "sandbox",
-		Root:     &specs.Root{Path: r.root.dir, Readonly: true},
+		Root:     &specs.Root{Path: r.rootPath(c), Readonly: true},
 		Process: &specs.Process{
 			User:            specs.User{UID: sandboxUID, GID: sandboxUID},
 			Args:            append([]string{"/bin/sh", "-c", initScript, "sh"}, c.argv...),
@@ -124,7 +127,7 @@ func (r *Runner) ociSpec(c container) *specs.Spec {
 }
 
 // ociMounts lists the container's mounts: kernel file systems, the
-// read-only toolchain, a private /tmp, the scratch tree as an overlay, and
+// read-only toolchain (or an image's /etc files), a private /tmp, the scratch tree as an overlay, and
 // the spec's extra mounts.
 func (r *Runner) ociMounts(c container) []specs.Mount {
 	tmpfs := func(dst, opts string) specs.Mount {
@@ -139,9 +142,7 @@ func (r *Runner) ociMounts(c container) []specs.Mount {
 			Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 	}
-	for _, d := range r.root.binds {
-		ms = append(ms, specs.Mount{Destination: d, Type: "bind", Source: d, Options: []string{"rbind", "ro", "nosuid", "nodev"}})
-	}
+	ms = append(ms, r.rootMounts(c)...)
 	// /tmp and /dev/shm live in the command's layer, inside its disk limit.
 	ms = append(ms,
 		specs.Mount{Destination: "/tmp", Type: "bind", Source: filepath.Join(c.layer, "tmp"),

@@ -226,7 +226,7 @@ func (r *Runner) run(ctx context.Context, spec Spec) (Result, error) {
 		_ = release()
 		return Result{}, err
 	}
-	if err := r.root.mountPoint(topDir(j.scratch)); err != nil {
+	if err := r.mountPoint(j); err != nil {
 		_ = release()
 		return Result{}, err
 	}

@@ -51,6 +51,13 @@ type Spec struct {
 	// is killed.
 	Timeout time.Duration
 	Limits  Limits
+	// RootFS is the absolute path of an image file system prepared by
+	// SealRootFS, shown read-only as the container's root instead of the
+	// worker's toolchain; empty means the toolchain. The rest of the
+	// container is the same: namespaces, limits, seccomp, /proc, /dev, a
+	// private /tmp and the scratch tree, and the runner's hosts, hostname
+	// and resolv.conf over the image's.
+	RootFS string
 }
 
 // Mount shows a host path inside the command's container, read-only.

@@ -20,6 +20,9 @@ func (r *Runner) runLocal(ctx context.Context, j job) (Result, error) {
 	if j.spec.Ephemeral || len(j.spec.Mounts) > 0 {
 		return Result{}, fmt.Errorf("%w: ephemeral runs and mounts need containers", ErrInvalidSpec)
 	}
+	if j.spec.RootFS != "" {
+		return Result{}, fmt.Errorf("%w: an environment image (root file system %s) needs containers, not ZINC_SANDBOX=unsafe-local", ErrInvalidSpec, j.spec.RootFS)
+	}
 	p, err := newPipes()
 	if err != nil {
 		return Result{}, err

@@ -1,0 +1,119 @@
+package environment_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/memblob"
+
+	"github.com/zinc-edu/orchestrator/internal/environment"
+	"github.com/zinc-edu/orchestrator/internal/environment/envtest"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/objectstore"
+	"github.com/zinc-edu/orchestrator/internal/store"
+	"github.com/zinc-edu/orchestrator/internal/store/storetest"
+)
+
+// The production store implements what Save needs.
+var _ environment.Rows = (*store.Store)(nil)
+
+func newBucket(t *testing.T) *blob.Bucket {
+	t.Helper()
+	b := memblob.OpenBucket(nil)
+	t.Cleanup(func() { assert.NoError(t, b.Close()) })
+	return b
+}
+
+func keys(t *testing.T, b *blob.Bucket) []string {
+	t.Helper()
+	var out []string
+	it := b.List(nil)
+	for {
+		obj, err := it.Next(context.Background())
+		if err != nil {
+			return out
+		}
+		out = append(out, obj.Key)
+	}
+}
+
+func TestSaveStoresTheImageOnceAndItsRow(t *testing.T) {
+	bucket, s := newBucket(t), storetest.Open(t)
+	l := envtest.NewLayout(t, shellLayer(t))
+	b := l.Tar(t)
+
+	env, created, err := environment.Save(t.Context(), bucket, s, "tiny", "admin", writeTar(t, b), environment.Limits{})
+
+	require.NoError(t, err)
+	assert.True(t, created)
+	assert.Equal(t, "tiny", env.Name)
+	assert.Equal(t, envtest.Digest(b), env.Digest)
+	assert.Equal(t, l.ManifestDigest, env.ManifestDigest)
+	assert.Equal(t, int64(len(b)), env.Size)
+	assert.Equal(t, "admin", env.CreatedBy)
+	stored, err := bucket.ReadAll(t.Context(), env.ObjectKey)
+	require.NoError(t, err)
+	assert.Equal(t, b, stored)
+	assert.Equal(t, objectstore.EnvironmentKey(env.Digest), env.ObjectKey)
+
+	row, err := s.Environment(t.Context(), "tiny")
+	require.NoError(t, err)
+	assert.Equal(t, env, row)
+}
+
+// Uploading the same bytes under the same name again changes nothing and
+// says so; other bytes under a taken name are a conflict.
+func TestSaveIsIdempotentAndRefusesOtherContent(t *testing.T) {
+	bucket, s := newBucket(t), storetest.Open(t)
+	b := envtest.NewLayout(t, shellLayer(t)).Tar(t)
+	first, _, err := environment.Save(t.Context(), bucket, s, "tiny", "admin", writeTar(t, b), environment.Limits{})
+	require.NoError(t, err)
+
+	again, created, err := environment.Save(t.Context(), bucket, s, "tiny", "someone else", writeTar(t, b), environment.Limits{})
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, first, again)
+
+	other := envtest.NewLayout(t, shellLayer(t, envtest.File{Name: "extra", Data: []byte("x")})).Tar(t)
+	_, _, err = environment.Save(t.Context(), bucket, s, "tiny", "admin", writeTar(t, other), environment.Limits{})
+	require.ErrorIs(t, err, grading.ErrConflict)
+	var conflict *environment.ConflictError
+	require.ErrorAs(t, err, &conflict)
+	assert.Equal(t, first, conflict.Existing)
+	assert.Equal(t, []string{first.ObjectKey}, keys(t, bucket), "the refused image is not stored")
+}
+
+// Two names with the same content share one object.
+func TestSaveSharesTheObjectOfEqualImages(t *testing.T) {
+	bucket, s := newBucket(t), storetest.Open(t)
+	b := envtest.NewLayout(t, shellLayer(t)).Tar(t)
+
+	a, _, err := environment.Save(t.Context(), bucket, s, "a", "admin", writeTar(t, b), environment.Limits{})
+	require.NoError(t, err)
+	c, created, err := environment.Save(t.Context(), bucket, s, "c", "admin", writeTar(t, b), environment.Limits{})
+	require.NoError(t, err)
+
+	assert.True(t, created)
+	assert.Equal(t, a.ObjectKey, c.ObjectKey)
+	assert.Len(t, keys(t, bucket), 1)
+}
+
+func TestSaveStoresNothingForABadImageOrName(t *testing.T) {
+	bucket, s := newBucket(t), storetest.Open(t)
+	good := envtest.NewLayout(t, shellLayer(t)).Tar(t)
+	noShell := envtest.NewLayout(t, envtest.Layer(t, envtest.File{Name: "etc/"})).Tar(t)
+
+	_, _, err := environment.Save(t.Context(), bucket, s, "tiny", "admin", writeTar(t, noShell), environment.Limits{})
+	require.ErrorIs(t, err, environment.ErrInvalid)
+	_, _, err = environment.Save(t.Context(), bucket, s, "Not/A/Name", "admin", writeTar(t, good), environment.Limits{})
+	require.ErrorIs(t, err, environment.ErrInvalid)
+	assert.ErrorContains(t, err, `name: invalid environment name "Not/A/Name"`)
+
+	assert.Empty(t, keys(t, bucket))
+	items, _, err := s.Environments(t.Context(), "", 10)
+	require.NoError(t, err)
+	assert.Empty(t, items)
+}
