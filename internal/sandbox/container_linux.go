@@ -50,9 +50,9 @@ type exit struct {
 // container and dropping its layer happen after the result is returned:
 // nothing of them can change it, and they cost as much as starting one;
 // release runs last.
-func (r *Runner) runContainer(ctx context.Context, j job, release func() error) (Result, error) {
+func (r *Runner) runContainer(ctx context.Context, j job, release func()) (Result, error) {
 	id := r.id + "-" + strconv.FormatUint(r.seq.Add(1), 10)
-	done := cleanups{release}
+	done := cleanups{func() error { release(); return nil }}
 	defer r.retire(id, &done)
 	bundle := filepath.Join(r.stateDir, "bundles", id)
 	if err := os.MkdirAll(bundle, 0o700); err != nil {

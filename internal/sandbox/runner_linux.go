@@ -217,21 +217,21 @@ func (r *Runner) run(ctx context.Context, spec Spec) (Result, error) {
 	if err := r.slots.Acquire(ctx, weight); err != nil {
 		return Result{}, fmt.Errorf("wait for a free slot: %w", err)
 	}
-	release := func() error { r.slots.Release(weight); return nil }
+	release := func() { r.slots.Release(weight) }
 	if r.unsafe {
 		defer release()
 		return r.runLocal(ctx, j)
 	}
 	if err := validScratch(j.scratch); err != nil {
-		_ = release()
+		release()
 		return Result{}, err
 	}
 	if err := r.mountPoint(j); err != nil {
-		_ = release()
+		release()
 		return Result{}, err
 	}
 	if err := chownTree(j.scratch, sandboxUID, sandboxUID); err != nil {
-		_ = release()
+		release()
 		return Result{}, err
 	}
 	// The slots stay taken until the container is deleted: its clean-up
