@@ -118,6 +118,12 @@ func TestPauseResumeAndResize(t *testing.T) {
 	v, err := st.Batches.Get(ctx, b.ID)
 	require.NoError(t, err)
 	require.Equal(t, done, v.Progress.Done, "a paused batch made progress")
+	// A paused workflow writes no progress row until it resumes: a change
+	// made now is seen at once all the same.
+	require.NoError(t, st.Batches.SetConcurrency(ctx, b.ID, 2))
+	v, err = st.Batches.Get(ctx, b.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, v.Progress.Concurrency, "the new window, not the paused row's")
 
 	require.NoError(t, st.Batches.Resume(ctx, b.ID))
 	res, err := st.Wait(ctx, b)

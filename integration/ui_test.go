@@ -75,7 +75,12 @@ func apiServer(t *testing.T, st *harness.Stack, prefix string) *httptest.Server 
 	h, err := st.API(t.Context(), api.Config{TemporalUIURL: "http://127.0.0.1:8233"}, browserToken)
 	require.NoError(t, err)
 	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
+	t.Cleanup(func() {
+		// A page still open holds its event stream, and Close waits for
+		// every request: end the connections first.
+		ts.CloseClientConnections()
+		ts.Close()
+	})
 	return ts
 }
 

@@ -331,7 +331,26 @@ func (s *Service) update(ctx context.Context, id, verb, name string, args ...any
 		}
 		return unavailable(fmt.Errorf("%s batch %s: %w", verb, id, err))
 	}
+	s.refreshProgress(ctx, b)
 	return nil
+}
+
+// refreshProgress stores the batch's progress as its workflow reports it
+// right after an update. A paused workflow writes no row until it
+// resumes, so without this readers would see the old concurrency or
+// pause state until the row went stale. Best effort, as every row.
+func (s *Service) refreshProgress(ctx context.Context, b grading.Batch) {
+	p, err := s.query(ctx, b.WorkflowID)
+	if err != nil || p.Partition != "" {
+		return
+	}
+	doc, err := json.Marshal(p)
+	if err == nil {
+		err = s.store.SetBatchProgress(ctx, b.ID, doc)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "progress after update not recorded", "batch_id", b.ID, "err", err)
+	}
 }
 
 // running returns the batch when it is still running, or a conflict.
