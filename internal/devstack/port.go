@@ -2,14 +2,28 @@ package devstack
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 )
 
 // FreePort returns a TCP port on ip that nothing listens on right now.
 // Another process may take it before the caller binds it; callers that can
-// listen on port 0 themselves should prefer that.
+// listen on port 0 themselves should prefer that. The port is picked below
+// the kernel's ephemeral range where it can be: there only an explicit bind
+// takes it, never the automatic port of an outgoing connection, which on a
+// busy machine can take a port the kernel handed out a moment earlier.
 func FreePort(ip string) (int, error) {
+	if low := ephemeralLow(); low > quietPortsFrom+1 {
+		for range 32 {
+			port := quietPortsFrom + rand.IntN(low-quietPortsFrom)
+			if portFree(ip, port) {
+				return port, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		return 0, fmt.Errorf("find free port on %s: %w", ip, err)
@@ -19,6 +33,25 @@ func FreePort(ip string) (int, error) {
 		return 0, fmt.Errorf("release probe listener: %w", err)
 	}
 	return port, nil
+}
+
+// quietPortsFrom is where FreePort's own range starts: above the ports
+// services are usually configured on.
+const quietPortsFrom = 20000
+
+// ephemeralLow reads the first port of the kernel's ephemeral range; 0 when
+// it cannot be read (not Linux).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return 0
+	}
+	low, _ := strconv.Atoi(fields[0])
+	return low
 }
 
 // PreferPort returns port when it is free on ip, and otherwise (or when port is

@@ -2,7 +2,9 @@ package devstack_test
 
 import (
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -48,4 +50,20 @@ func TestPreferPortZeroPicksFreePort(t *testing.T) {
 	got, err := devstack.PreferPort("127.0.0.1", 0)
 	require.NoError(t, err)
 	assert.Positive(t, got)
+}
+
+// Outgoing connections take their ports from the ephemeral range: a port
+// picked below it cannot be taken by one between pick and bind.
+func TestFreePortAvoidsTheEphemeralRange(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		t.Skip("no ephemeral range to avoid on this system")
+	}
+	low, err := strconv.Atoi(strings.Fields(string(b))[0])
+	require.NoError(t, err)
+	for range 20 {
+		port, err := devstack.FreePort("127.0.0.1")
+		require.NoError(t, err)
+		assert.Less(t, port, low)
+	}
 }
