@@ -399,7 +399,7 @@ func writeJSON(path string, v any) error {
 func mountTargets(scratch string, mounts []Mount) map[string]bool {
 	out := map[string]bool{}
 	for _, m := range mounts {
-		if rel, err := filepath.Rel(scratch, m.Target); err == nil && !strings.HasPrefix(rel, "..") {
+		if rel, ok := within(scratch, m.Target); ok {
 			out[rel] = true
 		}
 	}

@@ -19,3 +19,18 @@ func TestCommitErrorBlamesTheHostForItsOwnFaults(t *testing.T) {
 	assert.ErrorIs(t, commitError(&fs.PathError{Op: "open", Path: "x", Err: unix.ENAMETOOLONG}), ErrCommit)
 	assert.NoError(t, commitError(nil))
 }
+
+func TestWithin(t *testing.T) {
+	for _, tt := range []struct {
+		path string
+		rel  string
+		ok   bool
+	}{
+		{"/s", ".", true}, {"/s/a/b", "a/b", true}, {"/s/..hidden", "..hidden", true},
+		{"/s/../s/x", "x", true}, {"/", "", false}, {"/t", "", false}, {"/s/../t", "", false},
+	} {
+		rel, ok := within("/s", tt.path)
+		assert.Equal(t, tt.ok, ok, tt.path)
+		assert.Equal(t, tt.rel, rel, tt.path)
+	}
+}

@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -257,16 +257,16 @@ func (r *Runner) resolve(spec Spec) (job, error) {
 		if scratch, err = realDir(spec.Scratch); err != nil {
 			return job{}, err
 		}
-		if rel, err := filepath.Rel(scratch, dir); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		if _, ok := within(scratch, dir); !ok {
 			return job{}, fmt.Errorf("%w: working directory %q is outside the scratch directory", ErrInvalidSpec, spec.Dir)
 		}
 	}
 	// The container sees the scratch tree at its real path: mount targets
 	// given through a symbolic link to it must follow.
-	given := filepath.Clean(firstNonEmpty(spec.Scratch, spec.Dir))
+	given := cmp.Or(spec.Scratch, spec.Dir)
 	mounts := make([]Mount, len(spec.Mounts))
 	for i, m := range spec.Mounts {
-		if rel, err := filepath.Rel(given, filepath.Clean(m.Target)); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		if rel, ok := within(given, m.Target); ok {
 			m.Target = filepath.Join(scratch, rel)
 		}
 		mounts[i] = m
@@ -276,13 +276,4 @@ func (r *Runner) resolve(spec Spec) (job, error) {
 		spec: spec, lim: lim, dir: dir, scratch: scratch,
 		timeout: firstPositive(spec.Timeout, r.cfg.DefaultTimeout, defaultTimeout),
 	}, nil
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

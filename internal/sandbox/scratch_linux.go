@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // realDir checks that dir is an existing absolute directory and resolves
@@ -42,4 +43,14 @@ func chownTree(dir string, uid, gid int) error {
 		return fmt.Errorf("hand scratch directory to sandbox user: %w", err)
 	}
 	return nil
+}
+
+// within returns path relative to base when path is base or below it
+// (filepath.Rel cleans both); "..foo" is a name inside base, ".." is not.
+func within(base, path string) (string, bool) {
+	rel, err := filepath.Rel(base, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	return rel, true
 }
