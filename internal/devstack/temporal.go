@@ -3,8 +3,6 @@ package devstack
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,6 +22,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
@@ -102,21 +101,21 @@ type TemporalTLS struct {
 	ServerName string
 }
 
-// clientConfig is the TLS configuration of the start-up probe.
-func (t *TemporalTLS) clientConfig() (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+// clientOptions are the SDK options of the start-up probe: the same
+// envconfig profile a worker builds from TEMPORAL_TLS_*.
+func (t *TemporalTLS) clientOptions(address, namespace string) (client.Options, error) {
+	profile := envconfig.ClientConfigProfile{Address: address, Namespace: namespace}
+	if t != nil {
+		profile.TLS = &envconfig.ClientConfigTLS{
+			ClientCertPath: t.CertFile, ClientKeyPath: t.KeyFile,
+			ServerCACertPath: t.CAFile, ServerName: t.ServerName,
+		}
+	}
+	opts, err := profile.ToClientOptions(envconfig.ToClientOptionsRequest{})
 	if err != nil {
-		return nil, fmt.Errorf("load temporal tls certificate: %w", err)
+		return client.Options{}, fmt.Errorf("temporal probe options: %w", err)
 	}
-	ca, err := os.ReadFile(t.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("read temporal tls ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		return nil, fmt.Errorf("temporal tls ca %s holds no PEM certificate", t.CAFile)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: t.ServerName, MinVersion: tls.VersionTLS12}, nil
+	return opts, nil
 }
 
 // Temporal is a running embedded Temporal server and, optionally, its Web UI.
@@ -424,22 +423,14 @@ func (t *Temporal) ready(ctx context.Context, o TemporalOptions, uiPort int) err
 
 // connect dials the frontend and waits until it reports healthy.
 func (t *Temporal) connect(ctx context.Context, namespace string, tlsOpts *TemporalTLS) error {
-	var conn client.ConnectionOptions
-	if tlsOpts != nil {
-		cfg, err := tlsOpts.clientConfig()
-		if err != nil {
-			return err
-		}
-		conn.TLS = cfg
+	opts, err := tlsOpts.clientOptions(t.address, namespace)
+	if err != nil {
+		return err
 	}
-	err := poll(ctx, func(ctx context.Context) error {
-		c, err := client.DialContext(ctx, client.Options{
-			HostPort:          t.address,
-			Namespace:         namespace,
-			ConnectionOptions: conn,
-			// The SDK client only probes; its retries and warnings are noise here.
-			Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
-		})
+	// The SDK client only probes; its retries and warnings are noise here.
+	opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	err = poll(ctx, func(ctx context.Context) error {
+		c, err := client.DialContext(ctx, opts)
 		if err != nil {
 			return fmt.Errorf("dial temporal: %w", err)
 		}
