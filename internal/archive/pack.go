@@ -197,10 +197,7 @@ func (p *packer) add(f File) error {
 
 // addEntry records a plain file, its size checked against the limits.
 func (p *packer) addEntry(e entry) error {
-	size := int64(len(e.data))
-	if e.spooled {
-		size = e.size
-	}
+	_, size := p.content(e)
 	if err := p.tally.addFile(e.name, size); err != nil {
 		return err
 	}
