@@ -268,15 +268,11 @@ func (g *Grader) gradedInBatch(ctx context.Context, batchID, configID, deliveryI
 // run prepares a fresh scratch directory with the delivery's files, runs the
 // pipeline in it and removes it, whatever happens.
 func (g *Grader) run(ctx context.Context, configID string, def *definition.Definition, d grading.Delivery) (engine.Report, error) {
-	dir, err := os.MkdirTemp(g.scratch, "zinc-grade-")
+	dir, remove, err := g.tempDir(ctx, "zinc-grade-", "scratch directory")
 	if err != nil {
-		return engine.Report{}, fmt.Errorf("create scratch directory: %w", err)
+		return engine.Report{}, err
 	}
-	defer func() {
-		if rmErr := os.RemoveAll(dir); rmErr != nil {
-			g.log.WarnContext(ctx, "scratch directory left behind", "dir", dir, "err", rmErr)
-		}
-	}()
+	defer remove()
 	if err := g.fetchFiles(ctx, d, dir); err != nil {
 		return engine.Report{}, err
 	}
@@ -291,20 +287,30 @@ func (g *Grader) run(ctx context.Context, configID string, def *definition.Defin
 	// Hidden files and checker inputs stay in the worker's own scratch
 	// area (locked while it lives, swept after a crash), not in the
 	// system's temporary directory.
-	private, err := os.MkdirTemp(g.scratch, "zinc-private-")
+	private, removePrivate, err := g.tempDir(ctx, "zinc-private-", "private directory")
 	if err != nil {
-		return engine.Report{}, fmt.Errorf("create private directory: %w", err)
+		return engine.Report{}, err
 	}
-	defer func() {
-		if rmErr := os.RemoveAll(private); rmErr != nil {
-			g.log.WarnContext(ctx, "private directory left behind", "dir", private, "err", rmErr)
-		}
-	}()
+	defer removePrivate()
 	report, err := g.engine.Run(ctx, def, engine.Input{ScratchDir: dir, PrivateDir: private, Assets: assets, RootFS: rootFS})
 	if err != nil {
 		return engine.Report{}, fmt.Errorf("run pipeline %s on delivery %s: %w", def.Name, d.ID, err)
 	}
 	return report, nil
+}
+
+// tempDir creates a directory named after pattern in the worker's scratch
+// area; remove deletes it and logs, as what, one it leaves behind.
+func (g *Grader) tempDir(ctx context.Context, pattern, what string) (dir string, remove func(), err error) {
+	dir, err = os.MkdirTemp(g.scratch, pattern)
+	if err != nil {
+		return "", nil, fmt.Errorf("create %s: %w", what, err)
+	}
+	return dir, func() {
+		if err := os.RemoveAll(dir); err != nil {
+			g.log.WarnContext(ctx, what+" left behind", "dir", dir, "err", err)
+		}
+	}, nil
 }
 
 // rootFS prepares the environment the definition names, if any: "" is the

@@ -23,9 +23,11 @@ type batchCase struct {
 	ExitCode *int   `json:"exit_code"`
 }
 
-// batchVerdict is one line a batch checker writes on stdout.
+// batchVerdict is one line a batch checker writes on stdout. Scenario is
+// a pointer so that a present "" (the one run of a stage without
+// scenarios) is told apart from a missing key.
 type batchVerdict struct {
-	Scenario string   `json:"scenario"`
+	Scenario *string  `json:"scenario"`
 	Pass     *bool    `json:"pass"`
 	Score    *float64 `json:"score"`
 	Message  string   `json:"message"`
@@ -133,13 +135,13 @@ func parseVerdicts(stdout []byte) (map[string]batchVerdict, error) {
 		if err := json.Unmarshal(text, &v); err != nil {
 			return nil, fmt.Errorf("output line %d is not a JSON verdict: %v", line, err)
 		}
-		if v.Scenario == "" || v.Pass == nil {
+		if v.Scenario == nil || v.Pass == nil {
 			return nil, fmt.Errorf("output line %d lacks \"scenario\" or \"pass\"", line)
 		}
-		if _, dup := verdicts[v.Scenario]; dup {
-			return nil, fmt.Errorf("two verdicts for scenario %q", v.Scenario)
+		if _, dup := verdicts[*v.Scenario]; dup {
+			return nil, fmt.Errorf("two verdicts for scenario %q", *v.Scenario)
 		}
-		verdicts[v.Scenario] = v
+		verdicts[*v.Scenario] = v
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read output: %w", err)

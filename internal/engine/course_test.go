@@ -131,6 +131,28 @@ rubric:
 	assert.Equal(t, grading.StatusUngraded, rep.Status, "a checker fault is not the student's")
 }
 
+// TestRunBatchCheckerStageWithoutScenarios: the one run of a stage
+// without scenarios reaches the checker as scenario "", and the verdict
+// that names it so judges it.
+func TestRunBatchCheckerStageWithoutScenarios(t *testing.T) {
+	def := parse(t, `version: 2
+stages:
+  - name: judge
+    kind: checker
+    command: [echo, "1"]
+    expected: "1"
+    checker: {command: [python3, -c, "`+escapeYAML(batchChecker)+`"], protocol: batch}
+rubric:
+  components: [{name: judge, from: judge, max_score: 1}]
+`)
+	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+
+	assert.Equal(t, []string{"judge=success"}, statesOf(rep))
+	assert.Equal(t, "exit 0", step(t, rep, "judge", "").Message)
+	assert.Equal(t, grading.StatusGraded, rep.Status)
+	assert.Equal(t, 1.0, rep.Score)
+}
+
 func TestRunTimeoutFailsScenarioByDefault(t *testing.T) {
 	def := parse(t, `version: 2
 stages:
