@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zinc-edu/orchestrator/internal/ci"
 	"github.com/zinc-edu/orchestrator/internal/devstack"
 	"github.com/zinc-edu/orchestrator/internal/supervise"
 	"github.com/zinc-edu/orchestrator/internal/syncio"
@@ -39,7 +40,7 @@ func TestApphostClusterOnPostgres(t *testing.T) {
 	}
 	base := os.Getenv("DATABASE_URL")
 	if !strings.HasPrefix(base, "postgres") {
-		t.Skip("DATABASE_URL names no PostgreSQL server")
+		ci.SkipUnlessCI(t, "DATABASE_URL names no PostgreSQL server")
 	}
 	temporalDB := databaseURL(t, base, "temporal_"+strings.ToLower(rand.Text()[:10]))
 	t.Cleanup(func() {

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zinc-edu/orchestrator/internal/ci"
 	"github.com/zinc-edu/orchestrator/internal/devstack"
 	"github.com/zinc-edu/orchestrator/internal/store/storetest"
 )
@@ -145,7 +146,7 @@ func startStack(t *testing.T, wantPostgres bool) *stack {
 		u.Host = s.db.Addr()
 		dbURL, s.postgres = u.String(), true
 	} else if wantPostgres {
-		t.Skipf("%s is not set", storetest.EnvDatabaseURL)
+		ci.SkipUnlessCI(t, "%s is not set", storetest.EnvDatabaseURL)
 	}
 
 	port, err := devstack.FreePort("127.0.0.1")
