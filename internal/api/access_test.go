@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zinc-edu/orchestrator/internal/grading"
-	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
 // courseFixture is one course's data for the access tests.
@@ -167,10 +166,7 @@ func matrix() []endpoint {
 // course and in another one, against the real handler and store, and
 // checks that no credentials always means 401.
 func TestAccessMatrix(t *testing.T) {
-	key, err := temporal.NewCodecKey("matrix")
-	require.NoError(t, err)
-	codec, err := temporal.ParseCodecKeys(key)
-	require.NoError(t, err)
+	codec := testCodec(t, "matrix")
 	e := newEnv(t, func(p *Params) {
 		p.Config.RateLimit, p.Config.RateBurst = 1000, 1000
 		p.Codec = codec
