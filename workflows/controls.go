@@ -21,37 +21,11 @@ func (b *batch) registerHandlers(ctx workflow.Context) error {
 	}); err != nil {
 		return fmt.Errorf("set progress query: %w", err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, PauseUpdate,
-		func(ctx workflow.Context) error {
-			b.carry.Paused = true
-			b.forward(ctx, PauseUpdate, nil)
-			b.poke()
-			return nil
-		},
-		workflow.UpdateHandlerOptions{Validator: func() error {
-			if b.carry.Paused {
-				return errors.New("batch is already paused")
-			}
-			return nil
-		}},
-	); err != nil {
-		return fmt.Errorf("set pause update: %w", err)
+	if err := b.setPausedHandler(ctx, PauseUpdate, true, "batch is already paused"); err != nil {
+		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, ResumeUpdate,
-		func(ctx workflow.Context) error {
-			b.carry.Paused = false
-			b.forward(ctx, ResumeUpdate, nil)
-			b.poke()
-			return nil
-		},
-		workflow.UpdateHandlerOptions{Validator: func() error {
-			if !b.carry.Paused {
-				return errors.New("batch is not paused")
-			}
-			return nil
-		}},
-	); err != nil {
-		return fmt.Errorf("set resume update: %w", err)
+	if err := b.setPausedHandler(ctx, ResumeUpdate, false, "batch is not paused"); err != nil {
+		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, SetConcurrencyUpdate,
 		func(ctx workflow.Context, n int) (int, error) {
@@ -63,6 +37,30 @@ func (b *batch) registerHandlers(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: CheckConcurrency},
 	); err != nil {
 		return fmt.Errorf("set concurrency update: %w", err)
+	}
+	return nil
+}
+
+// setPausedHandler registers the update name (pause or resume), which sets
+// the batch's paused state to paused and is refused, with refusal, when the
+// batch is in that state already.
+func (b *batch) setPausedHandler(ctx workflow.Context, name string, paused bool, refusal string) error {
+	err := workflow.SetUpdateHandlerWithOptions(ctx, name,
+		func(ctx workflow.Context) error {
+			b.carry.Paused = paused
+			b.forward(ctx, name, nil)
+			b.poke()
+			return nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func() error {
+			if b.carry.Paused == paused {
+				return errors.New(refusal)
+			}
+			return nil
+		}},
+	)
+	if err != nil {
+		return fmt.Errorf("set %s update: %w", name, err)
 	}
 	return nil
 }

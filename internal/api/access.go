@@ -43,7 +43,7 @@ type rule struct {
 // route. It is DEFAULT-DENY: a route without a line here answers 403 to
 // everyone, so every new route needs one line below (and a row in the
 // README's endpoint table). Body-scoped routes (the course is in the body)
-// check the course in their handler; see requireCourseRole.
+// check the course in their handler; see requireCourseRole and requireRoleOf.
 var rules = map[string]rule{
 	"GET /livez":  {public: true},
 	"GET /readyz": {public: true},

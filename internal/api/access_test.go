@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zinc-edu/orchestrator/internal/grading"
-	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
 // courseFixture is one course's data for the access tests.
@@ -167,10 +166,7 @@ func matrix() []endpoint {
 // course and in another one, against the real handler and store, and
 // checks that no credentials always means 401.
 func TestAccessMatrix(t *testing.T) {
-	key, err := temporal.NewCodecKey("matrix")
-	require.NoError(t, err)
-	codec, err := temporal.ParseCodecKeys(key)
-	require.NoError(t, err)
+	codec := testCodec(t, "matrix")
 	e := newEnv(t, func(p *Params) {
 		p.Config.RateLimit, p.Config.RateBurst = 1000, 1000
 		p.Codec = codec
@@ -405,4 +401,33 @@ func TestListsShowTheCallersCourses(t *testing.T) {
 
 	admin := e.as(e.apiKey(grading.RoleAdmin, ""))
 	assert.ElementsMatch(t, []string{mine.collection.ID, theirs.collection.ID}, ids(admin.do(http.MethodGet, "/v1/collections", nil, "")))
+}
+
+// TestOtherCourseCollectionIsUnknown: a collection named in a body or a
+// query, of a course the caller does not belong to, answers exactly as a
+// collection that does not exist, and never names its course.
+func TestOtherCourseCollectionIsUnknown(t *testing.T) {
+	e := newEnv(t)
+	mine, theirs := e.courseFixture("mine"), e.courseFixture("theirs")
+	inst := e.as(e.apiKey(grading.RoleInstructor, "", mine.course.ID))
+	const missing = "01a22f59-0000-7000-8000-000000000000"
+	for _, tc := range []struct {
+		name string
+		do   func(collection string) response
+	}{
+		{"GET /v1/batches?collection_id=", func(c string) response {
+			return inst.do(http.MethodGet, "/v1/batches?collection_id="+c, nil, "")
+		}},
+		{"POST /v1/batches", func(c string) response {
+			body := fmt.Sprintf(`{"collection_id":%q,"config_id":%q}`, c, mine.config.ID)
+			return inst.do(http.MethodPost, "/v1/batches", strings.NewReader(body), "application/json")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			unknown := requireError(t, tc.do(missing), http.StatusNotFound, missing)
+			other := requireError(t, tc.do(theirs.collection.ID), http.StatusNotFound, theirs.collection.ID)
+			assert.NotContains(t, other.Error, theirs.course.ID)
+			assert.Equal(t, strings.ReplaceAll(unknown.Error, missing, theirs.collection.ID), other.Error)
+		})
+	}
 }

@@ -70,6 +70,21 @@ func requireCourseRole(ctx context.Context, course string, roles ...grading.Role
 	return nil
 }
 
+// requireRoleOf is requireCourseRole for a resource named in a body or a
+// query: it finds the course of the kind resource id, and a course the
+// caller does not belong to is not found as that resource, exactly like an
+// id that does not exist, so its course does not leak.
+func (s *Server) requireRoleOf(ctx context.Context, kind, id string, roles ...grading.Role) (course string, err error) {
+	course, err = s.store.CourseOf(ctx, kind, id)
+	if err != nil {
+		return "", err
+	}
+	if _, member := grantOf(ctx).principal.RoleIn(course); !member {
+		return "", fmt.Errorf("%s %s: %w", kind, id, grading.ErrNotFound)
+	}
+	return course, requireCourseRole(ctx, course, roles...)
+}
+
 // defaultCourse is the course a create request without one goes to: the
 // default course for an admin, the one course where the caller holds one of
 // roles otherwise.

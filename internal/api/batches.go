@@ -64,11 +64,8 @@ func (s *Server) startBatch(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	// The batch acts on the collection's course; a config of another
 	// course is as unknown as a config that does not exist.
-	course, err := s.store.CourseOf(ctx, ofCollection, req.CollectionID)
+	course, err := s.requireRoleOf(ctx, ofCollection, req.CollectionID, teachers...)
 	if err != nil {
-		return err
-	}
-	if err := requireCourseRole(ctx, course, teachers...); err != nil {
 		return err
 	}
 	if cfgCourse, err := s.store.CourseOf(ctx, ofConfig, req.ConfigID); err != nil {

@@ -16,11 +16,18 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
 
-func TestCodecEndpointDecodesForStaffOnly(t *testing.T) {
-	key, err := temporal.NewCodecKey("test")
+// testCodec is a payload codec with one new key named name.
+func testCodec(t *testing.T, name string) *temporal.Codec {
+	t.Helper()
+	key, err := temporal.NewCodecKey(name)
 	require.NoError(t, err)
 	codec, err := temporal.ParseCodecKeys(key)
 	require.NoError(t, err)
+	return codec
+}
+
+func TestCodecEndpointDecodesForStaffOnly(t *testing.T) {
+	codec := testCodec(t, "test")
 	e := newEnv(t, func(p *Params) {
 		p.Codec = codec
 		p.Config.CodecOrigins = []string{"http://127.0.0.1:8233"}
@@ -57,10 +64,7 @@ func TestCodecEndpointDecodesForStaffOnly(t *testing.T) {
 // TestCodecEndpointErrorsAreJSON: what the codec cannot read is refused
 // like every other bad request, with {"error","details"}.
 func TestCodecEndpointErrorsAreJSON(t *testing.T) {
-	key, err := temporal.NewCodecKey("test")
-	require.NoError(t, err)
-	codec, err := temporal.ParseCodecKeys(key)
-	require.NoError(t, err)
+	codec := testCodec(t, "test")
 	e := newEnv(t, func(p *Params) {
 		p.Codec = codec
 		p.Config.MaxJSONBytes = 1 << 10

@@ -74,11 +74,7 @@ func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	collection := r.URL.Query().Get("collection_id")
 	if collection != "" {
-		course, err := s.store.CourseOf(ctx, ofCollection, collection)
-		if err != nil {
-			return err
-		}
-		if err := requireCourseRole(ctx, course, staff...); err != nil {
+		if _, err := s.requireRoleOf(ctx, ofCollection, collection, staff...); err != nil {
 			return err
 		}
 	}

@@ -37,12 +37,18 @@ func (s *Service) startingProgress(ctx context.Context, id string, in workflows.
 	if concurrency == 0 {
 		concurrency = workflows.DefaultConcurrency
 	}
-	doc, err := json.Marshal(workflows.Progress{Concurrency: concurrency})
+	s.storeProgress(ctx, id, workflows.Progress{Concurrency: concurrency}, "starting progress not recorded")
+}
+
+// storeProgress writes p as the batch's progress row, best effort: a
+// failure is logged as what and reads fall back to Temporal.
+func (s *Service) storeProgress(ctx context.Context, id string, p workflows.Progress, what string) {
+	doc, err := json.Marshal(p)
 	if err == nil {
 		err = s.store.SetBatchProgress(ctx, id, doc)
 	}
 	if err != nil {
-		s.log.WarnContext(ctx, "starting progress not recorded", "batch_id", id, "err", err)
+		s.log.WarnContext(ctx, what, "batch_id", id, "err", err)
 	}
 }
 

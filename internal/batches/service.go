@@ -344,13 +344,7 @@ func (s *Service) refreshProgress(ctx context.Context, b grading.Batch) {
 	if err != nil || p.Partition != "" {
 		return
 	}
-	doc, err := json.Marshal(p)
-	if err == nil {
-		err = s.store.SetBatchProgress(ctx, b.ID, doc)
-	}
-	if err != nil {
-		s.log.WarnContext(ctx, "progress after update not recorded", "batch_id", b.ID, "err", err)
-	}
+	s.storeProgress(ctx, b.ID, p, "progress after update not recorded")
 }
 
 // running returns the batch when it is still running, or a conflict.

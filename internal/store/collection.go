@@ -173,20 +173,8 @@ func (s *Store) LatestDeliveries(ctx context.Context, collectionID, afterUser st
 	if limit <= 0 {
 		return nil, fmt.Errorf("list latest deliveries: limit %d is not positive", limit)
 	}
-	rows, err := s.db.QueryContext(ctx, latestDeliveries, collectionID, afterUser, limit)
+	out, err := s.deliveries(ctx, latestDeliveries, collectionID, afterUser, limit)
 	if err != nil {
-		return nil, fmt.Errorf("list latest deliveries: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	out := []grading.Delivery{}
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list latest deliveries: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list latest deliveries: %w", err)
 	}
 	// An empty page is either the end of a collection or no collection at
@@ -203,20 +191,9 @@ func (s *Store) LatestDeliveries(ctx context.Context, collectionID, afterUser st
 // all pages: the number of users with a delivery within the cut-off. An
 // unknown collection is a grading.ErrNotFound.
 func (s *Store) CountLatestDeliveries(ctx context.Context, collectionID string) (int, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx,
-		`SELECT COUNT(DISTINCT d.user_name)
-		 FROM delivery d
-		 JOIN collection c ON c.id = d.collection_id
-		 WHERE d.collection_id = $1
-		   AND (c.stop_at IS NULL OR d.submitted_at <= c.stop_at)`, collectionID).Scan(&n)
+	n, err := s.countDeliveries(ctx, "COUNT(DISTINCT d.user_name)", collectionID)
 	if err != nil {
 		return 0, fmt.Errorf("count latest deliveries: %w", err)
-	}
-	if n == 0 {
-		if err := s.requireCollection(ctx, collectionID); err != nil {
-			return 0, fmt.Errorf("count latest deliveries: %w", err)
-		}
 	}
 	return n, nil
 }
@@ -259,19 +236,30 @@ LIMIT $4`, collectionID, afterUser, afterID, limit)
 // CountAllDeliveries returns how many rows AllDeliveries yields over all
 // pages. An unknown collection is a grading.ErrNotFound.
 func (s *Store) CountAllDeliveries(ctx context.Context, collectionID string) (int, error) {
+	n, err := s.countDeliveries(ctx, "COUNT(*)", collectionID)
+	if err != nil {
+		return 0, fmt.Errorf("count all deliveries: %w", err)
+	}
+	return n, nil
+}
+
+// countDeliveries evaluates the aggregate count over the collection's
+// deliveries within its stop_at cut-off. Zero rows of an unknown
+// collection is a grading.ErrNotFound.
+func (s *Store) countDeliveries(ctx context.Context, count, collectionID string) (int, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx,
-		`SELECT COUNT(*)
+		`SELECT `+count+`
 		 FROM delivery d
 		 JOIN collection c ON c.id = d.collection_id
 		 WHERE d.collection_id = $1
 		   AND (c.stop_at IS NULL OR d.submitted_at <= c.stop_at)`, collectionID).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("count all deliveries: %w", err)
+		return 0, err
 	}
 	if n == 0 {
 		if err := s.requireCollection(ctx, collectionID); err != nil {
-			return 0, fmt.Errorf("count all deliveries: %w", err)
+			return 0, err
 		}
 	}
 	return n, nil
