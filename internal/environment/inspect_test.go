@@ -227,6 +227,20 @@ func TestInspectRefusesBadLayouts(t *testing.T) {
 			want: `unsupported layer mediaType "application/vnd.docker.image.rootfs.diff.tar.gzip"`,
 		},
 		{
+			name: "an entry type umoci cannot unpack",
+			give: func(t *testing.T) []byte {
+				return envtest.NewLayout(t, shellLayer(t, envtest.File{Name: "big", Type: tar.TypeCont})).Tar(t)
+			},
+			want: `layers[0]: big: unsupported entry type '7'`,
+		},
+		{
+			name: "etc not a directory",
+			give: func(t *testing.T) []byte {
+				return envtest.NewLayout(t, shellLayer(t, envtest.File{Name: "etc", Type: tar.TypeSymlink, Link: "/"})).Tar(t)
+			},
+			want: "etc: the image's /etc is not a directory",
+		},
+		{
 			name: "empty index",
 			give: func(t *testing.T) []byte {
 				l := sh(t)

@@ -68,6 +68,10 @@ func (l *layout) scanLayers(img image, lim Limits) error {
 	if !root.executable(shell) {
 		return invalid("", "the image has no executable /bin/sh: the sandbox starts every command through it")
 	}
+	if etc, ok := root.children["etc"]; ok && etc.typ != tar.TypeDir {
+		// The sandbox shows its own hosts, hostname and resolv.conf there.
+		return invalid("etc", "the image's /etc is not a directory")
+	}
 	return nil
 }
 
@@ -167,10 +171,14 @@ func (n *node) apply(where string, layer int, hdr *tar.Header) error {
 		}
 		e.children = map[string]*node{}
 	case tar.TypeReg, tar.TypeSymlink, tar.TypeLink:
-	default:
-		// Devices, FIFOs and the like are removed when the image is
-		// unpacked; for the tree they are files nobody can run.
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		// Removed when the image is sealed; for the tree they are files
+		// nobody can run.
 		e.typ, e.mode = tar.TypeReg, 0
+	default:
+		// umoci refuses any other kind (contiguous files, old GNU sparse
+		// files, global headers): refused here, not on every worker.
+		return invalid(where+": "+hdr.Name, "unsupported entry type %q", hdr.Typeflag)
 	}
 	parent.children[base] = e
 	return nil
