@@ -120,9 +120,14 @@ func Save(ctx context.Context, bucket *blob.Bucket, rows Rows, name, createdBy, 
 		Name: name, Digest: digest, ManifestDigest: in.ManifestDigest, Size: size, ObjectKey: key, CreatedBy: createdBy,
 	})
 	if errors.Is(err, grading.ErrConflict) {
-		// Another upload of the name won the race.
-		if existing, ok, serr := same(ctx, rows, name, digest); serr != nil || ok {
-			return existing, false, serr
+		// Another upload of the name won the race: with these bytes it is
+		// the answer (and the object is its too), with others a conflict.
+		existing, ok, serr := same(ctx, rows, name, digest)
+		if ok {
+			return existing, false, nil
+		}
+		if serr != nil {
+			err = serr
 		}
 	}
 	if err != nil {
