@@ -293,6 +293,19 @@ func TestInspectRefusesTooLargeImages(t *testing.T) {
 	}
 }
 
+// A layer that compresses well may hold far more than its entries
+// declare: its whole uncompressed stream counts.
+func TestInspectRefusesALayerThatUncompressesBeyondTheLimit(t *testing.T) {
+	bomb := append(shellLayer(t), make([]byte, 4<<20)...) // zeros after the tar's end
+	b := envtest.NewLayout(t, bomb).Tar(t)
+	require.Less(t, len(b), 64<<10)
+
+	_, err := inspect(t, b, environment.Limits{MaxUnpackedBytes: 1 << 20})
+
+	require.ErrorIs(t, err, environment.ErrTooLarge)
+	assert.ErrorContains(t, err, "the image's layers uncompress to more than 1048576 bytes")
+}
+
 func mustJSON(t *testing.T, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
