@@ -111,9 +111,12 @@ func (c *Cache) unpack(ctx context.Context, digest, final string) error {
 	if err != nil {
 		return err
 	}
-	rootfs := filepath.Join(tmp, "rootfs")
-	img, err := l.unpack(ctx, c.lim, rootfs)
+	img, err := l.resolve(c.lim)
 	if err != nil {
+		return err
+	}
+	rootfs := filepath.Join(tmp, "rootfs")
+	if err := l.unpack(ctx, img, rootfs); err != nil {
 		return err
 	}
 	if err := os.Rename(rootfs, final); err != nil {
@@ -124,28 +127,24 @@ func (c *Cache) unpack(ctx context.Context, digest, final string) error {
 	return nil
 }
 
-// unpack unpacks the image of the layout into rootfs with umoci and seals
-// it for the sandbox.
-func (l *layout) unpack(ctx context.Context, lim Limits, rootfs string) (image, error) {
-	img, err := l.resolve(lim)
-	if err != nil {
-		return image{}, err
-	}
+// unpack unpacks img, an image of the layout, into rootfs with umoci and
+// seals it for the sandbox.
+func (l *layout) unpack(ctx context.Context, img image, rootfs string) error {
 	engine, err := dir.Open(l.dir)
 	if err != nil {
-		return image{}, fmt.Errorf("open image layout: %w", err)
+		return fmt.Errorf("open image layout: %w", err)
 	}
 	defer func() { _ = engine.Close() }()
 	opts := &layer.UnpackOptions{OnDiskFormat: layer.DirRootfs{MapOptions: layer.MapOptions{Rootless: os.Geteuid() != 0}}}
 	// The layout passed Inspect when it was uploaded, so a failure here is
 	// more likely the worker's disk than the image: it is retried.
 	if err := layer.UnpackRootfs(ctx, engine, rootfs, img.manifest, opts); err != nil {
-		return image{}, fmt.Errorf("unpack image: %w", err)
+		return fmt.Errorf("unpack image: %w", err)
 	}
 	if err := sandbox.SealRootFS(rootfs); err != nil {
-		return image{}, invalid("", "%v", err)
+		return invalid("", "%v", err)
 	}
-	return img, nil
+	return nil
 }
 
 // Unpack checks the image layout in the tar file at tarPath as Inspect
@@ -163,19 +162,12 @@ func Unpack(ctx context.Context, tarPath, dir string, lim Limits) (string, error
 	if err := os.Mkdir(layoutDir, 0o700); err != nil {
 		return "", fmt.Errorf("create unpack directory: %w", err)
 	}
-	l, err := extractLayout(io.LimitReader(f, lim.MaxBytes+1), layoutDir, lim)
+	l, img, err := check(io.LimitReader(f, lim.MaxBytes+1), layoutDir, lim)
 	if err != nil {
-		return "", err
-	}
-	img, err := l.resolve(lim)
-	if err != nil {
-		return "", err
-	}
-	if err := l.scanLayers(img, lim); err != nil {
 		return "", err
 	}
 	rootfs := filepath.Join(dir, "rootfs")
-	if _, err := l.unpack(ctx, lim, rootfs); err != nil {
+	if err := l.unpack(ctx, img, rootfs); err != nil {
 		return "", err
 	}
 	return rootfs, nil

@@ -227,6 +227,20 @@ func TestInspectRefusesBadLayouts(t *testing.T) {
 			want: `unsupported layer mediaType "application/vnd.docker.image.rootfs.diff.tar.gzip"`,
 		},
 		{
+			name: "an entry type umoci cannot unpack",
+			give: func(t *testing.T) []byte {
+				return envtest.NewLayout(t, shellLayer(t, envtest.File{Name: "big", Type: tar.TypeCont})).Tar(t)
+			},
+			want: `layers[0]: big: unsupported entry type '7'`,
+		},
+		{
+			name: "etc not a directory",
+			give: func(t *testing.T) []byte {
+				return envtest.NewLayout(t, shellLayer(t, envtest.File{Name: "etc", Type: tar.TypeSymlink, Link: "/"})).Tar(t)
+			},
+			want: "etc: the image's /etc is not a directory",
+		},
+		{
 			name: "empty index",
 			give: func(t *testing.T) []byte {
 				l := sh(t)
@@ -277,6 +291,19 @@ func TestInspectRefusesTooLargeImages(t *testing.T) {
 			assert.ErrorContains(t, err, tt.want)
 		})
 	}
+}
+
+// A layer that compresses well may hold far more than its entries
+// declare: its whole uncompressed stream counts.
+func TestInspectRefusesALayerThatUncompressesBeyondTheLimit(t *testing.T) {
+	bomb := append(shellLayer(t), make([]byte, 4<<20)...) // zeros after the tar's end
+	b := envtest.NewLayout(t, bomb).Tar(t)
+	require.Less(t, len(b), 64<<10)
+
+	_, err := inspect(t, b, environment.Limits{MaxUnpackedBytes: 1 << 20})
+
+	require.ErrorIs(t, err, environment.ErrTooLarge)
+	assert.ErrorContains(t, err, "the image's layers uncompress to more than 1048576 bytes")
 }
 
 func mustJSON(t *testing.T, v any) []byte {

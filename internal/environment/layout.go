@@ -21,7 +21,8 @@ import (
 type Limits struct {
 	// MaxBytes bounds the uploaded tar.
 	MaxBytes int64
-	// MaxUnpackedBytes bounds the file contents of all layers together.
+	// MaxUnpackedBytes bounds the file contents of all layers together,
+	// and their uncompressed tar streams.
 	MaxUnpackedBytes int64
 	// MaxEntries bounds the entries of all layers together.
 	MaxEntries int

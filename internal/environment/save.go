@@ -66,7 +66,7 @@ func Inspect(tarPath string, lim Limits) (Inspection, error) {
 	defer func() { _ = os.RemoveAll(tmp) }()
 
 	h := sha256.New()
-	l, err := extractLayout(io.TeeReader(f, h), tmp, lim)
+	_, img, err := check(io.TeeReader(f, h), tmp, lim)
 	if err != nil {
 		return Inspection{}, err
 	}
@@ -75,14 +75,24 @@ func Inspect(tarPath string, lim Limits) (Inspection, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return Inspection{}, fmt.Errorf("read image: %w", err)
 	}
+	return Inspection{Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)), Size: fi.Size(), ManifestDigest: img.manifestDigest}, nil
+}
+
+// check extracts the layout in the tar r into dir and checks it
+// completely, as Inspect describes.
+func check(r io.Reader, dir string, lim Limits) (*layout, image, error) {
+	l, err := extractLayout(r, dir, lim)
+	if err != nil {
+		return nil, image{}, err
+	}
 	img, err := l.resolve(lim)
 	if err != nil {
-		return Inspection{}, err
+		return nil, image{}, err
 	}
 	if err := l.scanLayers(img, lim); err != nil {
-		return Inspection{}, err
+		return nil, image{}, err
 	}
-	return Inspection{Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)), Size: fi.Size(), ManifestDigest: img.manifestDigest}, nil
+	return l, img, nil
 }
 
 // Save takes in an environment: name checked, the tar at tarPath checked
@@ -120,9 +130,14 @@ func Save(ctx context.Context, bucket *blob.Bucket, rows Rows, name, createdBy, 
 		Name: name, Digest: digest, ManifestDigest: in.ManifestDigest, Size: size, ObjectKey: key, CreatedBy: createdBy,
 	})
 	if errors.Is(err, grading.ErrConflict) {
-		// Another upload of the name won the race.
-		if existing, ok, serr := same(ctx, rows, name, digest); serr != nil || ok {
-			return existing, false, serr
+		// Another upload of the name won the race: with these bytes it is
+		// the answer (and the object is its too), with others a conflict.
+		existing, ok, serr := same(ctx, rows, name, digest)
+		if ok {
+			return existing, false, nil
+		}
+		if serr != nil {
+			err = serr
 		}
 	}
 	if err != nil {

@@ -2,6 +2,7 @@ package environment_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -116,4 +117,34 @@ func TestSaveStoresNothingForABadImageOrName(t *testing.T) {
 	items, _, err := s.Environments(t.Context(), "", 10)
 	require.NoError(t, err)
 	assert.Empty(t, items)
+}
+
+// rivalRows lets another upload of the name commit between Save's look-up
+// and its insert.
+type rivalRows struct {
+	*store.Store
+	rival grading.Environment
+}
+
+func (r rivalRows) CreateEnvironment(ctx context.Context, env grading.Environment) (grading.Environment, error) {
+	if _, err := r.Store.CreateEnvironment(ctx, r.rival); err != nil {
+		return grading.Environment{}, err
+	}
+	return r.Store.CreateEnvironment(ctx, env)
+}
+
+// Losing the race for a name to other content is a conflict that leaves
+// nothing of the loser in the bucket.
+func TestSaveLosingTheNameToOtherContentStoresNothing(t *testing.T) {
+	bucket, s := newBucket(t), storetest.Open(t)
+	b := envtest.NewLayout(t, shellLayer(t)).Tar(t)
+	rival := grading.Environment{Name: "tiny", Digest: "sha256:" + strings.Repeat("a", 64), ManifestDigest: "sha256:" + strings.Repeat("b", 64),
+		Size: 1, ObjectKey: "elsewhere", CreatedBy: "rival"}
+
+	_, _, err := environment.Save(t.Context(), bucket, rivalRows{Store: s, rival: rival}, "tiny", "admin", writeTar(t, b), environment.Limits{})
+
+	var conflict *environment.ConflictError
+	require.ErrorAs(t, err, &conflict)
+	assert.Equal(t, rival.Digest, conflict.Existing.Digest)
+	assert.Empty(t, keys(t, bucket), "the loser's object is removed")
 }

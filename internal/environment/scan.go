@@ -40,13 +40,14 @@ func (l *layout) scanLayers(img image, lim Limits) error {
 		entries int
 		bytes   int64
 	)
+	stream := &budget{left: lim.MaxUnpackedBytes, max: lim.MaxUnpackedBytes}
 	for i, desc := range img.manifest.Layers {
 		where := fmt.Sprintf("layers[%d]", i)
 		name, err := l.blob(where, desc)
 		if err != nil {
 			return err
 		}
-		diffID, err := l.scanLayer(name, desc.MediaType, func(hdr *tar.Header) error {
+		diffID, err := l.scanLayer(name, desc.MediaType, stream, func(hdr *tar.Header) error {
 			entries++
 			if entries > lim.MaxEntries {
 				return tooLarge("the image's layers hold more than %d entries", lim.MaxEntries)
@@ -68,12 +69,16 @@ func (l *layout) scanLayers(img image, lim Limits) error {
 	if !root.executable(shell) {
 		return invalid("", "the image has no executable /bin/sh: the sandbox starts every command through it")
 	}
+	if etc, ok := root.children["etc"]; ok && etc.typ != tar.TypeDir {
+		// The sandbox shows its own hosts, hostname and resolv.conf there.
+		return invalid("etc", "the image's /etc is not a directory")
+	}
 	return nil
 }
 
-// scanLayer calls fn for each entry of the layer blob name and returns the
-// layer's diff_id.
-func (l *layout) scanLayer(name, mediaType string, fn func(*tar.Header) error) (string, error) {
+// scanLayer calls fn for each entry of the layer blob name, reading its
+// uncompressed stream through stream, and returns the layer's diff_id.
+func (l *layout) scanLayer(name, mediaType string, stream *budget, fn func(*tar.Header) error) (string, error) {
 	f, err := os.Open(filepath.Join(l.dir, filepath.FromSlash(name)))
 	if err != nil {
 		return "", fmt.Errorf("open %s: %w", name, err)
@@ -97,12 +102,16 @@ func (l *layout) scanLayer(name, mediaType string, fn func(*tar.Header) error) (
 		defer zr.Close()
 		r = zr
 	}
+	stream.r = r
 	h := sha256.New()
-	tr := tar.NewReader(io.TeeReader(r, h))
+	tr := tar.NewReader(io.TeeReader(stream, h))
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if errors.Is(err, ErrTooLarge) {
+			return "", err
 		}
 		if err != nil {
 			return "", invalid(name, "not a tar layer: %v", err)
@@ -112,10 +121,31 @@ func (l *layout) scanLayer(name, mediaType string, fn func(*tar.Header) error) (
 		}
 	}
 	// The diff_id covers the whole uncompressed stream, padding included.
-	if _, err := io.Copy(h, r); err != nil {
+	_, err = io.Copy(h, stream)
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return "", err
+	case err != nil:
 		return "", invalid(name, "read: %v", err)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// budget bounds the uncompressed streams of the layers together: a small
+// compressed layer can hold far more than the file sizes its entries
+// declare (zeros after the tar's end, long headers), and all of it is
+// read, here and by every worker.
+type budget struct {
+	r         io.Reader
+	left, max int64
+}
+
+func (b *budget) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if b.left -= int64(n); b.left < 0 {
+		return n, tooLarge("the image's layers uncompress to more than %d bytes", b.max)
+	}
+	return n, err
 }
 
 // node is one entry of the file tree the layers stack up to.
@@ -167,10 +197,14 @@ func (n *node) apply(where string, layer int, hdr *tar.Header) error {
 		}
 		e.children = map[string]*node{}
 	case tar.TypeReg, tar.TypeSymlink, tar.TypeLink:
-	default:
-		// Devices, FIFOs and the like are removed when the image is
-		// unpacked; for the tree they are files nobody can run.
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		// Removed when the image is sealed; for the tree they are files
+		// nobody can run.
 		e.typ, e.mode = tar.TypeReg, 0
+	default:
+		// umoci refuses any other kind (contiguous files, old GNU sparse
+		// files, global headers): refused here, not on every worker.
+		return invalid(where+": "+hdr.Name, "unsupported entry type %q", hdr.Typeflag)
 	}
 	parent.children[base] = e
 	return nil
