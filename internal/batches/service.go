@@ -341,7 +341,10 @@ func (s *Service) update(ctx context.Context, id, verb, name string, args ...any
 // pause state until the row went stale. Best effort, as every row.
 func (s *Service) refreshProgress(ctx context.Context, b grading.Batch) {
 	p, err := s.query(ctx, b.WorkflowID)
-	if err != nil || p.Partition != "" {
+	// While deliveries are still in flight the workflow writes the row
+	// itself once they settle; a snapshot taken now could land after that
+	// row and bring the in-flight count back.
+	if err != nil || p.Partition != "" || p.InFlight > 0 {
 		return
 	}
 	s.storeProgress(ctx, b.ID, p, "progress after update not recorded")
