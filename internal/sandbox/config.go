@@ -87,6 +87,13 @@ type Config struct {
 	// timeout must measure the command, not how many others share the
 	// CPUs: a command waits for its slots before its timeout starts.
 	Slots int `env:"ZINC_SANDBOX_SLOTS"`
+	// Cells is "auto" (the default: use cells where the host can), "on"
+	// (refuse to start without them) or "off" (a container per command).
+	// A cell is a long-lived container per slot that runs each command in
+	// fresh namespaces of its own with bwrap, saving the runtime's
+	// start-up per command; commands with network access or an image root
+	// always get a container of their own.
+	Cells string `env:"ZINC_SANDBOX_CELLS"`
 }
 
 // Capabilities reports how a Runner isolates commands on this host.

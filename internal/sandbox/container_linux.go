@@ -339,17 +339,32 @@ func (r *Runner) cgroupCounter(cgroupPath, controller, key string) int {
 // the larger of cpuacct.usage (exact) and cpuacct.stat (ticks, the
 // kernel's own view for the rlimit) is taken.
 func (r *Runner) cgroupCPU(cgroupPath string) time.Duration {
+	return r.cgroupCPUCounters(cgroupPath).used()
+}
+
+// cpuCounters are a cgroup's CPU time, exact and in ticks (zero on v2).
+type cpuCounters struct{ exact, ticks time.Duration }
+
+func (c cpuCounters) used() time.Duration { return max(c.exact, c.ticks) }
+
+// since is what was used after c was read, as of now.
+func (c cpuCounters) since(before cpuCounters) time.Duration {
+	return max(c.exact-before.exact, c.ticks-before.ticks)
+}
+
+func (r *Runner) cgroupCPUCounters(cgroupPath string) cpuCounters {
 	if r.host.cgroup2 {
-		return time.Duration(r.cgroupCounter(cgroupPath, "cpu", "usage_usec")) * time.Microsecond
+		return cpuCounters{exact: time.Duration(r.cgroupCounter(cgroupPath, "cpu", "usage_usec")) * time.Microsecond}
 	}
-	var exact time.Duration
+	var c cpuCounters
 	if b, err := os.ReadFile(r.host.cgroupFile(cgroupPath, "cpuacct", "cpuacct.usage")); err == nil {
 		ns, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		exact = time.Duration(ns)
+		c.exact = time.Duration(ns)
 	}
 	// cpuacct.stat counts in USER_HZ, 100 per second on Linux.
 	ticks := r.cgroupCounter(cgroupPath, "cpuacct", "user") + r.cgroupCounter(cgroupPath, "cpuacct", "system")
-	return max(exact, time.Duration(ticks)*10*time.Millisecond)
+	c.ticks = time.Duration(ticks) * 10 * time.Millisecond
+	return c
 }
 
 // drain waits for the output readers, closing the read ends after

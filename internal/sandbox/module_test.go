@@ -33,6 +33,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 	t.Setenv("ZINC_SANDBOX", "unsafe-local")
 	t.Setenv("ZINC_SANDBOX_CPUS", "0.5")
 	t.Setenv("ZINC_SANDBOX_DISK_MB", "64")
+	t.Setenv("ZINC_SANDBOX_CELLS", "off")
 	cfg, err := env.ParseAs[Config]()
 	require.NoError(t, err)
 	assert.Equal(t, Config{
@@ -40,5 +41,6 @@ func TestConfigFromEnvironment(t *testing.T) {
 		DefaultTimeout: 5 * time.Second,
 		Runtime:        "runc",
 		Mode:           ModeUnsafeLocal,
+		Cells:          CellsOff,
 	}, cfg)
 }

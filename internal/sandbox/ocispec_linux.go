@@ -55,9 +55,9 @@ type container struct {
 }
 
 // defaultSeccomp converts moby's maintained default profile for a process
-// without capabilities.
-func defaultSeccomp() (*specs.LinuxSeccomp, error) {
-	sp := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
+// whose bounding set holds caps (none for a command).
+func defaultSeccomp(caps ...string) (*specs.LinuxSeccomp, error) {
+	sp := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps}}}
 	prof, err := seccomp.GetDefaultProfile(sp)
 	if err != nil {
 		return nil, fmt.Errorf("load default seccomp profile: %w", err)

@@ -36,6 +36,9 @@ type rootfs struct {
 	dir string
 	// binds are the toolchain directories to bind-mount read-only.
 	binds []string
+	// links are the toolchain directories that are symbolic links on the
+	// host (usr-merge): path and target.
+	links [][2]string
 }
 
 // buildRootfs creates the skeleton under dir.
@@ -60,6 +63,7 @@ func buildRootfs(dir string) (rootfs, error) {
 			if err := os.Symlink(target, filepath.Join(dir, d)); err != nil {
 				return rf, fmt.Errorf("build root file system: %w", err)
 			}
+			rf.links = append(rf.links, [2]string{d, target})
 		case info.IsDir():
 			if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 				return rf, fmt.Errorf("build root file system: %w", err)

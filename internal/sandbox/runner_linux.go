@@ -47,6 +47,14 @@ type Runner struct {
 	unsafe   bool
 	slots    *semaphore.Weighted
 	maxSlots int64
+	// cells are the idle cells (nil when commands each get a container);
+	// a nil entry stands for a cell that could not be restarted.
+	cells          chan *cell
+	cellTools      cellTools
+	cellSeccomp    *specs.LinuxSeccomp
+	cellSeccompBPF string
+	// commandBPF is the commands' seccomp filter, raw, for bwrap.
+	commandBPF []byte
 }
 
 // New finds the OCI runtime, prepares the shared read-only root, and runs
@@ -93,8 +101,40 @@ func New(cfg Config, log *slog.Logger) (*Runner, error) {
 		_ = r.Close()
 		return nil, fmt.Errorf("new sandbox: %w: %w", ErrNoRuntime, err)
 	}
-	log.Info("sandbox ready", "runtime", r.host.runtime, "user_network", r.host.network, "state_dir", r.stateDir)
+	if err := r.enableCells(ctx); err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("new sandbox: %w", err)
+	}
+	log.Info("sandbox ready", "runtime", r.host.runtime, "user_network", r.host.network,
+		"cells", r.cells != nil, "state_dir", r.stateDir)
 	return r, nil
+}
+
+// enableCells starts the cells and runs the self-test through one, unless
+// cfg.Cells is "off". Where cells cannot work it fails for "on" and, for
+// "auto", warns and leaves every command a container of its own.
+func (r *Runner) enableCells(ctx context.Context) error {
+	switch r.cfg.Cells {
+	case CellsOff:
+		return nil
+	case "", CellsAuto, CellsOn:
+	default:
+		return fmt.Errorf("%w: unknown ZINC_SANDBOX_CELLS %q (want %q, %q or %q)", ErrInvalidSpec, r.cfg.Cells, CellsAuto, CellsOn, CellsOff)
+	}
+	err := r.startCells(ctx)
+	if err == nil {
+		if err = r.selfTest(ctx); err != nil {
+			r.stopCells()
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case r.cfg.Cells == CellsOn:
+		return fmt.Errorf("%w: cells: %w", ErrNoRuntime, err)
+	}
+	r.log.Warn("sandbox: cells unavailable; every command gets a container of its own (slower, as safe)", "error", err)
+	return nil
 }
 
 // prepare detects the host and builds the state directory.
@@ -148,6 +188,7 @@ func (r *Runner) Close() error {
 		return nil
 	}
 	r.retiring.Wait()
+	r.stopCells()
 	for _, c := range []string{"memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "hugetlb", "net_cls", "perf_event", "name=systemd", "systemd", "unified"} {
 		_ = os.Remove(r.host.cgroupFile("/"+cgroupParent+"/"+r.id, c, ""))
 	}
@@ -234,8 +275,12 @@ func (r *Runner) run(ctx context.Context, spec Spec) (Result, error) {
 		release()
 		return Result{}, err
 	}
-	// The slots stay taken until the container is deleted: its clean-up
-	// is CPU work too, and the next command's timeout must not pay for it.
+	// The slots stay taken until the container is deleted (or the cell
+	// cleaned): its clean-up is CPU work too, and the next command's
+	// timeout must not pay for it.
+	if r.cells != nil && !j.lim.Network && j.spec.RootFS == "" {
+		return r.runInCell(ctx, j, release)
+	}
 	return r.runContainer(ctx, j, release)
 }
 

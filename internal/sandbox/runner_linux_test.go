@@ -29,7 +29,8 @@ import (
 // tests must never silently pass.
 func newTestRunner(t *testing.T) *Runner {
 	t.Helper()
-	r, err := New(Config{}, slog.New(slog.DiscardHandler))
+	// ZINC_SANDBOX_CELLS=off runs the suite with a container per command.
+	r, err := New(Config{Cells: os.Getenv("ZINC_SANDBOX_CELLS")}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		ci.SkipUnlessCI(t, "no usable OCI runtime on this host: %v", err)
 	}
@@ -308,11 +309,17 @@ func TestRunTimeoutKillsEverythingAndDeletesTheContainer(t *testing.T) {
 	assert.True(t, res.TimedOut)
 	assert.Equal(t, "SIGKILL", res.Signal)
 	assert.Less(t, time.Since(start), 10*time.Second)
-	// The dead container is deleted after the result is returned.
+	// The dead container is deleted after the result is returned; a cell
+	// lives on with its loop alone.
 	r.retiring.Wait()
 	out, err := exec.Command(r.host.runtime, r.runtimeArgs("list", "-q")...).CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	assert.Empty(t, strings.TrimSpace(string(out)), "no container is left")
+	for _, id := range strings.Fields(string(out)) {
+		assert.Contains(t, id, "-cell", "no container of a command is left")
+		procs, err := os.ReadFile(r.host.cgroupFile("/"+cgroupParent+"/"+r.id+"/"+id, "pids", "cgroup.procs"))
+		require.NoError(t, err)
+		assert.Len(t, strings.Fields(string(procs)), 1, "only the cell's loop is left: %s", procs)
+	}
 }
 
 func TestRunCancelledContextKillsCommand(t *testing.T) {
@@ -367,8 +374,10 @@ func TestRunMountsFilesReadOnlyForOneCommand(t *testing.T) {
 	require.NoError(t, os.WriteFile(hidden, []byte("42\n"), 0o644))
 	target := filepath.Join(dir, "tests/expected.txt")
 	res := run(t, r, Spec{Dir: dir, Mounts: []Mount{{Source: hidden, Target: target}}, Argv: sh(
-		"cat tests/expected.txt; echo 0 > tests/expected.txt 2>/dev/null && echo overwritten; rm -f tests/expected.txt 2>/dev/null && echo removed; ls -ln tests | tail -1 | cut -d' ' -f3-5")})
-	assert.Equal(t, "42\n0 0 3\n", string(res.Stdout), string(res.Stderr))
+		"cat tests/expected.txt; echo 0 > tests/expected.txt 2>/dev/null && echo overwritten; rm -f tests/expected.txt 2>/dev/null && echo removed; " +
+			"chmod 666 tests/expected.txt 2>/dev/null && echo changed; ls -ln tests | tail -1 | cut -d' ' -f5")})
+	// Root owns it (a cell's user namespace shows the unmapped owner as nobody).
+	assert.Equal(t, "42\n3\n", string(res.Stdout), string(res.Stderr))
 	assert.NoFileExists(t, target, "the mount point does not stay behind")
 	b, err := os.ReadFile(hidden)
 	require.NoError(t, err)
@@ -457,6 +466,9 @@ func TestRuncRunsThroughTheSameCode(t *testing.T) {
 	t.Cleanup(func() { _ = r.Close() })
 	res := run(t, r, Spec{Argv: sh("id -u; cat"), Stdin: []byte("x")})
 	assert.Equal(t, "65534\nx", string(res.Stdout), string(res.Stderr))
+	if os.Getenv("ZINC_SANDBOX_CELLS") != CellsOff {
+		assert.NotNil(t, r.cells, "runc runs cells too")
+	}
 }
 
 func randomName(t *testing.T) string {
