@@ -426,6 +426,9 @@ func (g *Grader) save(ctx context.Context, d grading.Delivery, configID, batchID
 	res.ObjectKey = objectstore.ResultKey(d.ID, run)
 	for _, art := range report.Artifacts {
 		for stream, data := range map[string][]byte{"stdout": art.Stdout, "stderr": art.Stderr} {
+			if len(data) == 0 {
+				continue // an empty stream is not stored
+			}
 			key := objectstore.StepKey(res.DeliveryID, run, art.Stage, art.Scenario, stream)
 			if err := infraDo(ctx, g, "write output", func() error { return g.bucket.WriteAll(ctx, key, data, nil) }); err != nil {
 				return grading.Result{}, fmt.Errorf("write %s: %w", key, err)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -40,10 +41,24 @@ func testSandbox(t *testing.T) engine.Sandbox {
 	return r
 }
 
-// sharedRunner builds the one sandbox.Runner of the test binary.
+// sharedRunner builds the one sandbox.Runner of the test binary;
+// TestMain closes it.
 var sharedRunner = sync.OnceValues(func() (*sandbox.Runner, error) {
-	return sandbox.New(sandbox.Config{}, discardLogger())
+	r, err := sandbox.New(sandbox.Config{}, discardLogger())
+	if err == nil {
+		made.Store(r)
+	}
+	return r, err
 })
+
+var made atomic.Pointer[sandbox.Runner]
+
+func closeSharedRunner() error {
+	if r := made.Load(); r != nil {
+		return r.Close()
+	}
+	return nil
+}
 
 func discardLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)

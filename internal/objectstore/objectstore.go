@@ -93,8 +93,8 @@ func RunPrefix(deliveryID, runID string) string {
 }
 
 // StepKey is where the full text of one output stream ("stdout", "stderr")
-// of a stage, or of one scenario of it, is stored. An empty scenario becomes
-// "_".
+// of a stage, or of one scenario of it, is stored; an empty stream is not
+// stored. An empty scenario becomes "_".
 func StepKey(deliveryID, runID, stage, scenario, stream string) string {
 	return RunPrefix(deliveryID, runID) + join(segment(stage), segment(scenario), segment(stream)+".txt")
 }

@@ -177,7 +177,7 @@ func (c *cell) prepareDir(filter []byte) error {
 
 // cellRequestFiles are the files the cell loop opens for a command, all
 // the sandbox user's and outside the command's namespaces.
-var cellRequestFiles = []string{"args", "stdin", "ready"}
+var cellRequestFiles = []string{"args", "command", "stdin", "ready"}
 
 func (c *cell) createFiles(filter []byte) error {
 	for _, d := range []string{"view", "m"} {
@@ -379,7 +379,7 @@ func (r *Runner) cellCommand(ctx context.Context, c *cell, j job, done *cleanups
 	if err != nil {
 		return Result{}, err
 	}
-	if err := c.writeRequest(r.bwrapArgs(j, inner), j.spec.Stdin); err != nil {
+	if err := c.writeRequest(r.bwrapArgs(j, inner), cellCommandLine(j), j.spec.Stdin); err != nil {
 		return Result{}, err
 	}
 	res, err := r.superviseCell(ctx, c, j, l)
@@ -426,17 +426,17 @@ func (c *cell) mountFiles(mounts []Mount, done *cleanups) ([]string, error) {
 }
 
 // writeRequest fills the request files for the next command: the bwrap
-// options, stdin and an empty set-up mark.
-func (c *cell) writeRequest(args []string, stdin []byte) error {
+// options, the command line for cellInit, stdin and an empty set-up mark.
+func (c *cell) writeRequest(args []string, command string, stdin []byte) error {
 	var b bytes.Buffer
 	for _, a := range args {
-		if strings.IndexByte(a, 0) >= 0 {
-			return fmt.Errorf("%w: NUL byte in an argument, environment entry or path", ErrInvalidSpec)
-		}
 		b.WriteString(a)
 		b.WriteByte(0)
 	}
-	for i, data := range [][]byte{b.Bytes(), stdin, nil} {
+	if bytes.Count(b.Bytes(), []byte{0}) != len(args) || strings.IndexByte(command, 0) >= 0 {
+		return fmt.Errorf("%w: NUL byte in an argument, environment entry or path", ErrInvalidSpec)
+	}
+	for i, data := range [][]byte{b.Bytes(), []byte(command), stdin, nil} {
 		if err := os.WriteFile(filepath.Join(c.dir, cellRequestFiles[i]), data, 0); err != nil {
 			return fmt.Errorf("prepare command: %w", err)
 		}

@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -117,4 +118,17 @@ func TestCellSurvivesACancelledCommand(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	res := run(t, r, Spec{Argv: sh("echo next")})
 	assert.Equal(t, "next\n", string(res.Stdout))
+}
+
+// The argv reaches the command byte for byte, whatever the quotes, newlines
+// and shell syntax in it, and neither the command nor its PID 1 carries
+// anything of how it was started in its environment.
+func TestCellPassesTheArgvExactly(t *testing.T) {
+	r := newCellRunner(t)
+	args := []string{"a'b", "c\nd", `$HOME "e" \f`, "", "`id`;g", "h' 'i"}
+	want, err := json.Marshal(args)
+	require.NoError(t, err)
+	res := run(t, r, Spec{Env: []string{"A=1"}, Argv: append([]string{python, "-c",
+		"import sys; print(sys.argv[1:] == " + string(want) + "); print(open('/proc/self/environ','rb').read()); print(open('/proc/1/environ','rb').read())"}, args...)})
+	assert.Equal(t, "True\nb'A=1\\x00'\nb'HOME=/nonexistent\\x00PATH=/usr/bin:/bin\\x00'\n", string(res.Stdout), string(res.Stderr))
 }

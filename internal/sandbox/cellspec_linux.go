@@ -20,35 +20,56 @@ const cellMount = "/cell"
 // cellLoop is a cell's first process. For each request line it runs a
 // command through bwrap with the files the runner prepared in the cell
 // directory, and answers with bwrap's exit status: the command's, or 128+N
-// for a death by signal N. Its own stderr is /dev/null.
-const cellLoop = `exec 2>/dev/null
+// for a death by signal N. Its own stderr is /dev/null; its environment,
+// which bwrap's init (PID 1 of the command) keeps, is PATH and HOME only.
+const cellLoop = `exec 2>/dev/null; unset PWD
 while read -r request; do
   "$0" --args 7 --seccomp 8 -- /bin/sh -c "$1" sh \
-    7<` + cellMount + `/args 8<` + cellMount + `/seccomp.bpf 9>` + cellMount + `/ready \
+    6<` + cellMount + `/command 7<` + cellMount + `/args 8<` + cellMount + `/seccomp.bpf 9>` + cellMount + `/ready \
     <` + cellMount + `/stdin >` + cellMount + `/stdout 2>` + cellMount + `/stderr
   echo $?
 done`
 
 // cellInit starts inside bwrap's namespaces, as the child of bwrap's own
-// init. It sets the command's rlimits (CPU seconds, file size in 512-byte
-// blocks, open files, no core, stack in KiB), marks the set-up as done (so
-// that a failure of bwrap or of the limits is never taken for the
-// command's), closes the descriptors bwrap read, takes the command's argv
-// from the environment (bwrap reads options, not the command, from a
-// file), makes the command the OOM killer's first choice and becomes it.
-const cellInit = `set -- $` + cellLimits + `
-ulimit -S -t $1 && ulimit -H -t $(($1 + 1)) && ulimit -f $2 && ulimit -n $3 && ulimit -c 0 && ulimit -s $4 || exit 125
-printf . >&9; exec 9>&- 7<&- 8<&-; unset ` + cellLimits + `; set --; i=0
-while eval "[ -n \"\${` + cellArgv + `$i+x}\" ]"; do eval "set -- \"\$@\" \"\$` + cellArgv + `$i\"; unset ` + cellArgv + `$i"; i=$((i+1)); done
+// init. It reads one line from descriptor 6, written by the runner: the
+// command's rlimits and its argv, quoted (bwrap reads options, not the
+// command, from a file, and the environment would show them in PID 1's
+// /proc environ). It marks the set-up as done once the limits are in force
+// (so that a failure of bwrap or of the limits is never taken for the
+// command's), closes the descriptors bwrap read, makes the command the OOM
+// killer's first choice and becomes it.
+const cellInit = `IFS= read -r command <&6 || exit 125
+nl='
+'
+eval "$command" || exit 125
+printf . >&9; exec 6<&- 7<&- 8<&- 9>&-; unset command nl
 echo 1000 2>/dev/null >/proc/self/oom_score_adj; unset PWD; exec "$@"`
 
-// cellArgv prefixes the environment variables that carry the command's
-// argv into the cell, and cellLimits names the one that carries its
-// rlimits; cellInit removes them before the command starts.
-const (
-	cellArgv   = "ZINC_SANDBOX_ARGV_"
-	cellLimits = "ZINC_SANDBOX_RLIMITS"
-)
+// cellCommandLine is the line cellInit evaluates: the rlimits (CPU
+// seconds, file size in 512-byte blocks, open files, no core, stack in
+// KiB), then the argv, each argument single-quoted, its newlines spelled
+// "$nl" so that the line stays one line.
+func cellCommandLine(j job) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ulimit -S -t %d && ulimit -H -t %d && ulimit -f %d && ulimit -n %d && ulimit -c 0 && ulimit -s %d && set --",
+		j.lim.CPUSeconds, j.lim.CPUSeconds+1, mib(j.lim.MaxFileMB)/512, j.lim.OpenFiles, stackBytes/1024)
+	for _, arg := range j.spec.Argv {
+		b.WriteString(" '")
+		for _, r := range arg {
+			switch r {
+			case '\'':
+				b.WriteString(`'\''`)
+			case '\n':
+				b.WriteString(`'"$nl"'`)
+			default:
+				b.WriteRune(r)
+			}
+		}
+		b.WriteString("'")
+	}
+	b.WriteString("\n")
+	return b.String()
+}
 
 // cellSpec is the OCI spec of a cell: the runner's read-only root, the
 // cell directory with its mounts propagating in, no capabilities, and
@@ -124,11 +145,6 @@ func (r *Runner) bwrapArgs(j job, mounts []string) []string {
 		k, v, _ := strings.Cut(kv, "=")
 		a = append(a, "--setenv", k, v)
 	}
-	for i, arg := range j.spec.Argv {
-		a = append(a, "--setenv", cellArgv+strconv.Itoa(i), arg)
-	}
-	a = append(a, "--setenv", cellLimits, fmt.Sprintf("%d %d %d %d",
-		j.lim.CPUSeconds, mib(j.lim.MaxFileMB)/512, j.lim.OpenFiles, stackBytes/1024))
 	for _, d := range r.root.binds {
 		a = append(a, "--ro-bind", d, d)
 	}

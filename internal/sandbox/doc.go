@@ -1,6 +1,8 @@
 // Package sandbox runs untrusted commands — student code, the tools that
-// build it, and instructor checkers — each in its own container of an OCI
-// runtime (crun by default, runc or runsc): a read-only minimal root made of
+// build it, and instructor checkers — in containers of an OCI runtime (crun
+// by default, runc or runsc): each in fresh namespaces made by bwrap inside
+// a long-lived container per slot (a cell, cell_linux.go), or each in a
+// container of its own. Either way: a read-only minimal root made of
 // the host's toolchain (or, with Spec.RootFS, an environment image's file
 // system sealed by SealRootFS), PID, mount, IPC, UTS, cgroup and network namespaces,
 // no capabilities, a default seccomp profile, cgroup limits on memory,
