@@ -56,6 +56,7 @@ func run() error {
 		binDir      = flag.String("bin-dir", "", "with -scale-out: directory of apphost, api, submission-worker, pipeline-worker, temporal-service")
 		workers     = flag.String("workers", "1,2,4", "with -scale-out: pipeline-worker counts on the cluster")
 		trivialN    = flag.Int("trivial-n", 200, "with -scale-out: deliveries of the trivial batch")
+		scaleChunk  = flag.Int("scale-out-chunk", 1, "with -scale-out: the batches' chunk_size (deliveries per activity)")
 		course      = flag.Bool("course", false, "run the course comparison instead (orchestrator vs a direct os/exec pool)")
 		courseN     = flag.Int("course-n", 32, "with -course: deliveries (M)")
 		courseTests = flag.Int("course-tests", 16, "with -course: stdio tests per delivery (N)")
@@ -63,7 +64,9 @@ func run() error {
 	)
 	flag.Parse()
 	if *scaleOut {
-		return runScaleOut(*binDir, *dbURL, *workers, *trivialN, *realisticN, *concurrency)
+		return runScaleOut(*binDir, *dbURL, *workers, bench.ScaleOutConfig{
+			TrivialN: *trivialN, RealisticN: *realisticN, Concurrency: *concurrency, ChunkSize: *scaleChunk,
+		})
 	}
 	if *course {
 		return runCourse(bench.CourseConfig{
@@ -101,11 +104,11 @@ func run() error {
 	return bench.WriteSection(*out, section)
 }
 
-func runScaleOut(binDir, dbURL, workers string, trivialN, realisticN, concurrency int) error {
+func runScaleOut(binDir, dbURL, workers string, cfg bench.ScaleOutConfig) error {
 	if dbURL == "" {
 		dbURL = os.Getenv("DATABASE_URL")
 	}
-	cfg := bench.ScaleOutConfig{BinDir: binDir, PostgresURL: dbURL, TrivialN: trivialN, RealisticN: realisticN, Concurrency: concurrency}
+	cfg.BinDir, cfg.PostgresURL = binDir, dbURL
 	var err error
 	if cfg.Workers, err = bench.ParseInts(workers); err != nil {
 		return fmt.Errorf("flag -workers: %w", err)

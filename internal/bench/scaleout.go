@@ -45,6 +45,9 @@ type ScaleOutConfig struct {
 	TrivialN, RealisticN int
 	// Concurrency is the batch's window.
 	Concurrency int
+	// ChunkSize is the batch's chunk_size: deliveries per activity (0 or 1:
+	// one each).
+	ChunkSize int
 }
 
 // ScaleOutRow is one batch on one setup.
@@ -151,7 +154,7 @@ func scaleOutSetup(ctx context.Context, cfg ScaleOutConfig, name string, workers
 		if w.n == 0 {
 			continue
 		}
-		secs, cpu, err := scaleOutBatch(ctx, api, procs, cmd.Process.Pid, w.config, assignment, w.n, cfg.Concurrency)
+		secs, cpu, err := scaleOutBatch(ctx, api, procs, cmd.Process.Pid, w.config, assignment, w.n, cfg)
 		if err != nil {
 			return rows, fmt.Errorf("%s batch: %w", w.name, err)
 		}
@@ -162,7 +165,7 @@ func scaleOutSetup(ctx context.Context, cfg ScaleOutConfig, name string, workers
 
 // scaleOutBatch uploads n deliveries (the assignment's, cycled), grades them
 // in one batch and returns its wall time and the CPU each component took.
-func scaleOutBatch(ctx context.Context, c *apiClient, procs string, apphostPID int, config string, assignment []demo.Delivery, n, concurrency int) (float64, map[string]float64, error) {
+func scaleOutBatch(ctx context.Context, c *apiClient, procs string, apphostPID int, config string, assignment []demo.Delivery, n int, cfg ScaleOutConfig) (float64, map[string]float64, error) {
 	var col struct{ ID string }
 	if err := c.do(ctx, "/v1/collections", "application/json", strings.NewReader(`{"name":"scaleout"}`), &col); err != nil {
 		return 0, nil, err
@@ -188,7 +191,7 @@ func scaleOutBatch(ctx context.Context, c *apiClient, procs string, apphostPID i
 	before := cpuByComponent(procs, apphostPID)
 	start := time.Now()
 	var batch struct{ ID string }
-	req := fmt.Sprintf(`{"collection_id":%q,"config_id":%q,"concurrency":%d}`, col.ID, conf.ID, concurrency)
+	req := fmt.Sprintf(`{"collection_id":%q,"config_id":%q,"concurrency":%d,"chunk_size":%d}`, col.ID, conf.ID, cfg.Concurrency, max(cfg.ChunkSize, 1))
 	if err := c.do(ctx, "/v1/batches", "application/json", strings.NewReader(req), &batch); err != nil {
 		return 0, nil, err
 	}

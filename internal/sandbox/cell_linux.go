@@ -40,9 +40,6 @@ type cell struct {
 	dead     chan struct{}
 }
 
-// cellTools are the host programs a cell runs, from the toolchain it sees.
-type cellTools struct{ bwrap string }
-
 // Modes of Config.Cells.
 const (
 	CellsAuto = "auto"
@@ -54,16 +51,16 @@ const (
 // processes have been killed.
 const cellReplyTimeout = 10 * time.Second
 
-// findCellTools finds bwrap where a cell sees it.
-func findCellTools() (cellTools, error) {
-	t := cellTools{bwrap: lookTool("bwrap")}
+// findBwrap finds bwrap where a cell sees it.
+func findBwrap() (string, error) {
+	p := lookTool("bwrap")
 	switch {
-	case t.bwrap == "":
-		return t, errors.New("bwrap is not installed (Debian: bubblewrap)")
-	case !inToolchain(t.bwrap):
-		return t, fmt.Errorf("%s is outside the toolchain directories a cell sees", t.bwrap)
+	case p == "":
+		return "", errors.New("bwrap is not installed (Debian: bubblewrap)")
+	case !inToolchain(p):
+		return "", fmt.Errorf("%s is outside the toolchain directories a cell sees", p)
 	}
-	return t, nil
+	return p, nil
 }
 
 func inToolchain(path string) bool {
@@ -82,7 +79,7 @@ func (r *Runner) startCells(ctx context.Context) error {
 		return errors.New("cells need crun or runc: gVisor runs every command in a container of its own")
 	}
 	var err error
-	if r.cellTools, err = findCellTools(); err != nil {
+	if r.bwrap, err = findBwrap(); err != nil {
 		return err
 	}
 	raw := r.seccompBPF
@@ -320,7 +317,13 @@ func (r *Runner) replaceCell(c *cell) {
 // runInCell runs j in an idle cell, or in a container of its own when no
 // cell could be restarted.
 func (r *Runner) runInCell(ctx context.Context, j job, release func()) (Result, error) {
-	c := <-r.cells
+	var c *cell
+	select {
+	case c = <-r.cells:
+	case <-ctx.Done():
+		release()
+		return Result{}, fmt.Errorf("wait for a cell: %w", ctx.Err())
+	}
 	switch {
 	case c == nil:
 		r.cells <- nil

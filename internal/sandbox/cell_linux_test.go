@@ -64,7 +64,8 @@ func TestCellCommandSeesNothingOfTheCell(t *testing.T) {
 		unshare -U true 2>/dev/null && echo made a user namespace
 		unshare -m true 2>/dev/null && echo made a mount namespace
 		mount -t tmpfs none /tmp 2>/dev/null && echo mounted
-		cat /proc/1/cmdline | tr '\0' ' '`)})
+		cat /proc/1/cmdline | tr '\0' ' '; echo
+		ls /proc/self/fd | tr '\n' ' '`)})
 	out := string(res.Stdout)
 	assert.True(t, strings.HasPrefix(out, "1\n"), out)
 	assert.Equal(t, 2, strings.Count(out, "Seccomp:\t2"), out)
@@ -74,6 +75,7 @@ func TestCellCommandSeesNothingOfTheCell(t *testing.T) {
 	assert.NotContains(t, out, "made a")
 	assert.NotContains(t, out, "mounted")
 	assert.NotContains(t, out, cellMount, "the command cannot read how it was started")
+	assert.True(t, strings.HasSuffix(out, "\n0 1 2 3 "), "stdio and ls's own descriptor only: %q", out)
 }
 
 // A cell whose loop died is replaced; the command that found it dead runs

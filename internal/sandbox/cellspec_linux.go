@@ -103,7 +103,7 @@ func (r *Runner) cellSpec(c *cell) *specs.Spec {
 		Root:        &specs.Root{Path: r.root.dir, Readonly: true},
 		Process: &specs.Process{
 			User:            specs.User{UID: sandboxUID, GID: sandboxUID},
-			Args:            []string{"/bin/sh", "-c", cellLoop, r.cellTools.bwrap, cellInit},
+			Args:            []string{"/bin/sh", "-c", cellLoop, r.bwrap, cellInit},
 			Env:             []string{"PATH=/usr/bin:/bin"},
 			Cwd:             "/",
 			Capabilities:    &specs.LinuxCapabilities{},

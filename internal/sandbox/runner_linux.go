@@ -50,7 +50,7 @@ type Runner struct {
 	// cells are the idle cells (nil when commands each get a container);
 	// a nil entry stands for a cell that could not be restarted.
 	cells          chan *cell
-	cellTools      cellTools
+	bwrap          string
 	cellSeccomp    *specs.LinuxSeccomp
 	cellSeccompBPF string
 	// commandBPF is the commands' seccomp filter, raw, for bwrap.
