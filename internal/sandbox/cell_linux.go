@@ -72,8 +72,12 @@ func inToolchain(path string) bool {
 	return false
 }
 
-// startCells prepares the cells' seccomp filters and starts one cell per
-// slot, so that a command never waits for one.
+// cellsPerSlot is how many cells a runner keeps per slot: a cell stays
+// taken while its command's mounts are undone, after the slot is free.
+const cellsPerSlot = 2
+
+// startCells prepares the cells' seccomp filters and starts cellsPerSlot
+// cells per slot, so that a command seldom waits for one.
 func (r *Runner) startCells(ctx context.Context) error {
 	if r.host.runtimeName == "runsc" {
 		return errors.New("cells need crun or runc: gVisor runs every command in a container of its own")
@@ -99,8 +103,8 @@ func (r *Runner) startCells(ctx context.Context) error {
 			r.log.Warn("sandbox: cell seccomp profile not precompiled; the runtime compiles it", "error", err)
 		}
 	}
-	r.cells = make(chan *cell, r.maxSlots)
-	for range r.maxSlots {
+	r.cells = make(chan *cell, cellsPerSlot*r.maxSlots)
+	for range cellsPerSlot * r.maxSlots {
 		c, err := r.startCell(ctx)
 		if err != nil {
 			r.stopCells()
@@ -333,7 +337,6 @@ func (r *Runner) runInCell(ctx context.Context, j job, release func()) (Result, 
 		return r.runContainer(ctx, j, release)
 	}
 	var done cleanups
-	done.push(func() error { release(); return nil })
 	broken := false
 	done.push(func() error {
 		if broken {
@@ -345,6 +348,10 @@ func (r *Runner) runInCell(ctx context.Context, j job, release func()) (Result, 
 	})
 	defer r.retire(c.id, &done)
 	res, err := r.cellCommand(ctx, c, j, &done)
+	// The command's CPU work ends here: undoing its mounts is mostly the
+	// kernel waiting for RCU grace periods, so the cell, not the slot, stays
+	// taken meanwhile, and the next command runs in another cell.
+	release()
 	if errors.Is(err, errCellBroken) {
 		broken = true
 	}
