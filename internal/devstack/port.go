@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // FreePort returns a TCP port on ip that nothing listens on right now.
@@ -19,7 +21,7 @@ func FreePort(ip string) (int, error) {
 	if low := ephemeralLow(); low > quietPortsFrom+1 {
 		for range 32 {
 			port := quietPortsFrom + rand.IntN(low-quietPortsFrom)
-			if portFree(ip, port) {
+			if portFree(ip, port) && handedOut.claim(port) {
 				return port, nil
 			}
 		}
@@ -33,6 +35,37 @@ func FreePort(ip string) (int, error) {
 		return 0, fmt.Errorf("release probe listener: %w", err)
 	}
 	return port, nil
+}
+
+// handedOut remembers the ports FreePort gave this process lately: until
+// its caller binds one, a port is still free, and a second random pick
+// (the API's port after its health port, say) could return it again. The
+// set is process-wide because what it guards is: one process's picks.
+var handedOut = &recentPorts{at: map[int]time.Time{}}
+
+// recentPortsFor is how long a handed-out port is not handed out again.
+const recentPortsFor = 5 * time.Minute
+
+type recentPorts struct {
+	mu sync.Mutex
+	at map[int]time.Time
+}
+
+// claim records port and reports whether it was not handed out lately.
+func (r *recentPorts) claim(port int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	for p, t := range r.at {
+		if now.Sub(t) > recentPortsFor {
+			delete(r.at, p)
+		}
+	}
+	if _, taken := r.at[port]; taken {
+		return false
+	}
+	r.at[port] = now
+	return true
 }
 
 // quietPortsFrom is where FreePort's own range starts: above the ports

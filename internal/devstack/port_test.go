@@ -22,6 +22,19 @@ func TestFreePortIsBindable(t *testing.T) {
 	assert.NoError(t, l.Close())
 }
 
+// Ports handed out but not yet bound are still free: FreePort must not hand
+// one out twice (the API's port after its health port; it did, and the API
+// could never start).
+func TestFreePortNeverRepeatsUnboundPorts(t *testing.T) {
+	seen := map[int]bool{}
+	for range 500 {
+		port, err := devstack.FreePort("127.0.0.1")
+		require.NoError(t, err)
+		require.False(t, seen[port], "port %d handed out twice", port)
+		seen[port] = true
+	}
+}
+
 func TestFreePortBadIP(t *testing.T) {
 	_, err := devstack.FreePort("203.0.113.7") // TEST-NET-3: never a local address
 	assert.ErrorContains(t, err, "find free port")

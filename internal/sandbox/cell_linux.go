@@ -385,6 +385,9 @@ func (r *Runner) cellCommand(ctx context.Context, c *cell, j job, done *cleanups
 		return Result{}, fmt.Errorf("mount scratch view: %w", err)
 	}
 	done.push(func() error { return unmount(view) })
+	if err := noLinkedTargets(j.scratch, j.spec.Mounts); err != nil {
+		return Result{}, err
+	}
 	inner, err := c.mountFiles(j.spec.Mounts, done)
 	if err != nil {
 		return Result{}, err
@@ -402,6 +405,26 @@ func (r *Runner) cellCommand(ctx context.Context, c *cell, j job, done *cleanups
 func unmount(path string) error {
 	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("unmount %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// noLinkedTargets refuses a mount target inside the scratch tree that is,
+// or passes through, a symbolic link: bwrap would follow it when it
+// mounts. (A container runtime resolves targets inside the root instead;
+// the engine refuses such targets before it gets here.)
+func noLinkedTargets(scratch string, mounts []Mount) error {
+	root, err := os.OpenRoot(scratch)
+	if err != nil {
+		return fmt.Errorf("%w: scratch directory: %w", ErrInvalidSpec, err)
+	}
+	defer func() { _ = root.Close() }()
+	for rel := range mountTargets(scratch, mounts) {
+		for p := rel; p != "." && p != "/"; p = filepath.Dir(p) {
+			if info, err := root.Lstat(p); err == nil && info.Mode()&os.ModeSymlink != 0 {
+				return fmt.Errorf("%w: mount target %s passes through a symbolic link", ErrInvalidSpec, rel)
+			}
+		}
 	}
 	return nil
 }

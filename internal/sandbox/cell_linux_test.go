@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +134,17 @@ func TestCellPassesTheArgvExactly(t *testing.T) {
 	res := run(t, r, Spec{Env: []string{"A=1"}, Argv: append([]string{python, "-c",
 		"import sys; print(sys.argv[1:] == " + string(want) + "); print(open('/proc/self/environ','rb').read()); print(open('/proc/1/environ','rb').read())"}, args...)})
 	assert.Equal(t, "True\nb'A=1\\x00'\nb'HOME=/nonexistent\\x00PATH=/usr/bin:/bin\\x00'\n", string(res.Stdout), string(res.Stderr))
+}
+
+// A mount target the scratch tree reaches through a symbolic link is
+// refused: bwrap would follow the link.
+func TestCellRefusesALinkedMountTarget(t *testing.T) {
+	r := newCellRunner(t)
+	dir, private := scratch(t), t.TempDir()
+	src := filepath.Join(private, "expected.txt")
+	require.NoError(t, os.WriteFile(src, []byte("42\n"), 0o644))
+	require.NoError(t, os.Symlink("/usr/bin", filepath.Join(dir, "tests")))
+	_, err := r.Run(context.Background(), Spec{Dir: dir, Argv: sh("true"),
+		Mounts: []Mount{{Source: src, Target: filepath.Join(dir, "tests/sh")}}})
+	require.ErrorIs(t, err, ErrInvalidSpec)
 }
