@@ -243,7 +243,6 @@ func (r *Runner) runCell(ctx context.Context, c *cell, bundle string) error {
 	if err == nil {
 		err = awaitAdoption(pid)
 	}
-
 	if err != nil {
 		_, _ = reqW.Close(), repR.Close()
 		return err

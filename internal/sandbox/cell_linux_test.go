@@ -32,7 +32,7 @@ func newCellRunner(t *testing.T) *Runner {
 	return r
 }
 
-const namespaces = "for ns in ipc mnt pid net uts user cgroup; do readlink /proc/self/ns/$ns; done"
+const listNamespaces = "for ns in ipc mnt pid net uts user cgroup; do readlink /proc/self/ns/$ns; done"
 
 // Commands that follow each other in one cell share nothing: each has
 // namespaces of its own (none of the cell's), and nothing one left (SysV
@@ -42,7 +42,7 @@ func TestCellCommandsShareNothing(t *testing.T) {
 	r := newCellRunner(t)
 	c := <-r.cells
 	r.cells <- c
-	res := run(t, r, Spec{Argv: sh(namespaces + "; ipcmk -M 4096 >/dev/null; echo x > /tmp/left; echo y > /dev/shm/left; setsid sleep 60 &")})
+	res := run(t, r, Spec{Argv: sh(listNamespaces + "; ipcmk -M 4096 >/dev/null; echo x > /tmp/left; echo y > /dev/shm/left; setsid sleep 60 &")})
 	ns := strings.Fields(string(res.Stdout))
 	require.Len(t, ns, 7, "%s %s", res.Stdout, res.Stderr)
 	for _, n := range ns {

@@ -80,10 +80,6 @@ func cellCommandLine(j job) string {
 // user namespace mount a fresh proc only where the existing one is fully
 // visible; each command's own /proc is masked instead.
 func (r *Runner) cellSpec(c *cell) *specs.Spec {
-	memory := int64(mib(defaultMemoryMB))
-	pids := int64(defaultProcesses)
-	period := uint64(cpuPeriod)
-	quota := int64(cpuPeriod)
 	var annotations map[string]string
 	if r.cellSeccompBPF != "" {
 		annotations = map[string]string{seccompBPFAnnotation: r.cellSeccompBPF}
@@ -111,20 +107,13 @@ func (r *Runner) cellSpec(c *cell) *specs.Spec {
 		},
 		Mounts: mounts,
 		Linux: &specs.Linux{
-			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace}, {Type: specs.CgroupNamespace}, {Type: specs.NetworkNamespace},
-			},
+			Namespaces: namespaces(),
 			// The host's mounts in the cell directory must reach the cell.
 			RootfsPropagation: "rslave",
 			CgroupsPath:       c.cgroupPath,
-			Resources: &specs.LinuxResources{
-				Memory:  &specs.LinuxMemory{Limit: &memory, Swap: &memory},
-				Pids:    &specs.LinuxPids{Limit: &pids},
-				CPU:     &specs.LinuxCPU{Quota: &quota, Period: &period},
-				Devices: deviceRules(),
-			},
-			Seccomp: r.cellSeccomp,
+			// Until the first command sets its own.
+			Resources: resources(Limits{MemoryMB: defaultMemoryMB, MaxProcesses: defaultProcesses, CPUs: defaultCPUs}),
+			Seccomp:   r.cellSeccomp,
 		},
 	}
 }

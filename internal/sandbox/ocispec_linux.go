@@ -67,10 +67,6 @@ func defaultSeccomp(caps ...string) (*specs.LinuxSeccomp, error) {
 
 // ociSpec builds the runtime spec of c.
 func (r *Runner) ociSpec(c container) *specs.Spec {
-	memory := int64(mib(c.lim.MemoryMB))
-	pids := int64(c.lim.MaxProcesses)
-	quota := int64(c.lim.CPUs * cpuPeriod)
-	period := uint64(cpuPeriod)
 	cpu := uint64(c.lim.CPUSeconds)
 	fsize := mib(c.lim.MaxFileMB)
 	nofile := uint64(c.lim.OpenFiles)
@@ -107,18 +103,9 @@ func (r *Runner) ociSpec(c container) *specs.Spec {
 		},
 		Mounts: r.ociMounts(c),
 		Linux: &specs.Linux{
-			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace}, {Type: specs.CgroupNamespace}, {Type: specs.NetworkNamespace},
-			},
-			CgroupsPath: c.cgroupPath,
-			Resources: &specs.LinuxResources{
-				// Swap equal to the limit: memory plus swap may not pass it.
-				Memory:  &specs.LinuxMemory{Limit: &memory, Swap: &memory},
-				Pids:    &specs.LinuxPids{Limit: &pids},
-				CPU:     &specs.LinuxCPU{Quota: &quota, Period: &period},
-				Devices: deviceRules(),
-			},
+			Namespaces:    namespaces(),
+			CgroupsPath:   c.cgroupPath,
+			Resources:     resources(c.lim),
 			MaskedPaths:   maskedPaths,
 			ReadonlyPaths: readonlyPaths,
 			Seccomp:       r.seccomp,
@@ -162,6 +149,29 @@ func (r *Runner) ociMounts(c container) []specs.Mount {
 			Options: []string{"rbind", "ro", "nosuid", "nodev"}})
 	}
 	return ms
+}
+
+// namespaces are the namespaces of every container.
+func namespaces() []specs.LinuxNamespace {
+	return []specs.LinuxNamespace{
+		{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.IPCNamespace},
+		{Type: specs.UTSNamespace}, {Type: specs.CgroupNamespace}, {Type: specs.NetworkNamespace},
+	}
+}
+
+// resources are a container's cgroup limits: memory with swap equal to it
+// (memory plus swap may not pass the limit), processes, CPU quota, devices.
+func resources(lim Limits) *specs.LinuxResources {
+	memory := int64(mib(lim.MemoryMB))
+	pids := int64(lim.MaxProcesses)
+	quota := int64(lim.CPUs * cpuPeriod)
+	period := uint64(cpuPeriod)
+	return &specs.LinuxResources{
+		Memory:  &specs.LinuxMemory{Limit: &memory, Swap: &memory},
+		Pids:    &specs.LinuxPids{Limit: &pids},
+		CPU:     &specs.LinuxCPU{Quota: &quota, Period: &period},
+		Devices: deviceRules(),
+	}
 }
 
 // deviceRules deny every device but the few a program expects in /dev.
