@@ -89,7 +89,7 @@ type Config struct {
 	Slots int `env:"ZINC_SANDBOX_SLOTS"`
 	// Cells is "auto" (the default: use cells where the host can), "on"
 	// (refuse to start without them) or "off" (a container per command).
-	// A cell is a long-lived container per slot that runs each command in
+	// A cell is a long-lived container (two per slot) that runs each command in
 	// fresh namespaces of its own with bwrap, saving the runtime's
 	// start-up per command; commands with network access or an image root
 	// always get a container of their own.

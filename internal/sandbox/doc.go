@@ -1,7 +1,7 @@
 // Package sandbox runs untrusted commands — student code, the tools that
 // build it, and instructor checkers — in containers of an OCI runtime (crun
 // by default, runc or runsc): each in fresh namespaces made by bwrap inside
-// a long-lived container per slot (a cell, cell_linux.go), or each in a
+// a long-lived container, two per slot (a cell, cell_linux.go), or each in a
 // container of its own. Either way: a read-only minimal root made of
 // the host's toolchain (or, with Spec.RootFS, an environment image's file
 // system sealed by SealRootFS), PID, mount, IPC, UTS, cgroup and network namespaces,
