@@ -110,7 +110,7 @@ func spool(r io.Reader) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("spool image: %w", err)
 	}
-	src := &readFailure{r: r}
+	src := &environment.SourceReader{R: r}
 	_, err = io.Copy(f, src)
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -118,13 +118,13 @@ func spool(r io.Reader) (string, error) {
 	switch {
 	case err == nil:
 		return f.Name(), nil
-	case src.err == nil:
+	case src.Err == nil:
 		// Writing failed: the worker's disk, not the client.
 		err = fmt.Errorf("spool image: %w", err)
-	case isTooLarge(src.err):
-		err = fmt.Errorf("read image: %w", src.err)
+	case isTooLarge(src.Err):
+		err = fmt.Errorf("read image: %w", src.Err)
 	default:
-		err = badRequest("read image: %v", src.err)
+		err = badRequest("read image: %v", src.Err)
 	}
 	_ = os.Remove(f.Name())
 	return "", err
@@ -134,20 +134,6 @@ func spool(r io.Reader) (string, error) {
 func isTooLarge(err error) bool {
 	_, ok := errors.AsType[*http.MaxBytesError](err)
 	return ok || errors.Is(err, multipart.ErrMessageTooLarge)
-}
-
-// readFailure remembers why the reader it wraps failed.
-type readFailure struct {
-	r   io.Reader
-	err error
-}
-
-func (f *readFailure) Read(p []byte) (int, error) {
-	n, err := f.r.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
-		f.err = err
-	}
-	return n, err
 }
 
 // getEnvironment is GET /v1/environments/{name}.

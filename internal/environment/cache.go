@@ -186,13 +186,13 @@ func (c *Cache) fetch(ctx context.Context, digest, dir string) (*layout, error) 
 	}
 	defer func() { _ = r.Close() }()
 	h := sha256.New()
-	src := &sourceReader{r: r}
+	src := &SourceReader{R: r}
 	tee := io.TeeReader(io.LimitReader(src, c.lim.MaxBytes+1), h)
 	l, err := extractLayout(tee, dir, c.lim)
 	if err != nil {
-		if src.err != nil {
+		if src.Err != nil {
 			// The download failed, not the image: worth retrying.
-			return nil, fmt.Errorf("read %s: %w", key, src.err)
+			return nil, fmt.Errorf("read %s: %w", key, src.Err)
 		}
 		return nil, err
 	}
@@ -215,17 +215,18 @@ func Exists(ctx context.Context, bucket *blob.Bucket, digest string) (bool, erro
 	return ok, nil
 }
 
-// sourceReader remembers the last failure of the reader it wraps, so that a
-// download cut short is told from a broken archive.
-type sourceReader struct {
-	r   io.Reader
-	err error
+// SourceReader remembers the last failure of the reader it wraps, so that
+// an image read cut short (a download, a client's upload) is told from a
+// broken archive or a failed write.
+type SourceReader struct {
+	R   io.Reader
+	Err error
 }
 
-func (s *sourceReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
+func (s *SourceReader) Read(p []byte) (int, error) {
+	n, err := s.R.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
-		s.err = err
+		s.Err = err
 	}
 	return n, err
 }
