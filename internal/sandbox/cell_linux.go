@@ -103,6 +103,10 @@ func (r *Runner) startCells(ctx context.Context) error {
 			r.log.Warn("sandbox: cell seccomp profile not precompiled; the runtime compiles it", "error", err)
 		}
 	}
+	// Per-host facts every command's set-up needs, found once.
+	r.cellProcMasks = procMasks()
+	_, err = os.Stat(r.host.cgroupFile("/", "memory", "memory.memsw.limit_in_bytes"))
+	r.cellMemsw = err == nil
 	r.cells = make(chan *cell, cellsPerSlot*r.maxSlots)
 	for range cellsPerSlot * r.maxSlots {
 		c, err := r.startCell(ctx)
@@ -368,16 +372,13 @@ func (r *Runner) cellCommand(ctx context.Context, c *cell, j job, done *cleanups
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: scratch directory: %w", ErrInvalidSpec, err)
 	}
-	l, err := newLayer(filepath.Join(c.dir, "layer"), j.lim.DiskMB, scratchInfo)
+	// The cell's loop runs as the sandbox user: bwrap must reach /tmp and
+	// /dev/shm in the layer (the overlay's directories stay closed).
+	l, err := newLayer(filepath.Join(c.dir, "layer"), j.lim.DiskMB, scratchInfo, 0o711)
 	if err != nil {
 		return Result{}, err
 	}
 	done.push(l.release)
-	// The cell's loop runs as the sandbox user: bwrap must reach /tmp and
-	// /dev/shm in the layer (the overlay's directories stay closed).
-	if err := os.Chmod(l.dir, 0o711); err != nil {
-		return Result{}, fmt.Errorf("open layer to the cell: %w", err)
-	}
 	view := filepath.Join(c.dir, "view")
 	opts := "lowerdir=" + j.scratch + ",upperdir=" + filepath.Join(l.dir, "upper") + ",workdir=" + filepath.Join(l.dir, "work")
 	if err := unix.Mount("overlay", view, "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
@@ -413,12 +414,16 @@ func unmount(path string) error {
 // mounts. (A container runtime resolves targets inside the root instead;
 // the engine refuses such targets before it gets here.)
 func noLinkedTargets(scratch string, mounts []Mount) error {
+	targets := mountTargets(scratch, mounts)
+	if len(targets) == 0 {
+		return nil
+	}
 	root, err := os.OpenRoot(scratch)
 	if err != nil {
 		return fmt.Errorf("%w: scratch directory: %w", ErrInvalidSpec, err)
 	}
 	defer func() { _ = root.Close() }()
-	for rel := range mountTargets(scratch, mounts) {
+	for rel := range targets {
 		for p := rel; p != "." && p != "/"; p = filepath.Dir(p) {
 			if info, err := root.Lstat(p); err == nil && info.Mode()&os.ModeSymlink != 0 {
 				return fmt.Errorf("%w: mount target %s passes through a symbolic link", ErrInvalidSpec, rel)
@@ -641,7 +646,7 @@ func (r *Runner) setCellLimits(cgroupPath string, lim Limits) error {
 	// memory.memsw may never be below memory: which goes first depends on
 	// whether the limit rises or falls.
 	memErr := write("memory", "memory.limit_in_bytes", memory)
-	if _, err := os.Stat(r.host.cgroupFile(cgroupPath, "memory", "memory.memsw.limit_in_bytes")); err == nil {
+	if r.cellMemsw {
 		if err := write("memory", "memory.memsw.limit_in_bytes", memory); err != nil {
 			return err
 		}

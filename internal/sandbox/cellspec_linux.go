@@ -141,7 +141,7 @@ func (r *Runner) bwrapArgs(j job, mounts []string) []string {
 		a = append(a, "--symlink", l[1], l[0])
 	}
 	a = append(a, "--ro-bind", "/etc", "/etc", "--proc", "/proc")
-	a = append(a, procMasks()...)
+	a = append(a, r.cellProcMasks...)
 	layer := filepath.Join(cellMount, "layer")
 	a = append(a,
 		"--dev", "/dev", "--mqueue", "/dev/mqueue",

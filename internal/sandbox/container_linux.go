@@ -63,7 +63,7 @@ func (r *Runner) runContainer(ctx context.Context, j job, release func()) (Resul
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: scratch directory: %w", ErrInvalidSpec, err)
 	}
-	l, err := newLayer(filepath.Join(bundle, "layer"), j.lim.DiskMB, scratchInfo)
+	l, err := newLayer(filepath.Join(bundle, "layer"), j.lim.DiskMB, scratchInfo, 0o700)
 	if err != nil {
 		return Result{}, err
 	}

@@ -27,14 +27,15 @@ type layer struct {
 // inodesPerMB bounds the files a command may create per MiB of disk.
 const inodesPerMB = 64
 
-// newLayer mounts the tmpfs on dir (which it creates) and prepares its
-// directories; upper takes the owner and mode of the scratch root, so the
-// merged view looks like the scratch directory.
-func newLayer(dir string, diskMB int, scratch os.FileInfo) (*layer, error) {
+// newLayer mounts the tmpfs on dir (which it creates), its root with mode
+// (0700, or 0711 where the sandbox user must reach /tmp and /dev/shm in it),
+// and prepares its directories; upper takes the owner and mode of the
+// scratch root, so the merged view looks like the scratch directory.
+func newLayer(dir string, diskMB int, scratch os.FileInfo, mode fs.FileMode) (*layer, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create layer: %w", err)
 	}
-	opts := "size=" + strconv.Itoa(diskMB) + "m,nr_inodes=" + strconv.Itoa(max(diskMB*inodesPerMB, 1024)) + ",mode=0700"
+	opts := "size=" + strconv.Itoa(diskMB) + "m,nr_inodes=" + strconv.Itoa(max(diskMB*inodesPerMB, 1024)) + ",mode=" + strconv.FormatUint(uint64(mode.Perm()), 8)
 	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		_ = os.Remove(dir)
 		return nil, fmt.Errorf("mount layer: %w", err)

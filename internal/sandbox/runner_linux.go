@@ -49,8 +49,12 @@ type Runner struct {
 	maxSlots int64
 	// cells are the idle cells (nil when commands each get a container);
 	// a nil entry stands for a cell that could not be restarted.
-	cells          chan *cell
-	bwrap          string
+	cells chan *cell
+	bwrap string
+	// cellProcMasks are bwrap's options masking /proc, cellMemsw whether the
+	// memory controller limits swap (memory.memsw, cgroups v1).
+	cellProcMasks  []string
+	cellMemsw      bool
 	cellSeccomp    *specs.LinuxSeccomp
 	cellSeccompBPF string
 	// commandBPF is the commands' seccomp filter, raw, for bwrap.
@@ -275,9 +279,9 @@ func (r *Runner) run(ctx context.Context, spec Spec) (Result, error) {
 		release()
 		return Result{}, err
 	}
-	// The slots stay taken until the container is deleted (or the cell
-	// cleaned): its clean-up is CPU work too, and the next command's
-	// timeout must not pay for it.
+	// A container's slots stay taken until it is deleted: its clean-up is
+	// CPU work too, and the next command's timeout must not pay for it. A
+	// cell command frees them once its result is in (see runInCell).
 	if r.cells != nil && !j.lim.Network && j.spec.RootFS == "" {
 		return r.runInCell(ctx, j, release)
 	}
