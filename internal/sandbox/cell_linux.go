@@ -184,13 +184,24 @@ func (c *cell) prepareDir(filter []byte) error {
 // the sandbox user's and outside the command's namespaces.
 var cellRequestFiles = []string{"args", "command", "stdin", "ready"}
 
+// createFiles makes the cell directory's contents. Modes are set
+// explicitly: the worker's umask (the apphost's is 077) must not close
+// them to the cell's loop, which runs as the sandbox user.
 func (c *cell) createFiles(filter []byte) error {
 	for _, d := range []string{"view", "m"} {
-		if err := os.Mkdir(filepath.Join(c.dir, d), 0o755); err != nil {
+		p := filepath.Join(c.dir, d)
+		if err := os.Mkdir(p, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, 0o755); err != nil {
 			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(c.dir, "seccomp.bpf"), filter, 0o444); err != nil {
+	p := filepath.Join(c.dir, "seccomp.bpf")
+	if err := os.WriteFile(p, filter, 0o444); err != nil {
+		return err
+	}
+	if err := os.Chmod(p, 0o444); err != nil {
 		return err
 	}
 	for _, name := range append(cellRequestFiles, "stdout", "stderr") {

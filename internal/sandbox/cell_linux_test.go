@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,4 +148,14 @@ func TestCellRefusesALinkedMountTarget(t *testing.T) {
 	_, err := r.Run(context.Background(), Spec{Dir: dir, Argv: sh("true"),
 		Mounts: []Mount{{Source: src, Target: filepath.Join(dir, "tests/sh")}}})
 	require.ErrorIs(t, err, ErrInvalidSpec)
+}
+
+// A worker with a strict umask (the apphost sets 077) still gets working
+// cells: the cell directory's modes do not depend on it.
+func TestCellsWorkUnderAStrictUmask(t *testing.T) {
+	old := syscall.Umask(0o077)
+	t.Cleanup(func() { syscall.Umask(old) })
+	r := newCellRunner(t)
+	res := run(t, r, Spec{Argv: sh("echo in a cell")})
+	assert.Equal(t, "in a cell\n", string(res.Stdout), string(res.Stderr))
 }
