@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/zinc-edu/orchestrator/internal/grading"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -196,13 +197,20 @@ func scaleOutBatch(ctx context.Context, c *apiClient, procs string, apphostPID i
 		return 0, nil, err
 	}
 	for {
-		var view struct{ Status string }
+		var view struct {
+			Status  string
+			Summary *grading.Summary
+		}
 		if err := c.do(ctx, "/v1/batches/"+batch.ID, "", nil, &view); err != nil {
 			return 0, nil, err
 		}
 		if view.Status != "running" && view.Status != "" {
 			if view.Status != "completed" {
 				return 0, nil, fmt.Errorf("batch ended %s", view.Status)
+			}
+			// A batch whose deliveries all failed completes too, and fast.
+			if view.Summary == nil || view.Summary.Counts.Graded != n {
+				return 0, nil, fmt.Errorf("batch completed with %+v graded of %d", view.Summary, n)
 			}
 			break
 		}
