@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/zinc-edu/orchestrator/internal/grading"
 )
@@ -45,6 +46,7 @@ func resultArgs(r grading.Result) (grading.Result, []any, error) {
 		r.GradedAt = now()
 	}
 	r.GradedAt = normTime(r.GradedAt)
+	r.Diagnostic = storableText(r.Diagnostic)
 	components, err := json.Marshal(r.Components)
 	if err != nil {
 		return r, nil, fmt.Errorf("encode components: %w", err)
@@ -57,6 +59,14 @@ func resultArgs(r grading.Result) (grading.Result, []any, error) {
 		r.DeliveryID, r.ConfigID, nullString(r.BatchID), string(r.Status), r.Score, r.MaxScore,
 		string(components), string(steps), r.Diagnostic, r.ObjectKey, micros(r.GradedAt),
 	}, nil
+}
+
+// storableText makes s storable in a PostgreSQL text column, which refuses
+// NUL and invalid UTF-8: a diagnostic may quote a checker's stderr, which
+// may quote a student's output. JSON columns need nothing: encoding/json
+// escapes NUL and replaces invalid UTF-8.
+func storableText(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
 }
 
 // resultRefs names the rows a result points to.

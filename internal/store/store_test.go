@@ -546,6 +546,32 @@ func TestSaveResultUpsert(t *testing.T) {
 	})
 }
 
+// A diagnostic may quote what a student printed: NUL and invalid UTF-8,
+// which a PostgreSQL text column refuses, must not cost the result.
+func TestSaveResultStoresAnyOutputText(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		c := newCollection(t, s, nil)
+		cfg := newConfig(t, s)
+		d := newDelivery(t, s, grading.Delivery{CollectionID: c.ID, User: "alice"})
+		give := grading.Result{
+			DeliveryID: d.ID, ConfigID: cfg.ID, Status: grading.StatusUngraded,
+			Diagnostic: "checker exited with status 3: a\x00b\xffc",
+			Steps:      []grading.Step{{Stage: "run", State: grading.StepError, Message: "m\x00", Stdout: "o\x00\xff"}},
+		}
+		saved, err := s.SaveResult(ctx, give)
+		require.NoError(t, err)
+		require.NoError(t, s.SaveResults(ctx, []grading.Result{give}))
+
+		got, err := s.Result(ctx, d.ID, cfg.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "checker exited with status 3: a\uFFFDb\uFFFDc", got.Diagnostic)
+		assert.Equal(t, saved.Diagnostic, got.Diagnostic)
+		assert.Equal(t, "m\x00", got.Steps[0].Message)
+		assert.Equal(t, "o\x00\uFFFD", got.Steps[0].Stdout)
+	})
+}
+
 func TestSaveResultRejectsInvalid(t *testing.T) {
 	tests := []struct {
 		name      string
