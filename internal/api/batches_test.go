@@ -258,6 +258,25 @@ func TestBatchResults(t *testing.T) {
 	requireError(t, e.do(http.MethodGet, "/v1/batches/nope/results", nil, ""), http.StatusNotFound, "batch nope: not found")
 }
 
+// TestBatchResultsCSVDefusesFormulas: a user name or diagnostic a
+// spreadsheet would run as a formula is written as text.
+func TestBatchResultsCSVDefusesFormulas(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCollection(grading.Collection{})
+	cfg := e.newConfig()
+	b := e.newBatch(c.ID, cfg.ID)
+	d := e.newDelivery(c.ID, `=HYPERLINK("http://127.0.0.1/x")`)
+	_, err := e.store.SaveResult(t.Context(), grading.Result{
+		DeliveryID: d.ID, ConfigID: cfg.ID, BatchID: b.ID, Status: grading.StatusUngraded, MaxScore: 1, Diagnostic: "@SUM(1)",
+	})
+	require.NoError(t, err)
+
+	r := e.do(http.MethodGet, "/v1/batches/"+b.ID+"/results.csv", nil, "")
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	assert.Equal(t, "user,status,score,max_score,delivery_id,diagnostic\n"+
+		`"'=HYPERLINK(""http://127.0.0.1/x"")",ungraded,,1,`+d.ID+",'@SUM(1)\n", string(r.body))
+}
+
 // TestStartBatchOfAllDeliveries: "deliveries": "all" reaches the service,
 // the batch shows it, its results list a user once per graded delivery,
 // and its regrade keeps to all deliveries.
