@@ -171,6 +171,7 @@ type Store interface {
 	// Environments, global to every course.
 	CreateEnvironment(ctx context.Context, env grading.Environment) (grading.Environment, error)
 	Environment(ctx context.Context, name string) (grading.Environment, error)
+	EnvironmentDigestInUse(ctx context.Context, digest string) (bool, error)
 	Environments(ctx context.Context, after string, limit int) ([]grading.Environment, string, error)
 	AllDeliveries(ctx context.Context, collectionID, afterUser, afterID string, limit int) ([]grading.Delivery, error)
 }

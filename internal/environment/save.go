@@ -19,6 +19,7 @@ import (
 type Rows interface {
 	CreateEnvironment(ctx context.Context, env grading.Environment) (grading.Environment, error)
 	Environment(ctx context.Context, name string) (grading.Environment, error)
+	EnvironmentDigestInUse(ctx context.Context, digest string) (bool, error)
 }
 
 // ConflictError is a name already taken by an environment of other content.
@@ -143,11 +144,31 @@ func Save(ctx context.Context, bucket *blob.Bucket, rows Rows, name, createdBy, 
 	if err != nil {
 		if wrote {
 			// Remove the object even when the caller has gone away.
-			_ = bucket.Delete(context.WithoutCancel(ctx), key)
+			err = errors.Join(err, retract(context.WithoutCancel(ctx), bucket, rows, key, digest, tarPath))
 		}
 		return grading.Environment{}, false, err
 	}
+	// The object is shared by every environment of these bytes: a failed
+	// save of them may have removed it after put found it.
+	if _, err := put(ctx, bucket, key, tarPath); err != nil {
+		return grading.Environment{}, false, fmt.Errorf("save environment %s: %w", name, err)
+	}
 	return env, true, nil
+}
+
+// retract removes the object a failed save wrote, unless an environment of
+// the same bytes saved meanwhile uses it: that one is put back after the
+// removal, as the saver checks its object only after its row exists.
+func retract(ctx context.Context, bucket *blob.Bucket, rows Rows, key, digest, tarPath string) error {
+	if err := bucket.Delete(ctx, key); err != nil {
+		return fmt.Errorf("remove %s: %w", key, err)
+	}
+	used, err := rows.EnvironmentDigestInUse(ctx, digest)
+	if err != nil || !used {
+		return err
+	}
+	_, err = put(ctx, bucket, key, tarPath)
+	return err
 }
 
 // same looks name up: an environment of digest is returned with ok set, one

@@ -2,6 +2,7 @@ package environment_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -147,4 +148,60 @@ func TestSaveLosingTheNameToOtherContentStoresNothing(t *testing.T) {
 	require.ErrorAs(t, err, &conflict)
 	assert.Equal(t, rival.Digest, conflict.Existing.Digest)
 	assert.Empty(t, keys(t, bucket), "the loser's object is removed")
+}
+
+// failingRows lets an upload of the same bytes under another name commit
+// while this one is being saved, then fails this one's insert.
+type failingRows struct {
+	*store.Store
+	meanwhile func()
+}
+
+func (r failingRows) CreateEnvironment(context.Context, grading.Environment) (grading.Environment, error) {
+	r.meanwhile()
+	return grading.Environment{}, errors.New("database unavailable")
+}
+
+// A save that fails after writing the shared object does not take it from
+// an environment of the same bytes saved meanwhile.
+func TestSaveFailingKeepsTheObjectAnEqualImageSavedMeanwhile(t *testing.T) {
+	bucket, s := newBucket(t), storetest.Open(t)
+	b := envtest.NewLayout(t, shellLayer(t)).Tar(t)
+	var other grading.Environment
+	meanwhile := func() {
+		var err error
+		other, _, err = environment.Save(t.Context(), bucket, s, "other", "admin", writeTar(t, b), environment.Limits{})
+		require.NoError(t, err)
+	}
+
+	_, _, err := environment.Save(t.Context(), bucket, failingRows{Store: s, meanwhile: meanwhile}, "first", "admin", writeTar(t, b), environment.Limits{})
+	require.ErrorContains(t, err, "database unavailable")
+
+	assert.Equal(t, []string{other.ObjectKey}, keys(t, bucket))
+}
+
+// deletingRows removes the shared object just before the row is inserted,
+// as a failing save of the same bytes may.
+type deletingRows struct {
+	*store.Store
+	bucket *blob.Bucket
+}
+
+func (r deletingRows) CreateEnvironment(ctx context.Context, env grading.Environment) (grading.Environment, error) {
+	if err := r.bucket.Delete(ctx, env.ObjectKey); err != nil {
+		return grading.Environment{}, err
+	}
+	return r.Store.CreateEnvironment(ctx, env)
+}
+
+// A saved environment's object exists even when another save removed it
+// between this save's upload and its row.
+func TestSaveRestoresAnObjectRemovedMeanwhile(t *testing.T) {
+	bucket, s := newBucket(t), storetest.Open(t)
+	b := envtest.NewLayout(t, shellLayer(t)).Tar(t)
+
+	env, created, err := environment.Save(t.Context(), bucket, deletingRows{Store: s, bucket: bucket}, "tiny", "admin", writeTar(t, b), environment.Limits{})
+	require.NoError(t, err)
+	assert.True(t, created)
+	assert.Equal(t, []string{env.ObjectKey}, keys(t, bucket))
 }

@@ -47,6 +47,20 @@ func (s *Store) Environment(ctx context.Context, name string) (grading.Environme
 	return env, nil
 }
 
+// EnvironmentDigestInUse reports whether an environment of the given image
+// digest exists: environments of equal bytes share one object.
+func (s *Store) EnvironmentDigestInUse(ctx context.Context, digest string) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM environment WHERE digest = $1 LIMIT 1`, digest).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("look up environments of %s: %w", digest, err)
+	}
+	return true, nil
+}
+
 // Environments lists environments newest first, paginated as Collections.
 func (s *Store) Environments(ctx context.Context, after string, limit int) ([]grading.Environment, string, error) {
 	items, next, err := page(ctx, s, `SELECT `+environmentColumns+` FROM environment WHERE 1 = 1`,

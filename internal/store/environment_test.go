@@ -32,6 +32,13 @@ func TestEnvironmentRoundTrip(t *testing.T) {
 
 		_, err = s.Environment(t.Context(), "missing")
 		assert.ErrorIs(t, err, grading.ErrNotFound)
+
+		used, err := s.EnvironmentDigestInUse(t.Context(), created.Digest)
+		require.NoError(t, err)
+		assert.True(t, used)
+		used, err = s.EnvironmentDigestInUse(t.Context(), environment("other", "b").Digest)
+		require.NoError(t, err)
+		assert.False(t, used)
 	})
 }
 
