@@ -232,12 +232,18 @@ func TestInstructorPageInChromium(t *testing.T) {
 	require.Equal(t, n, res.Summary.Counts.Graded)
 
 	// The delivery page shows the stage output to staff and the student
-	// view beside it.
-	href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("tr.delivery a"), "href"))
-	require.NoError(t, err)
-	assert.Contains(t, href.Value, "/ui/deliveries/")
+	// view beside it. The rows are rendered again as events arrive, so the
+	// link is read in one script: a node found by one protocol call may be
+	// gone by the next ("Could not find node with given id").
+	var href string
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		h, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("tr.delivery a")?.href ?? ""`))
+		assert.NoError(c, err)
+		assert.Contains(c, h, "/ui/deliveries/")
+		href = h
+	}, 10*time.Second, 100*time.Millisecond)
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS("tr.delivery a")),
+		chromedp.Navigate(href),
 		chromedp.WaitVisible(chromedp.ID("staff")),
 	))
 	staff, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("staff")))
