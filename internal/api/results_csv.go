@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/spreadsheet"
 )
 
 // batchResultsCSV is GET /v1/batches/{id}/results.csv: one line per
@@ -45,7 +45,7 @@ func (s *Server) batchResultsCSV(w http.ResponseWriter, r *http.Request) error {
 		if p := scoreOf(res); p != nil {
 			score = formatNumber(*p)
 		}
-		line := []string{spreadsheetText(res.User), string(res.Status), score, formatNumber(res.MaxScore), res.DeliveryID, spreadsheetText(res.Diagnostic)}
+		line := []string{spreadsheet.Text(res.User), string(res.Status), score, formatNumber(res.MaxScore), res.DeliveryID, spreadsheet.Text(res.Diagnostic)}
 		if withSteps {
 			line = append(line, stepCells(res, columns)...)
 		}
@@ -55,17 +55,6 @@ func (s *Server) batchResultsCSV(w http.ResponseWriter, r *http.Request) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// spreadsheetText keeps a free-text cell from being read as a formula by a
-// spreadsheet (CSV injection): a cell starting with =, +, -, @, a tab or a
-// carriage return gets a leading apostrophe, as OWASP advises. User names
-// come from rosters and diagnostics may quote a checker's output.
-func spreadsheetText(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 func stepColumn(st grading.Step) string {

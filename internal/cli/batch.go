@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/spreadsheet"
 )
 
 // watchInterval is how often --watch polls the batch.
@@ -307,7 +308,7 @@ func writeResults(w io.Writer, format string, deliveryIDs bool, rows []ResultRow
 		}
 		_ = cw.Write(header)
 		for _, r := range rows {
-			rec := []string{r.User, r.Status, score(r), maxScore(r)}
+			rec := []string{spreadsheet.Text(r.User), r.Status, score(r), maxScore(r)}
 			if deliveryIDs {
 				rec = append(rec, r.DeliveryID)
 			}
