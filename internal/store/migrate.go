@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
@@ -25,8 +26,12 @@ const (
 
 // Migrate brings the schema up to date. It is idempotent. On PostgreSQL a
 // session advisory lock, scoped to the current database and schema, makes
-// concurrent callers apply each migration once; on SQLite the write lock
-// serialises them and the migrations create only what does not exist yet.
+// concurrent callers apply each migration once. SQLite has no such lock
+// (goose offers none): the write lock serialises each migration, but two
+// callers may both find one pending and the second then fails on it (an
+// ALTER TABLE cannot be made conditional). A caller that fails after the
+// schema moved on reads the applied versions again and goes on; one that
+// fails without progress reports the error.
 func (s *Store) Migrate(ctx context.Context) error {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
@@ -49,16 +54,26 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate store: %w", err)
 	}
-	results, err := provider.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate store: %w", err)
+	applied, seen := 0, int64(-1)
+	for {
+		results, err := provider.Up(ctx)
+		applied += len(results)
+		version, verr := provider.GetDBVersion(ctx)
+		if err != nil {
+			err = fmt.Errorf("migrate store: %w", err)
+		}
+		switch {
+		case verr != nil:
+			return errors.Join(err, fmt.Errorf("read schema version: %w", verr))
+		case err == nil:
+			s.log.InfoContext(ctx, "store migrated", "engine", string(s.dialect), "applied", applied, "schema_version", version)
+			return nil
+		case s.dialect != dialectSQLite || version <= seen:
+			return err
+		}
+		// Another caller applied what this one tried: read the versions again.
+		seen = version
 	}
-	version, err := provider.GetDBVersion(ctx)
-	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	s.log.InfoContext(ctx, "store migrated", "engine", string(s.dialect), "applied", len(results), "schema_version", version)
-	return nil
 }
 
 // postgresLocker returns goose's advisory-lock locker with a lock id derived
