@@ -73,6 +73,13 @@ func (s *Server) startBatch(w http.ResponseWriter, r *http.Request) error {
 	} else if cfgCourse != course {
 		return fmt.Errorf("config %s: %w", req.ConfigID, grading.ErrNotFound)
 	}
+	if req.RegradeOf != "" {
+		// The regraded batch's course is checked like any other target:
+		// one the caller does not teach is unknown, like a missing one.
+		if _, err := s.requireRoleOf(ctx, ofBatch, req.RegradeOf, teachers...); err != nil {
+			return err
+		}
+	}
 	b, err := s.batches.Start(ctx, req)
 	if err != nil {
 		return err

@@ -326,3 +326,44 @@ func TestStartBatchOfAllDeliveries(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, r.code, "body: %s", r.body)
 	assert.Equal(t, grading.DeliveriesAll, decode[grading.Batch](t, r).Deliveries)
 }
+
+// TestStartBatchRegradeOfIsScoped: POST /v1/batches takes an optional
+// regrade_of, the batch whose failed deliveries the new batch grades, and
+// whose results then list the new batch's. A batch of a course the caller
+// does not teach is unknown: otherwise an instructor of one course grades
+// another course's deliveries with a config of their own (reading those
+// students' files through its output) and injects rows into the other
+// course's results. (The batch service refuses a batch of another
+// collection or config.)
+func TestStartBatchRegradeOfIsScoped(t *testing.T) {
+	// setup returns a fresh API with two courses and an instructor of the
+	// first, and a way to start a batch as that instructor.
+	setup := func(t *testing.T) (e *env, mine, theirs courseFixture, start func(collection, config, regradeOf string) response) {
+		t.Helper()
+		e = newEnv(t)
+		mine, theirs = e.courseFixture("mine"), e.courseFixture("theirs")
+		inst := e.as(e.apiKey(grading.RoleInstructor, "", mine.course.ID))
+		start = func(collection, config, regradeOf string) response {
+			t.Helper()
+			return inst.doJSON(http.MethodPost, "/v1/batches",
+				fmt.Sprintf(`{"collection_id":%q,"config_id":%q,"regrade_of":%q}`, collection, config, regradeOf))
+		}
+		return e, mine, theirs, start
+	}
+
+	t.Run("a batch of another course is unknown", func(t *testing.T) {
+		e, mine, theirs, start := setup(t)
+		r := start(mine.collection.ID, mine.config.ID, theirs.finished.ID)
+		body := requireError(t, r, http.StatusNotFound, theirs.finished.ID)
+		assert.NotContains(t, body.Error, theirs.course.ID)
+		assert.Empty(t, e.batches.started, "no batch may start")
+	})
+
+	t.Run("the batch's own collection and config start", func(t *testing.T) {
+		e, mine, _, start := setup(t)
+		r := start(mine.collection.ID, mine.config.ID, mine.finished.ID)
+		require.Equal(t, http.StatusAccepted, r.code, "body: %s", r.body)
+		require.Len(t, e.batches.started, 1)
+		assert.Equal(t, mine.finished.ID, e.batches.started[0].RegradeOf)
+	})
+}

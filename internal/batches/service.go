@@ -76,6 +76,9 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (grading.Batch, e
 	if req.Lane != "" && !slices.Contains(workflows.PipelineQueues, req.Lane) {
 		return grading.Batch{}, fmt.Errorf("start batch: %w: lane %q: want one of %v", ErrInvalid, req.Lane, workflows.PipelineQueues)
 	}
+	if err := s.checkRegradeOf(ctx, req); err != nil {
+		return grading.Batch{}, fmt.Errorf("start batch: %w", err)
+	}
 	in := workflows.BatchGradingInput{
 		CollectionID:  req.CollectionID,
 		ConfigID:      req.ConfigID,
@@ -134,6 +137,23 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (grading.Batch, e
 		s.log.WarnContext(ctx, "batch run id not recorded", "batch_id", b.ID, "err", err)
 	}
 	return b, nil
+}
+
+// checkRegradeOf refuses a regrade of a batch of another collection or
+// config: the new batch grades that batch's failed deliveries, and its
+// results are listed with that batch's.
+func (s *Service) checkRegradeOf(ctx context.Context, req StartRequest) error {
+	if req.RegradeOf == "" {
+		return nil
+	}
+	b, err := s.store.Batch(ctx, req.RegradeOf)
+	if err != nil {
+		return fmt.Errorf("regrade_of: %w", err)
+	}
+	if b.CollectionID != req.CollectionID || b.ConfigID != req.ConfigID {
+		return fmt.Errorf("%w: regrade_of %s is a batch of another collection or config", ErrInvalid, req.RegradeOf)
+	}
+	return nil
 }
 
 // RegradeFailed starts a new batch grading again, on the regrade lane, the
