@@ -111,7 +111,8 @@ func (r *run) runBatchChecker(ctx context.Context, s *definition.Stage, stdin []
 		return nil, fmt.Errorf("run checker: %w", err)
 	case out.TimedOut:
 		return nil, fmt.Errorf("timed out after %s", timeout)
-	case out.LimitHit != "":
+	case out.LimitHit != "" && (!outputClipped(out) || out.StdoutTruncated):
+		// Clipped verdicts cannot be read; a clipped stderr is no loss.
 		return nil, fmt.Errorf("%s", limitMessage(out.LimitHit))
 	case out.Signal != "":
 		return nil, fmt.Errorf("terminated by %s", out.Signal)

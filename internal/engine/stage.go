@@ -114,7 +114,9 @@ func newStep(s *definition.Stage, sc definition.Scenario) grading.Step {
 // execute runs the stage's command for one scenario. Only the single run of
 // a student-visible stage keeps what it wrote; every other scenario runs on
 // a throw-away copy of the tree, so nothing a hidden test saw or wrote
-// reaches a later stage.
+// reaches a later stage. A run shown only after the due date or the stop
+// date is not visible while it is graded, so it counts as hidden here: a
+// later visible stage would otherwise print what it saw before that date.
 func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Scenario, stg staged, single bool) result {
 	dir := stg.dir
 	res := result{step: newStep(s, sc)}
@@ -139,7 +141,7 @@ func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Sc
 		Argv:      argv,
 		Dir:       dir,
 		Scratch:   r.in.ScratchDir,
-		Ephemeral: !single || sc.Visibility == definition.Hidden,
+		Ephemeral: !single || sc.Visibility != definition.Visible,
 		Mounts:    stg.mounts,
 		Stdin:     stdin,
 		Env:       env,
@@ -317,7 +319,7 @@ func (r *run) check(ctx context.Context, s *definition.Stage, sc definition.Scen
 	case out.TimedOut:
 		fail("checker timed out after %s", s.Checker.Timeout)
 		return
-	case out.LimitHit != "":
+	case out.LimitHit != "" && !outputClipped(out):
 		fail("checker: %s", limitMessage(out.LimitHit))
 		return
 	case out.Signal != "":
@@ -358,6 +360,16 @@ func (r *run) check(ctx context.Context, s *definition.Stage, sc definition.Scen
 		// Score reads partial credit as Points/MaxPoints.
 		st.Points, st.MaxPoints = credit, 1
 	}
+}
+
+// outputClipped reports that the only limit a command hit is the output
+// cap, and that it exited on its own: its output was clipped, not flooded.
+// A checker's stdout is feedback, kept to maxFeedback, and its stderr is
+// read for its first line, so a clipped output judges nothing; and a
+// checker that quotes the student's output (diff, "you printed ...") goes
+// past the cap whenever the student's output nearly reaches it.
+func outputClipped(out sandbox.Result) bool {
+	return out.LimitHit == sandbox.LimitOutput && out.Signal == "" && !out.TimedOut
 }
 
 // readVerdict reads the checker's verdict file from its private directory;

@@ -1,0 +1,91 @@
+package engine_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/zinc-edu/orchestrator/internal/engine"
+	"github.com/zinc-edu/orchestrator/internal/grading"
+)
+
+// Attacks of a hostile student on the engine's grading integrity.
+
+// A single-run stage whose results students only see after the due date is
+// no more visible at grading time than a hidden one: what its command saw
+// (its stdin, the stage's read-only files) must not reach a later visible
+// stage, which prints it to the student before the due date.
+func TestRedteamAfterDueStageLeavesNothingBehind(t *testing.T) {
+	for _, vis := range []string{"after_due", "after_stop", "hidden"} {
+		t.Run(vis, func(t *testing.T) {
+			def := parse(t, `version: 2
+files: [{name: secret.txt, content: "SECRET-FILE"}]
+stages:
+  - name: secret
+    command: [sh, -c, "cat > stolen-stdin; cp secret.txt stolen-file; echo ok"]
+    files: [secret.txt]
+    stdin: "SECRET-STDIN"
+    visibility: `+vis+`
+  - name: visible
+    command: [sh, -c, "cat stolen-stdin stolen-file 2>/dev/null; echo done"]
+    depends_on: [secret]
+`)
+			rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+			assert.Equal(t, "ok\n", step(t, rep, "secret", "").Stdout)
+			out := step(t, rep, "visible", "").Stdout
+			assert.NotContains(t, out, "SECRET", "a stage withheld from students leaked into a visible one")
+			assert.Equal(t, "done\n", out)
+		})
+	}
+}
+
+// A checker that quotes the student's output in its feedback (diff, or
+// "your output was ...") writes more than the student did. A student whose
+// output is just under the output cap makes the checker's output go past
+// it; the engine keeps only the first KiB of feedback anyway, so that must
+// not turn a rejected scenario into a checker error and the delivery into
+// "ungraded".
+func TestRedteamLongOutputThroughQuotingCheckerStillFails(t *testing.T) {
+	junk := strings.Repeat("x", 990)
+	def := parse(t, `version: 2
+files: [{name: check.sh, content: "diff \"$2\" \"$3\""}]
+defaults: {output_limit_bytes: 1000}
+stages:
+  - name: judged
+    kind: checker
+    command: [sh, -c, "echo `+junk+`"]
+    checker: {command: [sh, check.sh], files: [check.sh]}
+    scenarios: [{name: a, expected: "42\n"}]
+rubric:
+  components: [{name: c, from: judged, max_score: 10}]
+`)
+	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+	s := step(t, rep, "judged", "a")
+	assert.Equal(t, grading.StatusGraded, rep.Status, rep.Diagnostic)
+	assert.Equal(t, grading.StepFailed, s.State, s.Message)
+	assert.Equal(t, 0.0, rep.Score)
+}
+
+// The same through a batch checker that logs what it reads to stderr: its
+// verdicts on stdout are whole, so a clipped stderr judges nothing.
+func TestRedteamLongOutputThroughLoggingBatchCheckerStillFails(t *testing.T) {
+	junk := strings.Repeat("x", 990)
+	def := parse(t, `version: 2
+files: [{name: check.sh, content: "cat >&2; echo '{\"scenario\": \"a\", \"pass\": false}'"}]
+defaults: {output_limit_bytes: 1000}
+stages:
+  - name: judged
+    kind: checker
+    command: [sh, -c, "echo `+junk+`"]
+    checker: {command: [sh, check.sh], files: [check.sh], protocol: batch}
+    scenarios: [{name: a, expected: "42\n"}]
+rubric:
+  components: [{name: c, from: judged, max_score: 10}]
+`)
+	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+	s := step(t, rep, "judged", "a")
+	assert.Equal(t, grading.StatusGraded, rep.Status, rep.Diagnostic)
+	assert.Equal(t, grading.StepFailed, s.State, s.Message)
+	assert.Equal(t, 0.0, rep.Score)
+}
