@@ -70,7 +70,7 @@ func (r *run) prepare(ctx context.Context, s *definition.Stage) (st staged, err 
 		if err := r.root.MkdirAll(s.Workdir, 0o755); err != nil {
 			return st, obstacle(fmt.Errorf("create workdir: %w", err))
 		}
-		if err := r.noSymlinks(s.Workdir); err != nil {
+		if err := r.checkWorkdir(s.Workdir); err != nil {
 			return st, obstacle(err)
 		}
 		st.dir = filepath.Join(st.dir, filepath.FromSlash(s.Workdir))
@@ -209,9 +209,12 @@ func (r *run) place(f definition.File) error {
 	return nil
 }
 
-// noSymlinks refuses a workdir any part of which is a symbolic link: the
-// sandbox enters the directory by path, outside the scratch root's checks.
-func (r *run) noSymlinks(rel string) error {
+// checkWorkdir refuses a workdir any part of which is a symbolic link (the
+// sandbox enters the directory by path, outside the scratch root's checks)
+// or a directory its owner cannot search: the sandbox makes its user the
+// owner of the whole tree before every command, so such a directory, which
+// only a student's command can have left, is one the command cannot enter.
+func (r *run) checkWorkdir(rel string) error {
 	for p := path.Clean(rel); p != "." && p != "/"; p = path.Dir(p) {
 		fi, err := r.root.Lstat(p)
 		if err != nil {
@@ -219,6 +222,9 @@ func (r *run) noSymlinks(rel string) error {
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			return fmt.Errorf("workdir %s: %s is a symbolic link", rel, p)
+		}
+		if fi.Mode().Perm()&0o100 == 0 {
+			return fmt.Errorf("workdir %s: %s cannot be entered (mode %v)", rel, p, fi.Mode().Perm())
 		}
 	}
 	return nil

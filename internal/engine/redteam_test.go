@@ -89,3 +89,23 @@ rubric:
 	assert.Equal(t, grading.StepFailed, s.State, s.Message)
 	assert.Equal(t, 0.0, rep.Score)
 }
+
+// A student's build (a Makefile, the program itself) may leave the
+// directory a later stage works in without search permission: the sandbox
+// cannot enter it, and the step ended in an infrastructure error, making the
+// delivery "error" as if the worker had failed. It is the student's
+// obstacle: the step fails.
+func TestRedteamUnenterableWorkdirFailsTheStep(t *testing.T) {
+	def := parse(t, `version: 2
+stages:
+  - {name: build, command: [sh, -c, "mkdir -p src && chmod 0 src"]}
+  - {name: tests, command: [pwd], workdir: src}
+rubric:
+  components: [{name: c, from: tests, max_score: 1}]
+`)
+	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+	s := step(t, rep, "tests", "")
+	assert.Equal(t, grading.StatusGraded, rep.Status, rep.Diagnostic)
+	assert.Equal(t, grading.StepFailed, s.State, s.Message)
+	assert.False(t, s.Infrastructure)
+}
