@@ -53,10 +53,18 @@ func gradescopeVisibility(v string) string {
 }
 
 // toGradescope maps a result, with every step's output: Gradescope applies
-// each test's visibility itself.
+// each test's visibility itself, but shows the top-level output to the
+// student, so a diagnostic that repeats the message of a step that is not
+// visible gives way to withheldDiagnostic there.
 func toGradescope(r grading.Result) gradescopeResults {
 	graded := r.Status == grading.StatusGraded
-	out := gradescopeResults{Output: resultSummary(r), Tests: make([]gradescopeTest, 0, len(r.Steps))}
+	summary := r
+	for _, st := range r.Steps {
+		if st.State == grading.StepError && gradescopeVisibility(st.Visibility) != "visible" && r.Diagnostic != "" {
+			summary.Diagnostic = withheldDiagnostic
+		}
+	}
+	out := gradescopeResults{Output: resultSummary(summary), Tests: make([]gradescopeTest, 0, len(r.Steps))}
 	if graded {
 		out.Score = ptr(r.Score)
 	}

@@ -24,6 +24,10 @@ func visibleToStudent(v string, c grading.Collection, now time.Time) bool {
 	return false
 }
 
+// withheldDiagnostic replaces, for a student, a diagnostic that quotes a
+// step whose details are not visible yet.
+const withheldDiagnostic = "a step whose details are not visible yet ended in an error"
+
 func reached(t *time.Time, now time.Time) bool {
 	return t != nil && !now.Before(*t)
 }
@@ -31,12 +35,17 @@ func reached(t *time.Time, now time.Time) bool {
 // forStudent returns a copy of r as a student may see it at now: every
 // step keeps its name, state and points, but the steps that are not visible
 // yet lose their output and message — which may quote expected answers —
-// and are reported in withheld. r itself is not modified.
+// and are reported in withheld. The diagnostic repeats the message of every
+// step that ended in an error, so it gives way to withheldDiagnostic when
+// one of them is withheld. r itself is not modified.
 func forStudent(r grading.Result, c grading.Collection, now time.Time) (_ grading.Result, withheld []bool) {
 	steps := make([]grading.Step, len(r.Steps))
 	withheld = make([]bool, len(r.Steps))
 	for i, st := range r.Steps {
 		if !visibleToStudent(st.Visibility, c, now) {
+			if st.State == grading.StepError && r.Diagnostic != "" {
+				r.Diagnostic = withheldDiagnostic
+			}
 			st.Stdout, st.Stderr, st.Message, st.Truncated = "", "", "", false
 			withheld[i] = true
 		}
