@@ -109,3 +109,27 @@ rubric:
 	assert.Equal(t, grading.StepFailed, s.State, s.Message)
 	assert.False(t, s.Infrastructure)
 }
+
+// A stage whose command is one of its hidden files (an instructor's
+// harness) found it missing: hidden files exist only as mounts inside the
+// container, so every honest delivery failed with "program not found",
+// while one that planted any file at that path passed the check and ran the
+// real harness.
+func TestRedteamHiddenHarnessAsCommandRunsForEveryone(t *testing.T) {
+	def := parse(t, `version: 2
+files: [{name: harness/run.sh, content: "echo harness", executable: true}]
+stages:
+  - {name: judged, command: [./harness/run.sh], files: [harness/run.sh], expected_stdout: "harness\n"}
+`)
+	for name, files := range map[string]map[string]string{
+		"honest":  {"main.c": ""},
+		"planted": {"harness/run.sh": "echo pwned"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rep := run(t, def, engine.Input{ScratchDir: scratch(t, files)})
+			s := step(t, rep, "judged", "")
+			assert.Equal(t, grading.StepSuccess, s.State, s.Message)
+			assert.Equal(t, "harness\n", s.Stdout)
+		})
+	}
+}

@@ -121,7 +121,7 @@ func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Sc
 	dir := stg.dir
 	res := result{step: newStep(s, sc)}
 	env := stepEnv(r.in.ScratchDir, s.Env, sc.Env)
-	if msg, missing := r.missingProgram(s.Command[0], dir, envPath(env)); missing != "" {
+	if msg, missing := r.missingProgram(s.Command[0], dir, envPath(env)); missing != "" && !mounted(stg.mounts, s.Command[0], dir) {
 		res.step.State, res.step.Message = missing, msg
 		return res
 	}
@@ -251,6 +251,20 @@ func (r *run) missingProgram(prog, dir, path string) (string, grading.StepState)
 		return fmt.Sprintf("program %q not found", prog), grading.StepFailed
 	}
 	return "", ""
+}
+
+// mounted reports whether a program given by path is one of the stage's
+// hidden files, which exist only as mounts inside the command's container:
+// whatever the student has, or has not, at that path does not matter.
+func mounted(mounts []sandbox.Mount, prog, dir string) bool {
+	if !strings.Contains(prog, "/") {
+		return false
+	}
+	if !filepath.IsAbs(prog) {
+		prog = filepath.Join(dir, prog)
+	}
+	prog = filepath.Clean(prog)
+	return slices.ContainsFunc(mounts, func(m sandbox.Mount) bool { return m.Target == prog })
 }
 
 // compare judges a run that exited 0 against its expected output, in Go,
