@@ -33,9 +33,11 @@ func reached(t *time.Time, now time.Time) bool {
 }
 
 // forStudent returns a copy of r as a student may see it at now: every
-// step keeps its name, state and points, but the steps that are not visible
-// yet lose their output and message — which may quote expected answers —
-// and are reported in withheld. The diagnostic repeats the message of every
+// step keeps its name, state, points and the limit it hit, but the steps
+// that are not visible yet lose their output and message — which may quote
+// expected answers — and their exit status and duration, which the
+// student's program chooses and could fill with the hidden input a byte at
+// a time; they are reported in withheld. The diagnostic repeats the message of every
 // step that ended in an error, so it gives way to withheldDiagnostic when
 // one of them is withheld. r itself is not modified.
 func forStudent(r grading.Result, c grading.Collection, now time.Time) (_ grading.Result, withheld []bool) {
@@ -47,6 +49,7 @@ func forStudent(r grading.Result, c grading.Collection, now time.Time) (_ gradin
 				r.Diagnostic = withheldDiagnostic
 			}
 			st.Stdout, st.Stderr, st.Message, st.Truncated = "", "", "", false
+			st.ExitCode, st.Signal, st.DurationMS = nil, "", 0
 			withheld[i] = true
 		}
 		steps[i] = st
