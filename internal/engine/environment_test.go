@@ -41,8 +41,16 @@ stages:
     command: [python3, main.py]
     checker: {command: [/opt/checker/check]}
     scenarios: [{name: a}]
+  - name: own-checker
+    kind: checker
+    depends_on: []
+    command: [python3, main.py]
+    checker: {command: [./check.sh], files: [check.sh]}
+    scenarios: [{name: a}]
   - {name: worker-tool, command: [sh, -c, "true"], depends_on: []}
   - {name: absolute, command: [/usr/bin/env], depends_on: []}
+files:
+  - {name: check.sh, content: "exit 0\n"}
 `)
 	root := fakeImage(t)
 	var (
@@ -59,10 +67,11 @@ stages:
 	rep, err := eng.Run(t.Context(), def, engine.Input{ScratchDir: t.TempDir(), RootFS: root})
 	require.NoError(t, err)
 
-	assert.Equal(t, []string{"run=success", "judged/a=success", "worker-tool=error", "absolute=failed"}, statesOf(rep))
+	assert.Equal(t, []string{"run=success", "judged/a=success", "own-checker/a=success", "worker-tool=error", "absolute=failed"}, statesOf(rep),
+		"a checker given by its files' path is found in its own directory, which the sandbox binds")
 	assert.Equal(t, `program "sh" is not installed in the environment py`, step(t, rep, "worker-tool", "").Message)
 	assert.Equal(t, `program "/usr/bin/env" not found`, step(t, rep, "absolute", "").Message)
-	require.Len(t, specs, 3, "two student commands and a checker")
+	require.Len(t, specs, 5, "three student commands and two checkers")
 	for _, s := range specs {
 		assert.Equal(t, root, s.RootFS, "%v", s.Argv)
 	}

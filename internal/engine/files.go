@@ -298,16 +298,20 @@ func (r *run) checkerDir(ctx context.Context, c *definition.Checker, input, expe
 
 // programExists reports whether a program given by path exists. Inside the
 // scratch directory it is looked up through the root, so a link out of it
-// does not count.
+// does not count. Relative to any other directory (a checker's own, which
+// the engine fills and the sandbox binds from the worker) it is looked up
+// on the worker, even in an environment; an absolute path names a program
+// of the command's root.
 func (r *run) programExists(prog, dir string) bool {
 	if rel := programPath(r.in.ScratchDir, dir, prog); rel != "" {
 		fi, err := r.root.Stat(rel)
 		return err == nil && fi.Mode().IsRegular()
 	}
+	stat := r.statInRoot
 	if !filepath.IsAbs(prog) {
-		prog = filepath.Join(dir, prog)
+		prog, stat = filepath.Join(dir, prog), os.Stat
 	}
-	fi, err := r.statInRoot(prog)
+	fi, err := stat(prog)
 	return err == nil && fi.Mode().IsRegular()
 }
 
