@@ -410,7 +410,7 @@ func (r *Runner) cellCommand(ctx context.Context, c *cell, j job, done *cleanups
 	if err != nil || j.spec.Ephemeral {
 		return res, err
 	}
-	return res, l.commit(j.scratch, mountTargets(j.scratch, j.spec.Mounts), sandboxUID, sandboxUID)
+	return res, l.commit(j.scratch, mountTargets(j.scratch, j.spec.Mounts), sandboxUID, sandboxUID, int64(mib(j.lim.DiskMB)))
 }
 
 func unmount(path string) error {

@@ -81,7 +81,7 @@ func (r *Runner) runContainer(ctx context.Context, j job, release func()) (Resul
 	if err != nil || j.spec.Ephemeral {
 		return res, err
 	}
-	return res, l.commit(j.scratch, mountTargets(j.scratch, j.spec.Mounts), sandboxUID, sandboxUID)
+	return res, l.commit(j.scratch, mountTargets(j.scratch, j.spec.Mounts), sandboxUID, sandboxUID, int64(mib(j.lim.DiskMB)))
 }
 
 // cleanups undo the steps of one command, last step first.

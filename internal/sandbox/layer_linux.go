@@ -113,13 +113,18 @@ func (l *layer) release() error {
 // (overlay whiteouts and opaque directories). Paths in skip — the mount
 // points of read-only mounts — are left out, and nothing is ever written
 // through a symbolic link: all writes go through an os.Root of scratch.
-func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int) error {
+// Nothing is copied when the files total more than limit bytes (see
+// fitsLimit).
+func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int, limit int64) error {
+	upper := filepath.Join(l.dir, "upper")
+	if err := fitsLimit(upper, limit); err != nil {
+		return commitError(err)
+	}
 	root, err := os.OpenRoot(scratch)
 	if err != nil {
 		return commitError(err)
 	}
 	defer func() { _ = root.Close() }()
-	upper := filepath.Join(l.dir, "upper")
 	// Directories the runtime made on the way to a mount point are made
 	// again only for a file the command put in them.
 	ancestors := map[string]bool{}
@@ -161,6 +166,28 @@ func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int) error
 		return commitEntry(root, path, rel, e, uid, gid)
 	})
 	return commitError(err)
+}
+
+// fitsLimit refuses an upper directory whose regular files total more than
+// limit bytes. The layer holds at most its disk limit, but a sparse file or
+// a hard link takes next to nothing of it while the copy writes every byte
+// of every name: without this bound, one command could have the worker
+// write hundreds of gigabytes to the disk all its deliveries share.
+func fitsLimit(upper string, limit int64) error {
+	var total int64
+	return filepath.WalkDir(upper, func(_ string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if total += info.Size(); total > limit {
+			return fmt.Errorf("the files written total more than the disk limit of %d MiB", limit>>20)
+		}
+		return nil
+	})
 }
 
 // commitError blames the command for a failed commit unless the host is at

@@ -1,0 +1,64 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"context"
+	"io/fs"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// allocated is what dir takes on the worker's disk: the blocks of its
+// files, each inode counted once.
+func allocated(t *testing.T, dir string) int64 {
+	t.Helper()
+	seen := map[uint64]bool{}
+	var total int64
+	require.NoError(t, filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		st := info.Sys().(*syscall.Stat_t)
+		if !seen[st.Ino] {
+			seen[st.Ino] = true
+			total += st.Blocks * 512
+		}
+		return nil
+	}))
+	return total
+}
+
+// TestHostileCommitCannotOutgrowTheDiskLimit: what a command keeps in the
+// scratch tree is copied from its layer onto the worker's disk. Sparse
+// files and hard links take next to nothing of the layer's DiskMB, so a
+// student who makes many of them must not have the copy expand them into
+// gigabytes on the disk every delivery on the worker shares.
+func TestHostileCommitCannotOutgrowTheDiskLimit(t *testing.T) {
+	r := newTestRunner(t)
+	const diskMB = 4
+	for name, script := range map[string]string{
+		"sparse files": `i=0; while [ $i -lt 100 ]; do truncate -s 1M s$i || exit 1; i=$((i+1)); done`,
+		"hard links":   `head -c 1048576 /dev/urandom > f && i=0; while [ $i -lt 100 ]; do ln f l$i || exit 1; i=$((i+1)); done`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := scratch(t)
+			res, err := r.Run(context.Background(), Spec{Dir: dir, Argv: sh(script), Limits: Limits{DiskMB: diskMB, MaxFileMB: 2}})
+			if err != nil {
+				require.ErrorIs(t, err, ErrCommit, "refusing the commit is the student's failure")
+			} else {
+				require.Equal(t, 0, res.ExitCode, "%s", res.Stderr)
+			}
+			assert.LessOrEqual(t, allocated(t, dir), int64(diskMB)<<20,
+				"the scratch tree holds more than the command's disk limit")
+		})
+	}
+}
