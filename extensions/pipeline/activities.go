@@ -168,8 +168,14 @@ func (a *Activities) ExecutePipelines(ctx context.Context, in workflows.ExecuteP
 	})
 	defer hb.stop()
 
+	// Each delivery gets its share of the attempt (the workflow gives a
+	// chunk one pipeline timeout per delivery), so one that runs long ends
+	// with a result of its own instead of failing the deliveries after it.
+	share := deliveryShare(ctx, len(in.Deliveries))
 	for _, d := range in.Deliveries[min(len(prog.Outcomes), len(in.Deliveries)):] {
-		out, err := a.grader.Grade(ctx, in.BatchID, in.ConfigID, d)
+		dctx, cancel := context.WithTimeout(ctx, share)
+		out, err := a.grader.Grade(dctx, in.BatchID, in.ConfigID, d)
+		cancel()
 		out.QueueWaitMS = queueWait(ctx)
 		if err != nil {
 			if ctx.Err() != nil || !isBusinessFailure(err) {
@@ -184,6 +190,17 @@ func (a *Activities) ExecutePipelines(ctx context.Context, in workflows.ExecuteP
 		hb.beat()
 	}
 	return workflows.ExecutePipelinesResult{Outcomes: prog.Outcomes}, nil
+}
+
+// deliveryShare is the time each of n deliveries graded by one attempt
+// may take.
+func deliveryShare(ctx context.Context, n int) time.Duration {
+	info := activity.GetInfo(ctx)
+	span := info.Deadline.Sub(info.StartedTime)
+	if n < 1 || span <= 0 {
+		return span
+	}
+	return span / time.Duration(n)
 }
 
 func isBusinessFailure(err error) bool {
@@ -292,11 +309,40 @@ func (g *Grader) run(ctx context.Context, configID string, def *definition.Defin
 		return engine.Report{}, err
 	}
 	defer removePrivate()
-	report, err := g.engine.Run(ctx, def, engine.Input{ScratchDir: dir, PrivateDir: private, Assets: assets, RootFS: rootFS})
+	ectx, cancel, limit := boundPipeline(ctx)
+	defer cancel()
+	report, err := g.engine.Run(ectx, def, engine.Input{ScratchDir: dir, PrivateDir: private, Assets: assets, RootFS: rootFS})
+	if err != nil && ctx.Err() == nil && errors.Is(ectx.Err(), context.DeadlineExceeded) {
+		// The delivery's own commands took the time: retrying would only
+		// spend it again. It gets an error result saying so.
+		g.log.WarnContext(ctx, "grading stopped: out of time", "delivery", d.ID, "limit", limit)
+		return engine.Report{Result: grading.Result{
+			Status:     grading.StatusError,
+			MaxScore:   def.MaxScore(),
+			Diagnostic: fmt.Sprintf("grading took longer than the %s it may take; its commands were stopped", limit.Round(time.Second)),
+		}}, nil
+	}
 	if err != nil {
 		return engine.Report{}, fmt.Errorf("run pipeline %s on delivery %s: %w", def.Name, d.ID, err)
 	}
 	return report, nil
+}
+
+// pipelineShare is the part of the time left to a delivery that its
+// pipeline may run; the rest stores its result.
+const pipelineShare = 0.9
+
+// boundPipeline bounds a pipeline run to pipelineShare of the time ctx
+// leaves, and returns that bound; without a deadline it sets none.
+func boundPipeline(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		ctx, cancel := context.WithCancel(ctx)
+		return ctx, cancel, 0
+	}
+	limit := time.Duration(float64(time.Until(deadline)) * pipelineShare)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	return ctx, cancel, limit
 }
 
 // tempDir creates a directory named after pattern in the worker's scratch
