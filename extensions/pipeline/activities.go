@@ -241,7 +241,7 @@ func (g *Grader) Grade(ctx context.Context, batchID, configID string, ref workfl
 		return grading.Outcome{}, fmt.Errorf("get delivery %s: %w", ref.ID, err)
 	}
 
-	report, err := g.run(ctx, configID, def, d)
+	report, err := g.run(ctx, configID, batchID, def, d)
 	switch {
 	case errors.Is(err, errMissingFiles):
 		// Record why this delivery has no grade, then fail it for good.
@@ -284,7 +284,7 @@ func (g *Grader) gradedInBatch(ctx context.Context, batchID, configID, deliveryI
 
 // run prepares a fresh scratch directory with the delivery's files, runs the
 // pipeline in it and removes it, whatever happens.
-func (g *Grader) run(ctx context.Context, configID string, def *definition.Definition, d grading.Delivery) (engine.Report, error) {
+func (g *Grader) run(ctx context.Context, configID, batchID string, def *definition.Definition, d grading.Delivery) (engine.Report, error) {
 	dir, remove, err := g.tempDir(ctx, "zinc-grade-", "scratch directory")
 	if err != nil {
 		return engine.Report{}, err
@@ -311,7 +311,11 @@ func (g *Grader) run(ctx context.Context, configID string, def *definition.Defin
 	defer removePrivate()
 	ectx, cancel, limit := boundPipeline(ctx)
 	defer cancel()
-	report, err := g.engine.Run(ectx, def, engine.Input{ScratchDir: dir, PrivateDir: private, Assets: assets, RootFS: rootFS})
+	// Each step's output goes to object storage once judged, not all at
+	// the end: held until then, a delivery printing its whole allowance in
+	// every scenario would take hundreds of megabytes of the worker.
+	output := func(art engine.Artifact) error { return g.writeOutput(ctx, d.ID, runKey(batchID), art) }
+	report, err := g.engine.Run(ectx, def, engine.Input{ScratchDir: dir, PrivateDir: private, Assets: assets, RootFS: rootFS, Output: output})
 	if err != nil && ctx.Err() == nil && errors.Is(ectx.Err(), context.DeadlineExceeded) {
 		// The delivery's own commands took the time: retrying would only
 		// spend it again. It gets an error result saying so.
@@ -463,22 +467,14 @@ func (g *Grader) assets(ctx context.Context, configID string, def *definition.De
 // full outputs and result.json in object storage, then the result row
 // together with the event announcing it.
 func (g *Grader) save(ctx context.Context, d grading.Delivery, configID, batchID string, report engine.Report) (grading.Result, error) {
-	run := batchID
-	if run == "" {
-		run = "adhoc"
-	}
+	run := runKey(batchID)
 	res := report.Result
 	res.DeliveryID, res.ConfigID, res.BatchID, res.User = d.ID, configID, batchID, d.User
 	res.ObjectKey = objectstore.ResultKey(d.ID, run)
+	// Outputs the engine did not hand over as it went.
 	for _, art := range report.Artifacts {
-		for stream, data := range map[string][]byte{"stdout": art.Stdout, "stderr": art.Stderr} {
-			if len(data) == 0 {
-				continue // an empty stream is not stored
-			}
-			key := objectstore.StepKey(res.DeliveryID, run, art.Stage, art.Scenario, stream)
-			if err := infraDo(ctx, g, "write output", func() error { return g.bucket.WriteAll(ctx, key, data, nil) }); err != nil {
-				return grading.Result{}, fmt.Errorf("write %s: %w", key, err)
-			}
+		if err := g.writeOutput(ctx, d.ID, run, art); err != nil {
+			return grading.Result{}, err
 		}
 	}
 	res.GradedAt = time.Now().UTC()
@@ -503,6 +499,29 @@ func (g *Grader) save(ctx context.Context, d grading.Delivery, configID, batchID
 		return grading.Result{}, fmt.Errorf("save result of delivery %s: %w", res.DeliveryID, err)
 	}
 	return saved, nil
+}
+
+// runKey names a grading run in object keys: its batch, or "adhoc".
+func runKey(batchID string) string {
+	if batchID == "" {
+		return "adhoc"
+	}
+	return batchID
+}
+
+// writeOutput stores the full output of one step; an empty stream is not
+// stored.
+func (g *Grader) writeOutput(ctx context.Context, deliveryID, run string, art engine.Artifact) error {
+	for stream, data := range map[string][]byte{"stdout": art.Stdout, "stderr": art.Stderr} {
+		if len(data) == 0 {
+			continue
+		}
+		key := objectstore.StepKey(deliveryID, run, art.Stage, art.Scenario, stream)
+		if err := infraDo(ctx, g, "write output", func() error { return g.bucket.WriteAll(ctx, key, data, nil) }); err != nil {
+			return fmt.Errorf("write %s: %w", key, err)
+		}
+	}
+	return nil
 }
 
 // definition returns the parsed pipeline of a config. Configs never change

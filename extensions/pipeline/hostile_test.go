@@ -26,7 +26,9 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/engine"
 	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/objectstore"
 	"github.com/zinc-edu/orchestrator/internal/outbox"
+	"github.com/zinc-edu/orchestrator/internal/sandbox"
 	"github.com/zinc-edu/orchestrator/workflows"
 )
 
@@ -119,4 +121,36 @@ func TestHostileEndlessDeliveryCostsOnlyItsOwnGrade(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStepOutputsReachObjectStorageAsTheyAreJudged: outputs handed over by
+// the engine during the run are stored under the step keys.
+func TestStepOutputsReachObjectStorageAsTheyAreJudged(t *testing.T) {
+	ctx := context.Background()
+	bucket := memblob.OpenBucket(nil)
+	t.Cleanup(func() { _ = bucket.Close() })
+	var buf bytes.Buffer
+	_, err := archive.Pack(&buf, []archive.File{{Name: "main.c", Data: []byte("x")}}, archive.Limits{})
+	require.NoError(t, err)
+	require.NoError(t, bucket.WriteAll(ctx, "deliveries/d1", buf.Bytes(), nil))
+	st := &fakeStore{configs: map[string]grading.Config{"cfg": {ID: "cfg", Name: "t", Source: oneStage}}}
+	eng := engine.New(sandboxFunc(func(context.Context, sandbox.Spec) (sandbox.Result, error) {
+		return sandbox.Result{Stdout: []byte("out"), Stderr: []byte("err")}, nil
+	}), slog.New(slog.DiscardHandler))
+	g := NewGrader(st, bucket, eng, outbox.NewEncoder(propagation.TraceContext{}), slog.New(slog.DiscardHandler)).WithScratch(t.TempDir())
+
+	out, err := g.Grade(ctx, "b", "cfg", workflows.DeliveryRef{ID: "d1", User: "u"})
+	require.NoError(t, err)
+	require.Equal(t, grading.StatusGraded, out.Status)
+	for stream, want := range map[string]string{"stdout": "out", "stderr": "err"} {
+		got, err := bucket.ReadAll(ctx, objectstore.StepKey("d1", "b", "run", "", stream))
+		require.NoError(t, err)
+		assert.Equal(t, want, string(got))
+	}
+}
+
+type sandboxFunc func(context.Context, sandbox.Spec) (sandbox.Result, error)
+
+func (f sandboxFunc) Run(ctx context.Context, spec sandbox.Spec) (sandbox.Result, error) {
+	return f(ctx, spec)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,12 @@ type Input struct {
 	// Progress, when set, is told how many steps are done out of how many,
 	// after each step; calls never overlap.
 	Progress func(done, total int)
+	// Output, when set, receives each step's full output as soon as the
+	// step is judged, possibly from several scenarios at once, and the
+	// report then carries no Artifacts: a delivery's outputs (up to the
+	// output limit per stream, per scenario) are never all in memory
+	// together. An error from it fails Run.
+	Output func(Artifact) error
 }
 
 // Report is the outcome of running a definition against one delivery: the
@@ -157,6 +164,9 @@ func (e *Engine) Run(ctx context.Context, def *definition.Definition, in Input) 
 		}
 		e.log.DebugContext(ctx, "stage finished", "stage", s.Name, "succeeded", succeeded[s.Name])
 	}
+	if r.outErr != nil {
+		return Report{}, fmt.Errorf("store step output: %w", r.outErr)
+	}
 	sc := definition.Score(def, steps)
 	if r.unsandboxed.Load() {
 		sc.Diagnostic = strings.TrimSpace("graded unsandboxed (ZINC_SANDBOX=unsafe-local). " + sc.Diagnostic)
@@ -210,6 +220,8 @@ type run struct {
 
 	mu   sync.Mutex
 	done int
+	// outErr is the first error of in.Output.
+	outErr error
 	// unsandboxed records that a command ran without a container.
 	unsandboxed atomic.Bool
 }
@@ -220,6 +232,21 @@ type result struct {
 	artifact *Artifact
 	stdin    []byte
 	stdout   []byte
+}
+
+// handOver gives a judged step's full output to in.Output, if set, and
+// drops it from res.
+func (r *run) handOver(res *result) {
+	if r.in.Output == nil || res.artifact == nil {
+		return
+	}
+	err := r.in.Output(*res.artifact)
+	res.artifact, res.stdout = nil, nil
+	if err != nil {
+		r.mu.Lock()
+		r.outErr = cmp.Or(r.outErr, err)
+		r.mu.Unlock()
+	}
 }
 
 // progress counts one finished step and tells the caller.

@@ -35,6 +35,7 @@ func (r *run) stage(ctx context.Context, s *definition.Stage) ([]result, error) 
 			_, spans[k] = r.startScenario(ctx, s, runs[k])
 		}
 		endScenario(spans[k], results[k].step)
+		r.handOver(&results[k])
 	}
 	defer func() {
 		for k := range spans {
@@ -479,7 +480,8 @@ func clipTo(s string, n int) (string, bool) {
 	for len(s) > 0 && !utf8.ValidString(s) {
 		s = s[:len(s)-1]
 	}
-	return s, true
+	// A copy: the slice would keep the whole output alive in the step.
+	return strings.Clone(s), true
 }
 
 func firstLine(b []byte) string {
