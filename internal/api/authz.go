@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -159,6 +160,9 @@ func (s *Server) authorize(r *http.Request, pattern string, rl rule, known bool)
 	if err := s.limits.allow(p.Actor); err != nil {
 		return r, err
 	}
+	if err := checkURLText(r.URL); err != nil {
+		return r, err
+	}
 	if !known {
 		s.log.ErrorContext(ctx, "route has no authorization rule", slog.String("pattern", pattern))
 		return r, forbidden("no authorization rule for %s", pattern)
@@ -196,9 +200,40 @@ func (s *Server) authorize(r *http.Request, pattern string, rl rule, known bool)
 	return r.WithContext(context.WithValue(r.Context(), grantKey{}, g)), nil
 }
 
+// checkURLText refuses a URL whose path or query holds what no id, name or
+// cursor holds and PostgreSQL cannot compare: NUL or invalid UTF-8. It also
+// refuses a query string that does not parse, whose parameters would
+// otherwise be dropped without a word.
+func checkURLText(u *url.URL) error {
+	if !validText(u.Path) {
+		return badRequest("the URL path %s holds a NUL character or invalid UTF-8", u.EscapedPath())
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return badRequest("malformed query string: %v", err)
+	}
+	for k, vs := range q {
+		if !validText(k) {
+			return badRequest("query parameter %q holds a NUL character or invalid UTF-8", k)
+		}
+		for _, v := range vs {
+			if !validText(v) {
+				return badRequest("query parameter %q holds a NUL character or invalid UTF-8", k)
+			}
+		}
+	}
+	return nil
+}
+
+// validText reports whether s is UTF-8 without NUL.
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
 // pathValue returns the value of wildcard {name} of pattern in path, the
 // way the mux will match it; authorization runs before the mux has set the
-// request's path values.
+// request's path values. A value that is not valid text (see checkURLText)
+// is returned escaped, so that the audit log can record it.
 func pathValue(pattern, path, name string) string {
 	_, p, _ := strings.Cut(pattern, " ")
 	want := "{" + name + "}"
@@ -208,6 +243,9 @@ func pathValue(pattern, path, name string) string {
 			v, err := url.PathUnescape(segs[i])
 			if err != nil {
 				return ""
+			}
+			if !validText(v) {
+				return segs[i]
 			}
 			return v
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/zinc-edu/orchestrator/internal/grading"
 )
@@ -41,7 +42,9 @@ func parseCursor(s string) (cursor, bool, error) {
 	}
 	at, id, ok := strings.Cut(string(b), ".")
 	n, err := strconv.ParseInt(at, 10, 64)
-	if !ok || err != nil || id == "" {
+	// An id is UTF-8 without NUL: anything else is no cursor of ours, and
+	// PostgreSQL would refuse to compare it.
+	if !ok || err != nil || id == "" || !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
 		return cursor{}, false, fmt.Errorf("%w: %q", ErrInvalidCursor, s)
 	}
 	return cursor{at: n, id: id}, true, nil

@@ -30,8 +30,10 @@ func badRequest(format string, args ...any) error {
 }
 
 // DecodeJSON reads exactly one JSON value of at most limit bytes from the
-// body into v. Unknown fields, wrong types, malformed or trailing data are
-// bad requests (*Error); an oversize body is an *http.MaxBytesError.
+// body into v. Unknown fields, wrong types, malformed or trailing data and
+// strings holding NUL (which no id or name holds, and PostgreSQL cannot
+// store) are bad requests (*Error); an oversize body is an
+// *http.MaxBytesError.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
@@ -41,7 +43,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	var extra json.RawMessage
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
-		return nil
+		return checkNUL(reflect.ValueOf(v), "")
 	case err != nil:
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return fmt.Errorf("read JSON body: %w", err)
@@ -73,6 +75,72 @@ func jsonError(err error) error {
 	// Everything else the decoder reports is about the body: an unknown
 	// field, a time that is not RFC 3339, a read cut short.
 	return badRequest("invalid JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// checkNUL refuses a decoded string holding NUL, naming its field by the
+// JSON path at refers to ("courses[0]").
+func checkNUL(v reflect.Value, at string) error {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return checkNUL(v.Elem(), at)
+		}
+	case reflect.String:
+		if strings.ContainsRune(v.String(), 0) {
+			if at == "" {
+				return badRequest("the request body holds a NUL character")
+			}
+			return badRequest("field %q holds a NUL character", at)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if err := checkNUL(v.Index(i), fmt.Sprintf("%s[%d]", at, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			k := fmt.Sprint(it.Key().Interface())
+			if strings.ContainsRune(k, 0) {
+				return badRequest("field %q holds a key with a NUL character", at)
+			}
+			if err := checkNUL(it.Value(), join(at, k)); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case name == "-":
+				continue
+			case f.Anonymous && name == "":
+				// An embedded struct's fields are the outer object's.
+				name = at
+			case name == "":
+				name = join(at, f.Name)
+			default:
+				name = join(at, name)
+			}
+			if err := checkNUL(v.Field(i), name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// join names a field of the object at path at.
+func join(at, field string) string {
+	if at == "" {
+		return field
+	}
+	return at + "." + field
 }
 
 // jsonType names a Go type the way a JSON client thinks of it.
