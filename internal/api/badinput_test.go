@@ -78,3 +78,38 @@ func TestBadInputMalformedQueryString(t *testing.T) {
 		})
 	}
 }
+
+// An archive that unpacks to no file used to be stored as an empty
+// delivery, which then became the user's latest in place of the one that
+// had their work.
+func TestBadInputDeliveryWithoutFiles(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCollection(grading.Collection{})
+	target := "/v1/collections/" + c.ID + "/deliveries"
+	body, ctype := multipartBody(t, textPart("user", "ada"), filePart("main.c", []byte("int main(){}\n")))
+	first := e.do(http.MethodPost, target, body, ctype)
+	require.Equal(t, http.StatusCreated, first.code, "body: %s", first.body)
+	keys := e.keys()
+
+	tests := []struct {
+		name string
+		file part
+	}{
+		{"empty zip", filePart("work.zip", zipOf(t, map[string]string{}))},
+		{"empty tar.gz", filePart("work.tar.gz", tarGzOf(t, map[string]string{}))},
+		{"zip of directories", filePart("work.zip", zipOf(t, map[string]string{"src/": "", "src/lib/": ""}))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body, ctype := multipartBody(t, textPart("user", "ada"), tt.file)
+			r := e.do(http.MethodPost, target, body, ctype)
+			requireError(t, r, http.StatusBadRequest, "the delivery holds no files")
+			assert.Equal(t, 1, e.count("delivery"))
+			assert.Equal(t, keys, e.keys())
+		})
+	}
+	latest, err := e.store.LatestDeliveries(t.Context(), c.ID, "", 10)
+	require.NoError(t, err)
+	require.Len(t, latest, 1)
+	assert.Equal(t, decode[deliveryResponse](t, first).ID, latest[0].ID)
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/auth"
 	"github.com/zinc-edu/orchestrator/internal/batches"
 	"github.com/zinc-edu/orchestrator/internal/definition"
+	"github.com/zinc-edu/orchestrator/internal/deliveries"
 	"github.com/zinc-edu/orchestrator/internal/environment"
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/store"
@@ -100,7 +101,7 @@ func classify(err error) (int, errorBody) {
 	}
 	switch {
 	case errors.Is(err, archive.ErrUnsafePath), errors.Is(err, archive.ErrInvalidArchive), errors.Is(err, batches.ErrInvalid),
-		errors.Is(err, store.ErrInvalidCursor):
+		errors.Is(err, store.ErrInvalidCursor), errors.Is(err, deliveries.ErrNoFiles):
 		return http.StatusBadRequest, errorBody{Error: err.Error()}
 	case errors.Is(err, grading.ErrNotFound):
 		return http.StatusNotFound, errorBody{Error: err.Error()}

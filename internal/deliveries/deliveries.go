@@ -21,15 +21,20 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/store"
 )
 
+// ErrNoFiles reports a delivery whose files, archives unpacked, come to
+// none: an empty archive, or one of directories only.
+var ErrNoFiles = errors.New("the delivery holds no files")
+
 // Creator records a delivery row.
 type Creator interface {
 	CreateDelivery(ctx context.Context, d grading.Delivery) (grading.Delivery, error)
 }
 
-// Save packs files under lim (archive errors keep their sentinels), uploads
-// the archive to the delivery's key and records the delivery of user in the
-// collection. Nothing is written unless the files pack, and the object is
-// removed again when the row cannot be stored.
+// Save packs files under lim (archive errors keep their sentinels; no file
+// at all is ErrNoFiles), uploads the archive to the delivery's key and
+// records the delivery of user in the collection. Nothing is written unless
+// the files pack, and the object is removed again when the row cannot be
+// stored.
 func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, collectionID, user string,
 	files []archive.File, lim archive.Limits) (grading.Delivery, archive.Stats, error) {
 	// The archive goes to a temporary file, not memory: a delivery may be
@@ -46,6 +51,11 @@ func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, collectionID, 
 	stats, err := archive.Pack(io.MultiWriter(packed, hash), files, lim)
 	if err != nil {
 		return grading.Delivery{}, archive.Stats{}, fmt.Errorf("pack delivery: %w", err)
+	}
+	if stats.Files == 0 {
+		// It would become the user's latest delivery, in place of one
+		// that has files.
+		return grading.Delivery{}, archive.Stats{}, fmt.Errorf("pack delivery: %w (empty archives and directories do not count)", ErrNoFiles)
 	}
 	size, err := packed.Seek(0, io.SeekCurrent)
 	if err != nil {
