@@ -113,3 +113,22 @@ func TestBadInputDeliveryWithoutFiles(t *testing.T) {
 	require.Len(t, latest, 1)
 	assert.Equal(t, decode[deliveryResponse](t, first).ID, latest[0].ID)
 }
+
+// GET /v1/audit read "10abc" as 10, cut a limit beyond 1000 to 1000 and
+// answered an empty page for a range that ends before it starts.
+func TestBadInputAuditQuery(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct{ query, want string }{
+		{"limit=10abc", `limit "10abc" is not a number between 1 and 1000`},
+		{"limit=5000", `limit "5000" is not a number between 1 and 1000`},
+		{"limit=0", `limit "0" is not a number between 1 and 1000`},
+		{"since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", "until (2026-01-01T00:00:00Z) is before since (2026-01-02T00:00:00Z)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			requireError(t, e.do(http.MethodGet, "/v1/audit?"+tt.query, nil, ""), http.StatusBadRequest, tt.want)
+		})
+	}
+	r := e.do(http.MethodGet, "/v1/audit?limit=1000", nil, "")
+	assert.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+}

@@ -1,13 +1,14 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/zinc-edu/orchestrator/internal/auth"
 	"github.com/zinc-edu/orchestrator/internal/grading"
+	"github.com/zinc-edu/orchestrator/internal/store"
 )
 
 // courseRequest is the body of POST /v1/courses.
@@ -145,10 +146,17 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 			*t.dst = &parsed
 		}
 	}
+	if f.Since != nil && f.Until != nil && f.Until.Before(*f.Since) {
+		return badRequest("until (%s) is before since (%s)", f.Until.Format(time.RFC3339), f.Since.Format(time.RFC3339))
+	}
 	if v := q.Get("limit"); v != "" {
-		if _, err := fmt.Sscanf(v, "%d", &f.Limit); err != nil || f.Limit < 1 {
-			return badRequest("limit %q is not a positive number", v)
+		// Atoi, not Sscanf: "10abc" is no limit, and a limit beyond what
+		// the store reads would be cut short without a word.
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > store.MaxAuditRows {
+			return badRequest("limit %q is not a number between 1 and %d", v, store.MaxAuditRows)
 		}
+		f.Limit = n
 	}
 	es, err := s.store.Audit(r.Context(), f)
 	if err != nil {

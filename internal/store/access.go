@@ -109,8 +109,8 @@ func insertAudit(ctx context.Context, db execer, e grading.AuditEntry) error {
 	return nil
 }
 
-// maxAuditRows bounds one audit read.
-const maxAuditRows = 1000
+// MaxAuditRows bounds one audit read.
+const MaxAuditRows = 1000
 
 // Audit returns the audit entries matching f, oldest first, at most f.Limit
 // (1000 when zero or larger).
@@ -139,8 +139,8 @@ func (s *Store) Audit(ctx context.Context, f grading.AuditFilter) ([]grading.Aud
 		add("at < $%d", micros(*f.Until))
 	}
 	limit := f.Limit
-	if limit <= 0 || limit > maxAuditRows {
-		limit = maxAuditRows
+	if limit <= 0 || limit > MaxAuditRows {
+		limit = MaxAuditRows
 	}
 	q := `SELECT id, at, actor, role, action, target, course_id, outcome, request_id FROM audit_log`
 	if len(where) > 0 {
