@@ -132,3 +132,22 @@ func TestBadInputAuditQuery(t *testing.T) {
 	r := e.do(http.MethodGet, "/v1/audit?limit=1000", nil, "")
 	assert.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
 }
+
+// A multipart upload named the environment by its "name" field and dropped
+// a different ?name= without a word.
+func TestBadInputEnvironmentNamedTwice(t *testing.T) {
+	e := newEnv(t)
+	image := tinyImage(t)
+	body, ctype := multipartBody(t, textPart("name", "tiny"), part{field: "image", filename: "tiny.tar", data: image})
+
+	r := e.do(http.MethodPost, "/v1/environments?name=other", body, ctype)
+
+	requireError(t, r, http.StatusBadRequest, `?name="other" and the form's "name" field "tiny" disagree`)
+	assert.Zero(t, e.count("environment"))
+	assert.Empty(t, e.keys())
+
+	// The same name both ways is one name.
+	body, ctype = multipartBody(t, textPart("name", "tiny"), part{field: "image", filename: "tiny.tar", data: image})
+	r = e.do(http.MethodPost, "/v1/environments?name=tiny", body, ctype)
+	assert.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+}

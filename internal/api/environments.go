@@ -67,9 +67,14 @@ func (s *Server) environmentForm(w http.ResponseWriter, r *http.Request) (name, 
 		return "", "", err
 	}
 	defer func() { _ = form.RemoveAll() }()
-	name, _, err = formValue(form, "name")
+	name, given, err := formValue(form, "name")
 	if err != nil {
 		return "", "", err
+	}
+	// The form's name is the one used: a different ?name= would be
+	// dropped without a word.
+	if q := r.URL.Query().Get("name"); given && q != "" && q != name {
+		return "", "", badRequest("?name=%q and the form's \"name\" field %q disagree: give the name once", q, name)
 	}
 	if err := checkEnvironmentName(name); err != nil {
 		return "", "", err
