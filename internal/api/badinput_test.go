@@ -151,3 +151,27 @@ func TestBadInputEnvironmentNamedTwice(t *testing.T) {
 	r = e.do(http.MethodPost, "/v1/environments?name=tiny", body, ctype)
 	assert.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
 }
+
+// A number that is no integer, or too large for one, was refused as
+// "must be a JSON number, not number 1.5", which names no problem.
+func TestBadInputIntegerFields(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCollection(grading.Collection{})
+	cfg := e.newConfig()
+	b := e.newBatch(c.ID, cfg.ID)
+	tests := []struct{ method, target, body, want string }{
+		{"POST", "/v1/batches", fmt.Sprintf(`{"collection_id": %q, "config_id": %q, "concurrency": 1.5}`, c.ID, cfg.ID),
+			`field "concurrency" must be a JSON number that is an integer (digits only), not 1.5`},
+		{"POST", "/v1/batches", fmt.Sprintf(`{"collection_id": %q, "config_id": %q, "chunk_size": 1e3}`, c.ID, cfg.ID),
+			`field "chunk_size" must be a JSON number that is an integer (digits only), not 1e3`},
+		{"POST", "/v1/batches", fmt.Sprintf(`{"collection_id": %q, "config_id": %q, "partition_size": 99999999999999999999}`, c.ID, cfg.ID),
+			`field "partition_size" must be a JSON number that fits an integer, not 99999999999999999999`},
+		{"PATCH", "/v1/batches/" + b.ID, `{"concurrency": 2.0}`, `field "concurrency" must be a JSON number that is an integer (digits only), not 2.0`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			requireError(t, e.doJSON(tt.method, tt.target, tt.body), http.StatusBadRequest, tt.want)
+		})
+	}
+	assert.Equal(t, 1, e.count("batch"))
+}

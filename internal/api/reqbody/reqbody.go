@@ -61,6 +61,17 @@ func jsonError(err error) error {
 		return badRequest("malformed JSON at byte %d: %s", se.Offset, se.Error())
 	}
 	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		if num, isNum := strings.CutPrefix(te.Value, "number "); isNum && isInteger(te.Type) {
+			// "must be a JSON number, not number 1.5" would name no problem.
+			what := "the request body"
+			if te.Field != "" {
+				what = fmt.Sprintf("field %q", te.Field)
+			}
+			if strings.ContainsAny(num, ".eE") {
+				return badRequest("%s must be a JSON number that is an integer (digits only), not %s", what, num)
+			}
+			return badRequest("%s must be a JSON number that fits an integer, not %s", what, num)
+		}
 		if te.Field == "" {
 			return badRequest("request body must be a JSON %s, not %s", jsonType(te.Type), te.Value)
 		}
@@ -75,6 +86,19 @@ func jsonError(err error) error {
 	// Everything else the decoder reports is about the body: an unknown
 	// field, a time that is not RFC 3339, a read cut short.
 	return badRequest("invalid JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// isInteger reports whether t (behind any pointers) is an integer type.
+func isInteger(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 // checkNUL refuses a decoded string holding NUL, naming its field by the
