@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,6 +94,8 @@ func (c *Client) do(ctx context.Context, method, path string, contentType string
 		}
 		if json.Unmarshal(data, &body) == nil && body.Error != "" {
 			ae.Message, ae.Details = body.Error, body.Details
+		} else if what := foreignAnswer(resp.Header.Get("Content-Type"), data); what != "" {
+			ae.Message += ": " + what
 		}
 		return ae
 	}
@@ -102,6 +106,29 @@ func (c *Client) do(ctx context.Context, method, path string, contentType string
 		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
 	}
 	return nil
+}
+
+// maxForeignText bounds how much of an error answer that is not the API's
+// JSON is quoted.
+const maxForeignText = 200
+
+// foreignAnswer describes an error answer that is not the API's JSON (a
+// proxy's or another server's): the first line of a text answer, or what
+// kind of answer it is, so that the message says more than the status.
+func foreignAnswer(contentType string, data []byte) string {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt == "" || mt == "text/plain" {
+		line, _, _ := strings.Cut(strings.TrimSpace(strings.ToValidUTF8(string(data), "\uFFFD")), "\n")
+		line = strings.TrimSpace(line)
+		if r := []rune(line); len(r) > maxForeignText {
+			line = string(r[:maxForeignText]) + "…"
+		}
+		if line != "" {
+			return strconv.Quote(line)
+		}
+		return ""
+	}
+	return fmt.Sprintf("the answer is %s, not the ZINC API's JSON (a proxy's, or %s names another server)", mt, EnvAPIURL)
 }
 
 func (c *Client) doJSON(ctx context.Context, method, path string, in, out any) error {

@@ -1,0 +1,52 @@
+package cli_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/zinc-edu/orchestrator/internal/cli"
+)
+
+// An error answer that is not the API's JSON (a proxy's, or another
+// server's) was reported by its status alone, "400 Bad Request", with
+// what the server said dropped. The message now quotes a text answer's
+// first line, or says what kind of answer came back.
+func TestBadInputNonJSONErrorAnswers(t *testing.T) {
+	tests := []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+		want        string
+	}{
+		{"plain text", http.StatusBadRequest, "text/plain; charset=utf-8", "collection id too long\nsecond line", `read batch b1: 400 Bad Request: "collection id too long"`},
+		{"no content type", http.StatusRequestEntityTooLarge, "", "body exceeds 1m", `read batch b1: 413 Request Entity Too Large: "body exceeds 1m"`},
+		{"long text", http.StatusBadGateway, "text/plain", strings.Repeat("x", 500), `502 Bad Gateway: "` + strings.Repeat("x", 200) + `…"`},
+		{"html page", http.StatusBadGateway, "text/html", "<html><body>bad gateway</body></html>", "502 Bad Gateway: the answer is text/html, not the ZINC API's JSON (a proxy's, or ZINC_API_URL names another server)"},
+		{"empty", http.StatusServiceUnavailable, "text/plain", "", "read batch b1: 503 Service Unavailable\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if tt.contentType != "" {
+					w.Header().Set("Content-Type", tt.contentType)
+				} else {
+					w.Header()["Content-Type"] = nil
+				}
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			defer ts.Close()
+
+			code, stdout, stderr := run(t, ts.URL, "batch", "status", "b1")
+
+			assert.Equal(t, cli.ExitFailure, code)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, tt.want)
+		})
+	}
+}
