@@ -168,54 +168,38 @@ stages:
 	}
 }
 
-// A checker that quotes the student's output in its feedback (diff, or
-// "your output was ...") writes more than the student did. A student whose
-// output is just under the output cap makes the checker's output go past
-// it; the engine keeps only the first KiB of feedback anyway, so that must
-// not turn a rejected scenario into a checker error and the delivery into
-// "ungraded".
-func TestLongOutputThroughQuotingCheckerStillFails(t *testing.T) {
-	junk := strings.Repeat("x", 990)
-	def := parse(t, `version: 2
-files: [{name: check.sh, content: "diff \"$2\" \"$3\""}]
+// A checker that quotes the student's output (diff, "your output was ...",
+// or a batch checker logging what it reads to stderr) writes more than the
+// student did. A student whose output is just under the output cap makes
+// the checker's output go past it; the engine keeps only the first KiB of
+// feedback anyway, and a batch checker's verdicts on stdout are whole, so
+// that must not turn a rejected scenario into a checker error and the
+// delivery into "ungraded".
+func TestLongOutputThroughAQuotingCheckerStillFails(t *testing.T) {
+	for protocol, script := range map[string]string{
+		"files": `diff \"$2\" \"$3\"`,
+		"batch": `cat >&2; echo '{\"scenario\": \"a\", \"pass\": false}'`,
+	} {
+		t.Run(protocol, func(t *testing.T) {
+			def := parse(t, `version: 2
+files: [{name: check.sh, content: "`+script+`"}]
 defaults: {output_limit_bytes: 1000}
 stages:
   - name: judged
     kind: checker
-    command: [sh, -c, "echo `+junk+`"]
-    checker: {command: [sh, check.sh], files: [check.sh]}
+    command: [sh, -c, "echo `+strings.Repeat("x", 990)+`"]
+    checker: {command: [sh, check.sh], files: [check.sh], protocol: `+protocol+`}
     scenarios: [{name: a, expected: "42\n"}]
 rubric:
   components: [{name: c, from: judged, max_score: 10}]
 `)
-	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
-	s := step(t, rep, "judged", "a")
-	assert.Equal(t, grading.StatusGraded, rep.Status, rep.Diagnostic)
-	assert.Equal(t, grading.StepFailed, s.State, s.Message)
-	assert.Equal(t, 0.0, rep.Score)
-}
-
-// The same through a batch checker that logs what it reads to stderr: its
-// verdicts on stdout are whole, so a clipped stderr judges nothing.
-func TestLongOutputThroughLoggingBatchCheckerStillFails(t *testing.T) {
-	junk := strings.Repeat("x", 990)
-	def := parse(t, `version: 2
-files: [{name: check.sh, content: "cat >&2; echo '{\"scenario\": \"a\", \"pass\": false}'"}]
-defaults: {output_limit_bytes: 1000}
-stages:
-  - name: judged
-    kind: checker
-    command: [sh, -c, "echo `+junk+`"]
-    checker: {command: [sh, check.sh], files: [check.sh], protocol: batch}
-    scenarios: [{name: a, expected: "42\n"}]
-rubric:
-  components: [{name: c, from: judged, max_score: 10}]
-`)
-	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
-	s := step(t, rep, "judged", "a")
-	assert.Equal(t, grading.StatusGraded, rep.Status, rep.Diagnostic)
-	assert.Equal(t, grading.StepFailed, s.State, s.Message)
-	assert.Equal(t, 0.0, rep.Score)
+			rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+			s := step(t, rep, "judged", "a")
+			assert.Equal(t, grading.StatusGraded, rep.Status, rep.Diagnostic)
+			assert.Equal(t, grading.StepFailed, s.State, s.Message)
+			assert.Equal(t, 0.0, rep.Score)
+		})
+	}
 }
 
 // A student's build (a Makefile, the program itself) may leave the
