@@ -127,7 +127,7 @@ func (b *batch) run(ctx workflow.Context) error {
 	}
 	for {
 		if err := b.dispatch(ctx); err != nil {
-			return err
+			return b.settleInFlight(ctx, err)
 		}
 		if b.running == 0 {
 			switch {
@@ -150,6 +150,28 @@ func (b *batch) run(ctx workflow.Context) error {
 		b.selector.Select(ctx)
 	}
 }
+
+// settleInFlight ends a run that failed (a page could not be listed) once
+// the activities still running have reported: their deliveries are graded
+// and stored whatever happens to the batch, so the summary it records counts
+// them, and no activity outlives the batch. Runs that failed before this
+// change closed at once and replay as they did.
+func (b *batch) settleInFlight(ctx workflow.Context, err error) error {
+	if b.running == 0 ||
+		workflow.GetVersion(ctx, settleInFlightChange, workflow.DefaultVersion, settleInFlightVersion) < settleInFlightVersion {
+		return err
+	}
+	for b.running > 0 {
+		b.selector.Select(ctx)
+	}
+	return err
+}
+
+// settleInFlightChange makes a failing run wait for its running activities.
+const (
+	settleInFlightChange  = "settle-in-flight"
+	settleInFlightVersion = 1
+)
 
 // dispatch starts activities until the window is full, fetching pages as
 // needed.
