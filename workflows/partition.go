@@ -78,6 +78,7 @@ func (b *batch) runChild(ctx workflow.Context, idx int) (BatchGradingResult, err
 	}
 	b.child = exec.ID
 	defer func() { b.child = "" }()
+	b.syncChild(ctx, in)
 	var res BatchGradingResult
 	if err := fut.Get(ctx, &res); err != nil {
 		if sdktemporal.IsCanceledError(err) {
@@ -86,6 +87,36 @@ func (b *batch) runChild(ctx workflow.Context, idx int) (BatchGradingResult, err
 		return BatchGradingResult{}, keepType(fmt.Sprintf("partition %d", idx), err)
 	}
 	return res, nil
+}
+
+// partitionSyncChange makes the batch forward to a partition the controls
+// it accepted while that partition was being started, when it had no child
+// to forward them to. The version is asked only when such a control came,
+// so other histories replay unchanged.
+const (
+	partitionSyncChange  = "partition-sync"
+	partitionSyncVersion = 1
+)
+
+// syncChild forwards to the partition just started, with input in, the
+// pause state and concurrency the batch took on since in was built.
+func (b *batch) syncChild(ctx workflow.Context, in BatchGradingInput) {
+	paused := b.carry.Paused != in.Carry.Paused
+	concurrency := b.concurrency != in.Concurrency
+	if !paused && !concurrency ||
+		workflow.GetVersion(ctx, partitionSyncChange, workflow.DefaultVersion, partitionSyncVersion) < partitionSyncVersion {
+		return
+	}
+	if paused {
+		name := ResumeUpdate
+		if b.carry.Paused {
+			name = PauseUpdate
+		}
+		b.forward(ctx, name, nil)
+	}
+	if concurrency {
+		b.forward(ctx, SetConcurrencyUpdate, b.concurrency)
+	}
 }
 
 // runPartition is the body of a partition: grade, then hand the state back.

@@ -6,7 +6,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	sdktemporal "go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/zinc-edu/orchestrator/internal/grading"
 )
@@ -47,4 +50,54 @@ func (s *batchSuite) TestFetchFailureWaitsForDeliveriesInFlight() {
 	s.Equal(2, graded, "the first page's deliveries were graded")
 	s.Equal(2, recorded.Summary.Total, "the recorded summary counts the deliveries graded before the batch failed")
 	s.Equal(2, recorded.Summary.Counts.Graded)
+}
+
+// TestPauseWhilePartitionStartsReachesIt: a pause accepted while a
+// partition is being started (its child workflow not started yet) still
+// pauses that partition: nothing is graded until the batch is resumed.
+func (s *batchSuite) TestPauseWhilePartitionStartsReachesIt() {
+	s.expectConfig()
+	s.env.OnActivity(GetCollectionLatestDeliveriesName, mock.Anything, mock.Anything).Return(pager(users(3)))
+	s.env.OnActivity(ExecutePipelineName, mock.Anything, mock.Anything).Return(graded(1))
+	s.expectRecord(grading.BatchCompleted)
+	var (
+		mu       sync.Mutex
+		startsAt []time.Duration
+		paused   bool
+	)
+	begin := s.env.Now()
+	s.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		if info.ActivityType.Name == ExecutePipelineName {
+			mu.Lock()
+			startsAt = append(startsAt, s.env.Now().Sub(begin))
+			mu.Unlock()
+		}
+	})
+	s.env.SetOnChildWorkflowStartedListener(func(*workflow.Info, workflow.Context, converter.EncodedValues) {
+		if !paused {
+			paused = true
+			s.env.UpdateWorkflow(PauseUpdate, "p1", &updateCallback{s: &s.Suite})
+		}
+	})
+	var whilePaused Progress
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(ProgressQuery)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&whilePaused))
+		s.env.UpdateWorkflow(ResumeUpdate, "r1", &updateCallback{s: &s.Suite})
+	}, time.Hour)
+
+	in := input("c1")
+	in.PartitionSize = 5
+	s.env.ExecuteWorkflow(BatchGradingName, in)
+
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.True(paused)
+	s.True(whilePaused.Paused)
+	mu.Lock()
+	defer mu.Unlock()
+	s.Require().Len(startsAt, 3)
+	for _, at := range startsAt {
+		s.GreaterOrEqual(at, time.Hour, "a delivery was graded while the batch was paused")
+	}
 }
