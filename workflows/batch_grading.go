@@ -324,11 +324,38 @@ func (b *batch) outcomes(ctx workflow.Context, f workflow.Future, chunk []Delive
 	if err != nil {
 		reason = failureReason(err)
 	}
+	// The deliveries a chunk reported done before its last attempt timed
+	// out are graded and stored: they keep their own outcomes.
+	done := b.heartbeated(err, chunk)
 	outs = make([]grading.Outcome, len(chunk))
 	for i, d := range chunk {
+		if i < len(done) {
+			outs[i] = done[i]
+			continue
+		}
 		outs[i] = grading.Outcome{DeliveryID: d.ID, User: d.User, Status: grading.StatusError, Reason: reason}
 	}
 	return outs
+}
+
+// heartbeated returns the outcomes an ExecutePipelines activity that timed
+// out for good had heartbeated, when they match the leading deliveries of
+// chunk; nil otherwise.
+func (b *batch) heartbeated(err error, chunk []DeliveryRef) []grading.Outcome {
+	var timeout *sdktemporal.TimeoutError
+	if b.in.ChunkSize == 1 || !errors.As(err, &timeout) || !timeout.HasLastHeartbeatDetails() {
+		return nil
+	}
+	var prog ExecutePipelinesResult
+	if timeout.LastHeartbeatDetails(&prog) != nil || len(prog.Outcomes) > len(chunk) {
+		return nil
+	}
+	for i, o := range prog.Outcomes {
+		if o.DeliveryID != chunk[i].ID {
+			return nil
+		}
+	}
+	return prog.Outcomes
 }
 
 // keepType adds context to an activity failure while keeping its

@@ -135,6 +135,9 @@ type ExecutePipelinesInput struct {
 }
 
 // ExecutePipelinesResult holds one outcome per input delivery, in order.
+// ExecutePipelines also heartbeats one, holding the outcomes of the leading
+// deliveries already done: a retry skips them, and a chunk that times out
+// for good still reports them.
 type ExecutePipelinesResult struct {
 	Outcomes []grading.Outcome `json:"outcomes"`
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	sdktemporal "go.temporal.io/sdk/temporal"
@@ -99,5 +100,32 @@ func (s *batchSuite) TestPauseWhilePartitionStartsReachesIt() {
 	s.Require().Len(startsAt, 3)
 	for _, at := range startsAt {
 		s.GreaterOrEqual(at, time.Hour, "a delivery was graded while the batch was paused")
+	}
+}
+
+// TestChunkLostForGoodKeepsItsHeartbeatedOutcomes: a chunk whose every
+// attempt lost its worker (heartbeat timeout) after grading its first
+// delivery counts that delivery as graded, as its stored result says, and
+// only the others as errors.
+func (s *batchSuite) TestChunkLostForGoodKeepsItsHeartbeatedOutcomes() {
+	refs := users(3)
+	s.expectConfig()
+	s.env.OnActivity(GetCollectionLatestDeliveriesName, mock.Anything, mock.Anything).Return(pager(refs))
+	done := grading.Outcome{DeliveryID: refs[0].ID, User: refs[0].User, Status: grading.StatusGraded, Score: 4, MaxScore: 10, DurationMS: 20}
+	s.env.OnActivity(ExecutePipelinesName, mock.Anything, mock.Anything).Return(
+		ExecutePipelinesResult{}, sdktemporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil, ExecutePipelinesResult{Outcomes: []grading.Outcome{done}}))
+	recorded := s.expectRecord(grading.BatchCompleted)
+
+	in := input("c1")
+	in.ChunkSize = 3
+	s.env.ExecuteWorkflow(BatchGradingName, in)
+
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Equal(3, recorded.Summary.Total)
+	s.Equal(grading.Counts{Graded: 1, Error: 2}, recorded.Summary.Counts)
+	s.Equal(4.0, recorded.Summary.ScoreSum)
+	s.Require().Len(recorded.Summary.Failures, 2)
+	for _, f := range recorded.Summary.Failures {
+		s.NotEqual(refs[0].ID, f.DeliveryID)
 	}
 }

@@ -144,10 +144,9 @@ func (a *Activities) ExecutePipeline(ctx context.Context, in workflows.ExecutePi
 }
 
 // chunkProgress is the heartbeat of ExecutePipelines: the outcomes of the
-// deliveries already done, so a retry resumes after them.
-type chunkProgress struct {
-	Outcomes []grading.Outcome `json:"outcomes"`
-}
+// deliveries already done, so a retry resumes after them, and a workflow
+// whose chunk timed out for good still counts them (the contract's shape).
+type chunkProgress = workflows.ExecutePipelinesResult
 
 // ExecutePipelines grades several deliveries one after the other. Each
 // finished delivery is recorded in the heartbeat, so a retried attempt
