@@ -3,13 +3,17 @@
 package sandbox
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // unpinInit clears the parent-death signal of PID 1 of the command's PID
@@ -96,4 +100,34 @@ func TestAttackCellCommandOutlivesItself(t *testing.T) {
 
 	res = run(t, r, Spec{Argv: sh("sleep 3; echo graded"), Stdin: []byte("hidden test input\n")})
 	assert.Equal(t, "graded\n", string(res.Stdout), "nothing of the previous command may reach this one")
+}
+
+// TestAttackAIOEventsOfTheWholeHost: io_setup reserves events from
+// fs.aio-max-nr, a pool the whole host shares that no cgroup limits. One
+// call of a command may take all of it, and every other process on the
+// host — other students' commands, checkers, the worker's own services
+// (InnoDB uses native AIO) — fails to set up AIO for as long as the command
+// runs.
+func TestAttackAIOEventsOfTheWholeHost(t *testing.T) {
+	r := newTestRunner(t)
+	b, err := os.ReadFile("/proc/sys/fs/aio-max-nr")
+	require.NoError(t, err)
+	hog := `import ctypes, sys, time
+ctx = ctypes.c_ulong(0)
+ctypes.CDLL(None).syscall(206, int(sys.argv[1]), ctypes.byref(ctx))
+time.sleep(3)
+`
+	done := make(chan Result, 1)
+	go func() {
+		res, _ := r.Run(context.Background(), Spec{Dir: scratch(t), Argv: []string{python, "-c", hog, strings.TrimSpace(string(b))}})
+		done <- res
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	var ctx uint64
+	_, _, errno := unix.Syscall(unix.SYS_IO_SETUP, 1, uintptr(unsafe.Pointer(&ctx)), 0)
+	if errno == 0 {
+		_, _, _ = unix.Syscall(unix.SYS_IO_DESTROY, uintptr(ctx), 0, 0)
+	}
+	<-done
+	assert.Zero(t, errno, "the host could not set up AIO while the command ran: %v", errno)
 }

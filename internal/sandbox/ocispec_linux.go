@@ -5,10 +5,12 @@ package sandbox
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // cpuPeriod is the CFS period of the CPU quota, in microseconds.
@@ -62,8 +64,25 @@ func defaultSeccomp(caps ...string) (*specs.LinuxSeccomp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load default seccomp profile: %w", err)
 	}
+	rules := prof.Syscalls[:0:0]
+	for _, rule := range prof.Syscalls {
+		names := slices.DeleteFunc(slices.Clone(rule.Names), func(n string) bool { return slices.Contains(hostPoolCalls, n) })
+		if len(names) > 0 {
+			rule.Names = names
+			rules = append(rules, rule)
+		}
+	}
+	prof.Syscalls = append(rules, specs.LinuxSyscall{Names: hostPoolCalls, Action: specs.ActErrno, ErrnoRet: ptr(uint(unix.ENOSYS))})
 	return prof, nil
 }
+
+// hostPoolCalls are allowed by moby's profile but draw on a pool the whole
+// host shares, which no cgroup or namespace limits: io_setup reserves
+// events from fs.aio-max-nr, all of which one call may hold for as long as
+// the process lives, failing every other process's AIO on the host. They
+// fail with ENOSYS, as on a kernel without AIO, which libaio's users fall
+// back from (glibc's POSIX AIO does not use them).
+var hostPoolCalls = []string{"io_setup"}
 
 // ociSpec builds the runtime spec of c.
 func (r *Runner) ociSpec(c container) *specs.Spec {

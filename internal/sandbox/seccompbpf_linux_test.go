@@ -101,6 +101,7 @@ func TestCompiledSeccompMatchesTheProfile(t *testing.T) {
 		assert.Equal(t, retEPERM, x86("clone", flag|uint64(unix.SIGCHLD)), "clone with %#x", flag)
 	}
 	assert.Equal(t, uint32(unix.SECCOMP_RET_ERRNO)|uint32(unix.ENOSYS), x86("clone3"), "glibc falls back to clone")
+	assert.Equal(t, uint32(unix.SECCOMP_RET_ERRNO)|uint32(unix.ENOSYS), x86("io_setup"), "fs.aio-max-nr is the whole host's")
 	assert.Equal(t, retAllow, x86("personality", 0))
 	assert.Equal(t, retAllow, x86("personality", 0xffffffff), "querying the persona")
 	assert.Equal(t, retEPERM, x86("personality", 0x0040000), "ADDR_NO_RANDOMIZE")
