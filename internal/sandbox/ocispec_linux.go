@@ -76,13 +76,16 @@ func defaultSeccomp(caps ...string) (*specs.LinuxSeccomp, error) {
 	return prof, nil
 }
 
-// hostPoolCalls are allowed by moby's profile but draw on a pool the whole
-// host shares, which no cgroup or namespace limits: io_setup reserves
-// events from fs.aio-max-nr, all of which one call may hold for as long as
-// the process lives, failing every other process's AIO on the host. They
-// fail with ENOSYS, as on a kernel without AIO, which libaio's users fall
-// back from (glibc's POSIX AIO does not use them).
-var hostPoolCalls = []string{"io_setup"}
+// hostPoolCalls are allowed by moby's profile but draw on a pool that no
+// cgroup or namespace limits, shared by the whole host or by every command
+// (all run as user 65534): io_setup reserves events from fs.aio-max-nr, all
+// of which one call may hold, and inotify instances count against
+// fs.inotify.max_user_instances (128), which three processes of one command
+// take. Held for as long as the command runs, either fails that facility
+// for every other command, checker and service. They fail with ENOSYS, as
+// on a kernel without them: libaio's users and inotify's (tail -f, file
+// watchers) fall back, and glibc's POSIX AIO does not use io_setup.
+var hostPoolCalls = []string{"io_setup", "inotify_init", "inotify_init1"}
 
 // ociSpec builds the runtime spec of c.
 func (r *Runner) ociSpec(c container) *specs.Spec {
