@@ -3,6 +3,7 @@ package cli_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -47,6 +48,28 @@ func TestBadInputNonJSONErrorAnswers(t *testing.T) {
 			assert.Equal(t, cli.ExitFailure, code)
 			assert.Empty(t, stdout)
 			assert.Contains(t, stderr, tt.want)
+		})
+	}
+}
+
+// A server that answers 200 with nothing, or with null, where the API
+// answers an object (a proxy, a mock, another service at ZINC_API_URL) made
+// "batch start" print an empty id and exit 0.
+func TestBadInputEmptySuccessAnswers(t *testing.T) {
+	for _, body := range []string{"", "null", " null\n"} {
+		t.Run(strconv.Quote(body), func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusAccepted)
+				_, _ = w.Write([]byte(body))
+			}))
+			defer ts.Close()
+
+			code, stdout, stderr := run(t, ts.URL, "batch", "start", "--collection", "c", "--config", "g")
+
+			assert.Equal(t, cli.ExitFailure, code)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, "the answer is empty, not the ZINC API's JSON")
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -102,10 +103,23 @@ func (c *Client) do(ctx context.Context, method, path string, contentType string
 	if out == nil {
 		return nil
 	}
+	if t := bytes.TrimSpace(data); (len(t) == 0 || bytes.Equal(t, []byte("null"))) && isObject(out) {
+		// Decoding would leave the object empty without an error: a
+		// command would print an empty id and succeed. (An empty list may
+		// come as null.)
+		return fmt.Errorf("decode answer of %s %s: the answer is empty, not the ZINC API's JSON (does %s name another server?)", method, path, EnvAPIURL)
+	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
 	}
 	return nil
+}
+
+// isObject reports whether out points to a struct, which every answer the
+// API gives as an object decodes into.
+func isObject(out any) bool {
+	t := reflect.TypeOf(out)
+	return t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct
 }
 
 // maxForeignText bounds how much of an error answer that is not the API's
