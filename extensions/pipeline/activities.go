@@ -188,7 +188,7 @@ func (a *Activities) ExecutePipelines(ctx context.Context, in workflows.ExecuteP
 		mu.Unlock()
 		hb.beat()
 	}
-	return workflows.ExecutePipelinesResult{Outcomes: prog.Outcomes}, nil
+	return prog, nil
 }
 
 // deliveryShare is the time each of n deliveries graded by one attempt
