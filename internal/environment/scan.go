@@ -185,7 +185,14 @@ func (n *node) apply(where string, layer int, hdr *tar.Header) error {
 		parent.pruneBelow(layer)
 		return nil
 	case strings.HasPrefix(base, whiteoutPrefix):
-		delete(parent.children, strings.TrimPrefix(base, whiteoutPrefix))
+		target := strings.TrimPrefix(base, whiteoutPrefix)
+		if target == "" || target == "." || target == ".." {
+			// umoci removes dir/target: ".wh." would be an opaque
+			// whiteout, ".wh.." the directory itself, ".wh..." its
+			// parent, above the root at the top.
+			return invalid(where+": "+hdr.Name, "a whiteout of %q hides no entry", target)
+		}
+		delete(parent.children, target)
 		return nil
 	}
 	e := &node{typ: hdr.Typeflag, mode: hdr.Mode, link: hdr.Linkname, layer: layer}
