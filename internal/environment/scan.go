@@ -203,7 +203,19 @@ func (n *node) apply(where string, layer int, hdr *tar.Header) error {
 			return nil
 		}
 		e.children = map[string]*node{}
-	case tar.TypeReg, tar.TypeSymlink, tar.TypeLink:
+	case tar.TypeLink:
+		// umoci links to the entry itself (its directory resolved within
+		// the root): one that does not exist, or a directory, fails the
+		// unpack on every worker.
+		ldir, lbase := path.Split(strings.TrimPrefix(path.Clean("/"+hdr.Linkname), "/"))
+		var target *node
+		if d := n.lookup(ldir, 0); d != nil && d.typ == tar.TypeDir {
+			target = d.children[lbase]
+		}
+		if target == nil || target.typ == tar.TypeDir {
+			return invalid(where+": "+hdr.Name, "the hard link's target %q is not a file of the image", hdr.Linkname)
+		}
+	case tar.TypeReg, tar.TypeSymlink:
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		// Removed when the image is sealed; for the tree they are files
 		// nobody can run.
