@@ -463,19 +463,14 @@ func (g *Grader) assets(ctx context.Context, configID string, def *definition.De
 }
 
 // save completes the engine's result with the identifiers of d, stores
-// full outputs and result.json in object storage, then the result row
-// together with the event announcing it.
+// result.json in object storage (the steps' full outputs are already there,
+// handed over by the engine as it went), then the result row together with
+// the event announcing it.
 func (g *Grader) save(ctx context.Context, d grading.Delivery, configID, batchID string, report engine.Report) (grading.Result, error) {
 	run := runKey(batchID)
 	res := report.Result
 	res.DeliveryID, res.ConfigID, res.BatchID, res.User = d.ID, configID, batchID, d.User
 	res.ObjectKey = objectstore.ResultKey(d.ID, run)
-	// Outputs the engine did not hand over as it went.
-	for _, art := range report.Artifacts {
-		if err := g.writeOutput(ctx, d.ID, run, art); err != nil {
-			return grading.Result{}, err
-		}
-	}
 	res.GradedAt = time.Now().UTC()
 	doc, err := json.Marshal(res)
 	if err != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -59,10 +60,10 @@ func gradescopeVisibility(v string) string {
 func toGradescope(r grading.Result) gradescopeResults {
 	graded := r.Status == grading.StatusGraded
 	summary := r
-	for _, st := range r.Steps {
-		if st.State == grading.StepError && gradescopeVisibility(st.Visibility) != "visible" && r.Diagnostic != "" {
-			summary.Diagnostic = withheldDiagnostic
-		}
+	if slices.ContainsFunc(r.Steps, func(st grading.Step) bool {
+		return st.State == grading.StepError && gradescopeVisibility(st.Visibility) != "visible"
+	}) && r.Diagnostic != "" {
+		summary.Diagnostic = withheldDiagnostic
 	}
 	out := gradescopeResults{Output: resultSummary(summary), Tests: make([]gradescopeTest, 0, len(r.Steps))}
 	if graded {

@@ -93,7 +93,7 @@ func (r *run) runBatchChecker(ctx context.Context, s *definition.Stage, stdin []
 		return nil, fmt.Errorf("prepare checker: %w", err)
 	}
 	env := stepEnv(dir)
-	if msg, state := r.missingProgram(s.Checker.Command[0], dir, envPath(env)); state != "" {
+	if msg, state := r.missingProgram(s.Checker.Command[0], dir, envPath(env), nil); state != "" {
 		return nil, fmt.Errorf("%s", msg)
 	}
 	timeout := min(s.Checker.Timeout*time.Duration(runs), definition.MaxTimeout)

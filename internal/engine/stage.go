@@ -122,7 +122,7 @@ func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Sc
 	dir := stg.dir
 	res := result{step: newStep(s, sc)}
 	env := stepEnv(r.in.ScratchDir, s.Env, sc.Env)
-	if msg, missing := r.missingProgram(s.Command[0], dir, envPath(env)); missing != "" && !mounted(stg.mounts, s.Command[0], dir) {
+	if msg, missing := r.missingProgram(s.Command[0], dir, envPath(env), stg.mounts); missing != "" {
 		res.step.State, res.step.Message = missing, msg
 		return res
 	}
@@ -239,28 +239,27 @@ func (r *run) expectedOf(sc definition.Scenario) ([]byte, error) {
 }
 
 // missingProgram checks argv[0] before running it. A program given by path
-// is the student's to provide, so its absence fails the step; a program
-// looked up in PATH is the worker's, so its absence is an error.
-func (r *run) missingProgram(prog, dir, path string) (string, grading.StepState) {
+// is the student's to provide, so its absence fails the step, unless it is
+// one of the stage's hidden files (mounts), which exist only inside the
+// command's container; a program looked up in PATH is the worker's, so its
+// absence is an error.
+func (r *run) missingProgram(prog, dir, path string, mounts []sandbox.Mount) (string, grading.StepState) {
 	if !strings.Contains(prog, "/") {
 		if r.lookPath(prog, path) {
 			return "", ""
 		}
 		return fmt.Sprintf("program %q is not installed %s", prog, r.where()), grading.StepError
 	}
-	if !r.programExists(prog, dir) {
+	if !mounted(mounts, prog, dir) && !r.programExists(prog, dir) {
 		return fmt.Sprintf("program %q not found", prog), grading.StepFailed
 	}
 	return "", ""
 }
 
-// mounted reports whether a program given by path is one of the stage's
-// hidden files, which exist only as mounts inside the command's container:
-// whatever the student has, or has not, at that path does not matter.
+// mounted reports whether a program given by path is the target of one of
+// mounts: whatever the student has, or has not, at that path does not
+// matter.
 func mounted(mounts []sandbox.Mount, prog, dir string) bool {
-	if !strings.Contains(prog, "/") {
-		return false
-	}
 	if !filepath.IsAbs(prog) {
 		prog = filepath.Join(dir, prog)
 	}
@@ -313,7 +312,7 @@ func (r *run) check(ctx context.Context, s *definition.Stage, sc definition.Scen
 	}
 	verdictFile := filepath.Join(dir, checkerVerdict)
 	env := append(stepEnv(dir), "ZINC_VERDICT="+verdictFile)
-	if msg, state := r.missingProgram(s.Checker.Command[0], dir, envPath(env)); state != "" {
+	if msg, state := r.missingProgram(s.Checker.Command[0], dir, envPath(env), nil); state != "" {
 		fail("checker: %s", msg)
 		return
 	}
