@@ -93,6 +93,11 @@ func TestAttackCellCommandOutlivesItself(t *testing.T) {
 	res := run(t, r, Spec{Dir: dir, Env: []string{"PATH=/usr/bin:/bin"}, Timeout: 30 * time.Second,
 		Argv: sh("cc -o /tmp/unpin unpin.c && /tmp/unpin && python3 lurker.py && echo planted")})
 	require.Equal(t, "planted\n", string(res.Stdout), "%s", res.Stderr)
+	used := <-r.cells
+	left, err := r.cellProcesses(used)
+	r.cells <- used
+	require.NoError(t, err)
+	assert.Empty(t, left, "the cell holds nothing of the command but its loop once it has answered")
 
 	res = run(t, r, Spec{Argv: sh("sleep 3; echo graded"), Stdin: []byte("hidden test input\n")})
 	assert.Equal(t, "graded\n", string(res.Stdout), "nothing of the previous command may reach this one")
