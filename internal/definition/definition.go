@@ -22,6 +22,12 @@ const DefaultParallelism = 4
 // MaxParallelism bounds a stage's parallelism setting.
 const MaxParallelism = 16
 
+// MaxPoints bounds every points and score value of a definition (a stage's
+// points, scenarios_from's included, a component's max_score and weights,
+// the total's bounds), so sums of them stay finite and exact to the four
+// decimals scores are rounded to.
+const MaxPoints = 1_000_000
+
 // ValgrindErrorExitCode is the exit status a valgrind stage's command uses
 // when valgrind reports memory errors, so they are told apart from the
 // program's own failures.

@@ -112,7 +112,9 @@
 // otherwise, and it runs only when every dependency succeeded. A stage with
 // scenarios cannot set stdin, stdin_file or expected itself. points still
 // apply when there is no rubric (split equally among a stage's scenarios) and
-// are ignored when there is one.
+// are ignored when there is one. Every points and score value (a stage's
+// points, scenarios_from's included, and every number of the rubric) is at
+// most MaxPoints (1,000,000).
 //
 // Anchors and aliases may share settings between stages, merge keys
 // included ("<<: *common"); a document whose expansion would exceed

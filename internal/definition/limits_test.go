@@ -83,6 +83,55 @@ func TestValidateRefusesOversizedModels(t *testing.T) {
 	requireProblems(t, def.Validate(), definition.Problem{Path: "stages", Message: "1001 stages, more than 1000"})
 }
 
+// TestParseRefusesHugePoints: points and scores that are finite one by one
+// but whose sum, or its rounding to four decimals, is not would give a max
+// score of +Inf, which no result can hold.
+func TestParseRefusesHugePoints(t *testing.T) {
+	tests := []struct {
+		name string
+		give string
+		want []definition.Problem
+	}{
+		{"stage points", `version: 1
+name: x
+stages:
+  - {name: a, command: [x], points: 1e308}
+  - {name: b, command: [x], points: 1e305}
+`, []definition.Problem{
+			{Path: "stages[0].points", Message: "must be at most 1000000"},
+			{Path: "stages[1].points", Message: "must be at most 1000000"},
+		}},
+		{"rubric", `version: 2
+stages:
+  - name: a
+    command: [x]
+    scenarios: [{name: s}]
+rubric:
+  components:
+    - {name: c, from: a, max_score: 1e308, points: 2e6, points_per_scenario: {s: 1e300}}
+  total: {max_score: 1e307, normalize_to: 1e308, min: 1e7, max: 1e308}
+`, []definition.Problem{
+			{Path: "rubric.components[0].max_score", Message: "must be at most 1000000"},
+			{Path: "rubric.components[0].points", Message: "must be at most 1000000"},
+			{Path: "rubric.components[0].points_per_scenario.s", Message: "must be at most 1000000"},
+			{Path: "rubric.total.max", Message: "must be at most 1000000"},
+			{Path: "rubric.total.max_score", Message: "must be at most 1000000"},
+			{Path: "rubric.total.min", Message: "must be at most 1000000"},
+			{Path: "rubric.total.normalize_to", Message: "must be at most 1000000"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := definition.Parse([]byte(tt.give))
+			requireProblems(t, err, tt.want...)
+		})
+	}
+
+	def, err := definition.Parse([]byte(fmt.Sprintf("version: 1\nname: x\nstages:\n  - {name: a, command: [x], points: %d}\n", definition.MaxPoints)))
+	require.NoError(t, err)
+	assert.Equal(t, float64(definition.MaxPoints), def.MaxScore())
+}
+
 // BenchmarkParse20000Stages measures how long refusing a 20,000-stage
 // definition takes (BENCHMARKS.md).
 func BenchmarkParse20000Stages(b *testing.B) {

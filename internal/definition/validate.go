@@ -357,9 +357,7 @@ func (d *Definition) checkStage(ps *problems, path string, s *Stage) {
 		ps.add(path+".parallelism", "must be between 1 and %d", MaxParallelism)
 	}
 	checkVisibility(ps, path+".visibility", s.Visibility)
-	if s.Points < 0 || math.IsNaN(s.Points) || math.IsInf(s.Points, 0) {
-		ps.add(path+".points", "must be a non-negative number")
-	}
+	checkNonNegative(ps, path+".points", s.Points)
 	switch {
 	case s.Kind == KindChecker && s.Checker == nil:
 		ps.add(path+".checker", "required for kind checker")
@@ -750,14 +748,26 @@ func (d *Definition) checkSelection(ps *problems, path string, c *Component) {
 	}
 }
 
+// checkPositive and checkNonNegative check points and score values, which
+// MaxPoints also bounds.
 func checkPositive(ps *problems, path string, v float64) {
 	if !(v > 0) || math.IsInf(v, 0) {
 		ps.add(path, "must be a positive number")
+	} else {
+		checkAtMostMaxPoints(ps, path, v)
 	}
 }
 
 func checkNonNegative(ps *problems, path string, v float64) {
 	if !(v >= 0) || math.IsInf(v, 0) {
 		ps.add(path, "must be a non-negative number")
+	} else {
+		checkAtMostMaxPoints(ps, path, v)
+	}
+}
+
+func checkAtMostMaxPoints(ps *problems, path string, v float64) {
+	if v > MaxPoints {
+		ps.add(path, "must be at most %d", MaxPoints)
 	}
 }
