@@ -232,18 +232,35 @@ func (c Compare) lineEqual(want, got string) bool {
 	return true
 }
 
-// closeEnough compares two tokens as finite numbers.
+// closeEnough compares two tokens as finite decimal numbers.
 func closeEnough(want, got string, tol float64) bool {
-	w, err := strconv.ParseFloat(want, 64)
-	if err != nil || math.IsNaN(w) || math.IsInf(w, 0) {
+	w, ok := decimal(want)
+	if !ok {
 		return false
 	}
-	g, err := strconv.ParseFloat(got, 64)
-	if err != nil || math.IsNaN(g) || math.IsInf(g, 0) {
+	g, ok := decimal(got)
+	if !ok {
 		return false
 	}
 	d := math.Abs(w - g)
 	return d <= tol || d <= tol*math.Abs(w)
+}
+
+// decimal parses a finite number written in decimal notation (sign,
+// digits, point, exponent). strconv.ParseFloat alone also takes Go's hex
+// floats and digit separators, so "0x1p3" or "1_000" would pass for 8 or
+// 1000.
+func decimal(s string) (float64, bool) {
+	if strings.ContainsFunc(s, func(r rune) bool {
+		return (r < '0' || r > '9') && !strings.ContainsRune("+-.eE", r)
+	}) {
+		return 0, false
+	}
+	x, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, false
+	}
+	return x, true
 }
 
 // maxDiffLine bounds each side of a ShortDiff.

@@ -61,6 +61,36 @@ func TestCompareMatch(t *testing.T) {
 	}
 }
 
+// TestCompareNumericToleranceDecimalOnly: numbers are compared as a person
+// writes them; Go's hex floats and digit separators are other text.
+func TestCompareNumericToleranceDecimalOnly(t *testing.T) {
+	zero := 0.0
+	lines := definition.Compare{IgnoreTrailingSpace: true, NumericTolerance: &zero}
+	tokens := definition.Compare{Tokens: true, NumericTolerance: &zero}
+	tests := []struct {
+		giveExpected, giveActual string
+		wantOK                   bool
+	}{
+		{"8\n", "0x1p3\n", false},
+		{"8\n", "0X1P+3\n", false},
+		{"0.5\n", "0x.8p0\n", false},
+		{"1000\n", "1_000\n", false},
+		{"1e3\n", "1_0e2\n", false},
+		{"8\n", "8e0\n", true},
+		{"8\n", "+8.0\n", true},
+		{"0\n", "-0\n", true},
+		{"0.5\n", ".5\n", true},
+		{"1e308\n", "1e999\n", false},
+	}
+	for _, tt := range tests {
+		for name, c := range map[string]definition.Compare{"lines": lines, "tokens": tokens} {
+			ok, _, err := c.Match([]byte(tt.giveExpected), []byte(tt.giveActual))
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantOK, ok, "%s: %q against %q", name, tt.giveActual, tt.giveExpected)
+		}
+	}
+}
+
 func TestCompareMatchInvalidPattern(t *testing.T) {
 	_, _, err := definition.Compare{Regex: true}.Match([]byte("(x"), []byte("x"))
 	require.Error(t, err)

@@ -177,7 +177,8 @@
 // ignore_all_space removes blanks inside lines; ignore_blank_lines drops
 // blank lines; ignore_case folds case; numeric_tolerance compares lines
 // token by token and accepts numbers within the tolerance, absolute or
-// relative to the expected number; regex: true treats the expected output as
+// relative to the expected number (numbers in decimal notation: "8", "+8.0"
+// and "8e0" are numbers, "0x1p3", "1_000", "NaN" and "Inf" are text); regex: true treats the expected output as
 // an RE2 pattern that must match the whole normalised output.
 //
 // Rules evaluated in Go, without a process:
