@@ -2,6 +2,7 @@ package definition
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -56,7 +57,8 @@ func (c Compare) Standalone() bool {
 
 // Match reports whether actual satisfies expected. When it does not, the
 // reason says where they part without quoting the expected output, which may
-// be secret. An error means the expected output is an invalid pattern.
+// be secret. An error means the expected output is an invalid pattern, or
+// leaves a regex or contains rule empty.
 func (c Compare) Match(expected, actual []byte) (bool, string, error) {
 	if c.Exact {
 		if bytes.Equal(expected, actual) {
@@ -66,7 +68,11 @@ func (c Compare) Match(expected, actual []byte) (bool, string, error) {
 	}
 	switch {
 	case c.Pattern != "":
-		re, err := c.search(string(expected))
+		src, err := substitute(c.Pattern, string(expected), regexp.QuoteMeta)
+		if err != nil {
+			return false, "", fmt.Errorf("regex rule: %w", err)
+		}
+		re, err := c.search(src)
 		if err != nil {
 			return false, "", fmt.Errorf("compile pattern: %w", err)
 		}
@@ -75,7 +81,10 @@ func (c Compare) Match(expected, actual []byte) (bool, string, error) {
 		}
 		return false, "output does not match the pattern", nil
 	case c.Contains != "":
-		want := strings.ReplaceAll(c.Contains, ExpectedPlaceholder, strings.TrimSpace(string(expected)))
+		want, err := substitute(c.Contains, string(expected), func(s string) string { return s })
+		if err != nil {
+			return false, "", fmt.Errorf("contains rule: %w", err)
+		}
 		got := normalizeNewlines(actual)
 		if c.IgnoreCase {
 			want, got = strings.ToLower(want), strings.ToLower(got)
@@ -129,19 +138,45 @@ func (c Compare) pattern(expected string) (*regexp.Regexp, error) {
 	return regexp.Compile(flags + `\A(?:` + expected + `)\z`)
 }
 
-// search compiles a Pattern rule for one expected output.
-func (c Compare) search(expected string) (*regexp.Regexp, error) {
+// search compiles a Pattern rule whose {expected} has been replaced.
+func (c Compare) search(src string) (*regexp.Regexp, error) {
 	flags := "(?m)"
 	if c.IgnoreCase {
 		flags = "(?mi)"
 	}
-	src := strings.ReplaceAll(c.Pattern, ExpectedPlaceholder, regexp.QuoteMeta(strings.TrimSpace(expected)))
 	// Compiling the rule alone first gives errors that quote what the
 	// author wrote.
 	if _, err := regexp.Compile(src); err != nil {
 		return nil, err
 	}
 	return regexp.Compile(flags + src)
+}
+
+// checkRule reports a regex or contains rule that cannot judge runs
+// against this expected output: one left empty, or a pattern that no longer
+// compiles, once {expected} is replaced.
+func (c Compare) checkRule(expected string) error {
+	if c.Pattern == "" && c.Contains == "" {
+		return nil
+	}
+	if _, err := c.search(strings.ReplaceAll(c.Pattern, ExpectedPlaceholder, "x")); c.Pattern != "" && err != nil {
+		// An invalid rule is reported where it is written.
+		return nil
+	}
+	_, _, err := c.Match([]byte(expected), nil)
+	return err
+}
+
+// substitute replaces {expected} in a contains or regex rule with the
+// expected output, trimmed and passed through quote. A rule left empty is an
+// error: it would accept any output, so a blank expected output in
+// contains: true would credit whatever a program prints.
+func substitute(rule, expected string, quote func(string) string) (string, error) {
+	s := strings.ReplaceAll(rule, ExpectedPlaceholder, quote(strings.TrimSpace(expected)))
+	if s == "" {
+		return "", errors.New("the expected output is blank, so the rule would accept any output")
+	}
+	return s, nil
 }
 
 func normalizeNewlines(b []byte) string {

@@ -91,6 +91,26 @@ func TestCompareNumericToleranceDecimalOnly(t *testing.T) {
 	}
 }
 
+// TestCompareMatchBlankRule: whatever a program prints contains the empty
+// string, so a rule a blank expected output leaves empty is an error of the
+// definition, never a pass.
+func TestCompareMatchBlankRule(t *testing.T) {
+	for _, c := range []definition.Compare{
+		{Contains: "{expected}"},
+		{Contains: "{expected}", IgnoreCase: true},
+		{Pattern: "{expected}"},
+	} {
+		for _, expected := range []string{"", " \r\n\t"} {
+			ok, _, err := c.Match([]byte(expected), []byte("anything\n"))
+			assert.False(t, ok, "%+v with expected %q", c, expected)
+			assert.ErrorContains(t, err, "the expected output is blank, so the rule would accept any output")
+		}
+	}
+	ok, _, err := definition.Compare{Contains: "Result: {expected}"}.Match(nil, []byte("Result: \n"))
+	require.NoError(t, err, "text around {expected} still judges")
+	assert.True(t, ok)
+}
+
 func TestCompareMatchInvalidPattern(t *testing.T) {
 	_, _, err := definition.Compare{Regex: true}.Match([]byte("(x"), []byte("x"))
 	require.Error(t, err)

@@ -176,6 +176,34 @@ stages:
 `))
 }
 
+// TestCompareParseBlankRule: a contains or regex rule that a blank
+// expected output leaves empty would accept any output, and a pattern that
+// no longer compiles once {expected} is replaced could judge nothing; both
+// are refused where the expected output is written.
+func TestCompareParseBlankRule(t *testing.T) {
+	assert.Equal(t, []string{
+		"stages[0].scenarios[0].expected: contains rule: the expected output is blank, so the rule would accept any output",
+		"stages[0].scenarios[1].expected: contains rule: the expected output is blank, so the rule would accept any output",
+		"stages[0].scenarios[2].expected: regex rule: the expected output is blank, so the rule would accept any output",
+		"stages[0].scenarios[3].expected_file: contains rule: the expected output is blank, so the rule would accept any output",
+		"stages[0].scenarios[4].expected: compile pattern: error parsing regexp: invalid repeat count: `{1,2000}`",
+		"stages[1].expected_stdout: contains rule: the expected output is blank, so the rule would accept any output",
+	}, problemsOf(t, `version: 2
+files: [{name: blank.out, content: "\n"}]
+stages:
+  - name: run
+    command: [./a]
+    scenarios:
+      - {name: a, expected: "", compare: {contains: true}}
+      - {name: b, expected: " \n", compare: {contains: "{expected}{expected}"}}
+      - {name: c, expected: "\n", compare: {regex: "{expected}"}}
+      - {name: d, expected_file: blank.out, compare: {contains: true}}
+      - {name: e, expected: "2000", compare: {regex: "a{1,{expected}}"}}
+      - {name: ok, expected: "", compare: {contains: "Result: {expected}"}}
+  - {name: v1, command: [./a], expected_stdout: "", compare: {contains: true}}
+`))
+}
+
 func TestBatchChecker(t *testing.T) {
 	def := mustParse(t, `version: 2
 stages:

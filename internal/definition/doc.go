@@ -192,7 +192,12 @@
 //     breaks fall; with numeric_tolerance, numbers within it are equal.
 //
 // A regex or contains rule that does not mention {expected} needs no
-// expected output. ignore_case applies to all three.
+// expected output. ignore_case applies to all three. A rule that a blank
+// expected output leaves empty ("{expected}" with expected: "") would
+// accept any output, so it is refused, and a pattern must still compile
+// once {expected} is replaced: where the expected output is known when the
+// config is stored, as a problem at expected or expected_file; an uploaded
+// expected file, when the run is judged, as an error of the step.
 //
 // # Checker protocol
 //

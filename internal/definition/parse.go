@@ -493,6 +493,9 @@ func (p *parser) expected(m map[string]*yaml.Node, path string, cmp Compare, cmp
 		if _, err := cmp.pattern(text); cmp.Regex && err != nil {
 			p.ps.report(path+".expected_stdout", "invalid pattern: %v", err)
 		}
+		if err := cmp.checkRule(text); cmpOK && err != nil {
+			p.ps.report(path+".expected_stdout", "%v", err)
+		}
 	}
 	return e
 }

@@ -454,20 +454,26 @@ func (d *Definition) checkExpected(ps *problems, path string, kind Kind, e *Expe
 		d.checkFileRef(ps, path+".expected_file", e.File)
 	}
 	checkCompare(ps, path+".compare", e.Compare)
-	if !e.Compare.Regex {
-		return
-	}
-	pattern := e.Text
+	text := e.Text
 	if f, ok := d.File(e.File); ok && e.File != "" {
 		if f.Upload {
 			// Uploaded bytes are only known at run time; the engine reports
 			// a bad pattern then.
 			return
 		}
-		pattern = f.Content
+		text = f.Content
 	}
-	if _, err := e.Compare.pattern(pattern); err != nil {
-		ps.add(path+".expected", "invalid pattern: %v", err)
+	if e.Compare.Regex {
+		if _, err := e.Compare.pattern(text); err != nil {
+			ps.add(path+".expected", "invalid pattern: %v", err)
+		}
+	}
+	if err := e.Compare.checkRule(text); err != nil {
+		field := ".expected"
+		if e.File != "" {
+			field = ".expected_file"
+		}
+		ps.add(path+field, "%v", err)
 	}
 }
 
@@ -492,7 +498,7 @@ func checkCompare(ps *problems, path string, c Compare) {
 		ps.add(path+"."+modes[1], "cannot be combined with %s", modes[0])
 	}
 	if c.Pattern != "" {
-		if _, err := c.search("x"); err != nil {
+		if _, err := c.search(strings.ReplaceAll(c.Pattern, ExpectedPlaceholder, "x")); err != nil {
 			ps.add(path+".regex", "invalid pattern: %v", err)
 		}
 	}
