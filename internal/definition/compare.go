@@ -76,7 +76,7 @@ func (c Compare) Match(expected, actual []byte) (bool, string, error) {
 		if err != nil {
 			return false, "", fmt.Errorf("compile pattern: %w", err)
 		}
-		if re.MatchString(normalizeNewlines(actual)) {
+		if searchLines(re, normalizeNewlines(actual)) {
 			return true, "", nil
 		}
 		return false, "output does not match the pattern", nil
@@ -177,6 +177,17 @@ func substitute(rule, expected string, quote func(string) string) (string, error
 		return "", errors.New("the expected output is blank, so the rule would accept any output")
 	}
 	return s, nil
+}
+
+// searchLines reports whether re matches somewhere in out, not counting
+// an empty match after out's final line break: in multi-line mode ^ matches
+// there too, so "^{expected}$" with an empty expected output would accept
+// any output that ends its last line.
+func searchLines(re *regexp.Regexp, out string) bool {
+	// The leftmost match comes first, so when it is that empty match no
+	// other match exists.
+	loc := re.FindStringIndex(out)
+	return loc != nil && !(loc[0] == len(out) && strings.HasSuffix(out, "\n"))
 }
 
 func normalizeNewlines(b []byte) string {

@@ -111,6 +111,33 @@ func TestCompareMatchBlankRule(t *testing.T) {
 	assert.True(t, ok)
 }
 
+// TestCompareMatchPatternFinalLineBreak: the end of an output that ends
+// its last line starts no further, empty line, so ^$ (what ^{expected}$
+// becomes for an expected empty output) does not match there.
+func TestCompareMatchPatternFinalLineBreak(t *testing.T) {
+	tests := []struct {
+		givePattern, giveExpected, giveActual string
+		wantOK                                bool
+	}{
+		{"^{expected}$", "", "wrong\n", false},
+		{"^{expected}$", "", "wrong\r\n", false},
+		{"^{expected}$", "\n", "a\nb\n", false},
+		{`^\s*$`, "", "wrong\n", false},
+		{"^{expected}$", "", "", true},
+		{"^{expected}$", "", "\n", true},
+		{"^{expected}$", "", "a\n\nb\n", true},
+		{"^{expected}$", "3", "1\n3\n", true},
+		{`^3\n`, "", "3\n", true},
+		{`3\n\z`, "", "3\n", true},
+		{"$", "", "abc\n", true},
+	}
+	for _, tt := range tests {
+		ok, _, err := definition.Compare{Pattern: tt.givePattern}.Match([]byte(tt.giveExpected), []byte(tt.giveActual))
+		require.NoError(t, err)
+		assert.Equal(t, tt.wantOK, ok, "%q with expected %q against %q", tt.givePattern, tt.giveExpected, tt.giveActual)
+	}
+}
+
 func TestCompareMatchInvalidPattern(t *testing.T) {
 	_, _, err := definition.Compare{Regex: true}.Match([]byte("(x"), []byte("x"))
 	require.Error(t, err)

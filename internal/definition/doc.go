@@ -183,9 +183,10 @@
 //
 // Rules evaluated in Go, without a process:
 //   - regex: "PATTERN" searches the actual stdout for an RE2 pattern in
-//     multi-line mode (^ and $ match at line breaks); {expected} in it stands
-//     for the expected output, trimmed and regex-escaped:
-//     regex: "^Result: {expected}$".
+//     multi-line mode (^ and $ match at line breaks, but the end of an
+//     output whose last line ends in a line break starts no empty line of
+//     its own); {expected} in it stands for the expected output, trimmed
+//     and regex-escaped: regex: "^Result: {expected}$".
 //   - contains: "TEXT" (or true, meaning "{expected}") requires the text in
 //     the actual stdout, {expected} standing for the trimmed expected output.
 //   - tokens: true compares whitespace-separated tokens wherever the line
