@@ -121,6 +121,8 @@ func (c Compare) Match(expected, actual []byte) (bool, string, error) {
 
 // pattern compiles the expected output as a pattern anchored at both ends.
 func (c Compare) pattern(expected string) (*regexp.Regexp, error) {
+	// The output it is matched against has LF line breaks.
+	expected = strings.ReplaceAll(expected, "\r\n", "\n")
 	if c.IgnoreTrailingSpace {
 		// A YAML block scalar ends with a newline the author did not mean
 		// as part of the pattern.
@@ -172,7 +174,10 @@ func (c Compare) checkRule(expected string) error {
 // error: it would accept any output, so a blank expected output in
 // contains: true would credit whatever a program prints.
 func substitute(rule, expected string, quote func(string) string) (string, error) {
-	s := strings.ReplaceAll(rule, ExpectedPlaceholder, quote(strings.TrimSpace(expected)))
+	// The output the rule judges has LF line breaks, so an expected output
+	// written with CRLF must too, or it could never be found.
+	expected = strings.TrimSpace(strings.ReplaceAll(expected, "\r\n", "\n"))
+	s := strings.ReplaceAll(rule, ExpectedPlaceholder, quote(expected))
 	if s == "" {
 		return "", errors.New("the expected output is blank, so the rule would accept any output")
 	}

@@ -138,6 +138,26 @@ func TestCompareMatchPatternFinalLineBreak(t *testing.T) {
 	}
 }
 
+// TestCompareMatchCRLFExpected: the output is judged with LF line breaks,
+// so an expected output saved with CRLF (an editor on Windows) matches the
+// same text printed either way, as line comparison already does.
+func TestCompareMatchCRLFExpected(t *testing.T) {
+	for _, c := range []definition.Compare{
+		{Contains: "{expected}"},
+		{Pattern: "^{expected}$"},
+		{Regex: true, IgnoreTrailingSpace: true},
+	} {
+		for _, actual := range []string{"1\n2\n", "1\r\n2\r\n"} {
+			ok, reason, err := c.Match([]byte("1\r\n2\r\n"), []byte(actual))
+			require.NoError(t, err)
+			assert.True(t, ok, "%+v against %q: %s", c, actual, reason)
+		}
+		ok, _, err := c.Match([]byte("1\r\n2\r\n"), []byte("1\n3\n"))
+		require.NoError(t, err)
+		assert.False(t, ok, "%+v", c)
+	}
+}
+
 func TestCompareMatchInvalidPattern(t *testing.T) {
 	_, _, err := definition.Compare{Regex: true}.Match([]byte("(x"), []byte("x"))
 	require.Error(t, err)

@@ -193,7 +193,9 @@
 //     breaks fall; with numeric_tolerance, numbers within it are equal.
 //
 // A regex or contains rule that does not mention {expected} needs no
-// expected output. ignore_case applies to all three. A rule that a blank
+// expected output. ignore_case applies to all three. Like the actual
+// output, the expected output has its CRLF line breaks turned into LF
+// before a rule or a regex: true pattern uses it. A rule that a blank
 // expected output leaves empty ("{expected}" with expected: "") would
 // accept any output, so it is refused, and a pattern must still compile
 // once {expected} is replaced: where the expected output is known when the
