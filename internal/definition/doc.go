@@ -228,7 +228,8 @@
 //	{"scenario": "2", "pass": true, "score": 0.5, "message": "..."}
 //
 // score (0..1, clamped) and message are optional; score is partial credit
-// and message the step's feedback. The checker must exit 0; any other exit,
+// and message the step's feedback. A pass with a score below 1 has not
+// fully passed: an all_or_nothing component gives it nothing. The checker must exit 0; any other exit,
 // a timeout (the checker timeout times the number of runs, at most 1h), an
 // unreadable line or a scenario without a verdict is an error of the
 // checker, which leaves those steps in error and the delivery ungraded.

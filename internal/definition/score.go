@@ -33,9 +33,9 @@ type Scoring struct {
 // stage. In sum mode it earns the sum of credit × weight, where a step's
 // weight is its points_per_scenario entry, else points, else an equal share
 // of max_score; in all_or_nothing mode it earns max_score when every selected
-// step succeeded, else 0. The result is clamped to [0, max_score]. Without a
-// rubric, every stage with points is a component worth those points, split
-// equally among its scenarios.
+// step succeeded with full credit, else 0. The result is clamped to [0,
+// max_score]. Without a rubric, every stage with points is a component worth
+// those points, split equally among its scenarios.
 //
 // Errors and skips. A failed step earns 0. A step in error because of a
 // timeout or a resource limit earns 0 when the rubric says limit_errors:
@@ -224,7 +224,9 @@ func (sc *scorer) component(c *Component) (float64, string) {
 		default:
 			return 0, fmt.Sprintf("%s has unknown state %q", label(s.Name, name), st.State)
 		}
-		allPassed = allPassed && st.State == grading.StepSuccess
+		// A success with partial credit (a batch checker's pass with a
+		// score below 1) has not fully passed.
+		allPassed = allPassed && st.State == grading.StepSuccess && credit == 1
 		w := c.weight(name, len(names))
 		earned += credit * w
 		parts = append(parts, contribution{step: i, earned: credit * w, weight: w})

@@ -213,6 +213,18 @@ func TestScoreRubric(t *testing.T) {
 		assert.Equal(t, 0.0, got.Score)
 		assert.Equal(t, []grading.Component{{Name: "tests", Score: 0, MaxScore: 4}, {Name: "style", Score: 0, MaxScore: 1}}, got.Components)
 	})
+	t.Run("all or nothing needs full credit", func(t *testing.T) {
+		// A batch checker's {"pass": true, "score": 0} leaves a success
+		// that earned nothing; it must not earn the whole component.
+		steps := allPass()
+		steps[1].Points, steps[1].MaxPoints = 0, 1
+		got := score(t, "  components:\n    - {name: tests, from: run, max_score: 4, mode: all_or_nothing}\n", steps)
+		assert.Equal(t, grading.StatusGraded, got.Status)
+		assert.Equal(t, 0.0, got.Score)
+
+		steps[1].Points = 1
+		assert.Equal(t, 4.0, score(t, "  components:\n    - {name: tests, from: run, max_score: 4, mode: all_or_nothing}\n", steps).Score)
+	})
 	t.Run("normalised", func(t *testing.T) {
 		rubric := `  components:
     - {name: tests, from: run, max_score: 8}

@@ -113,6 +113,26 @@ rubric:
 	assert.Zero(t, rep.Score)
 }
 
+// TestRunBatchCheckerPassWithoutCreditAllOrNothing: a verdict that passes
+// a scenario with score 0 earns nothing, in an all_or_nothing component too
+// (the files protocol fails such a step outright).
+func TestRunBatchCheckerPassWithoutCreditAllOrNothing(t *testing.T) {
+	def := parse(t, `version: 2
+stages:
+  - name: judge
+    kind: checker
+    command: [cat]
+    checker: {command: [sh, -c, "read line; echo '{\"scenario\": \"a\", \"pass\": true, \"score\": 0}'"], protocol: batch}
+    scenarios: [{name: a, stdin: x}]
+rubric:
+  components: [{name: judge, from: judge, max_score: 2, mode: all_or_nothing}]
+`)
+	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+
+	assert.Equal(t, grading.StatusGraded, rep.Status)
+	assert.Zero(t, rep.Score)
+}
+
 func TestRunBatchCheckerMissingVerdict(t *testing.T) {
 	def := parse(t, `version: 2
 stages:
