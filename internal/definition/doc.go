@@ -231,7 +231,8 @@
 // and message the step's feedback. A pass with a score below 1 has not
 // fully passed: an all_or_nothing component gives it nothing. The checker must exit 0; any other exit,
 // a timeout (the checker timeout times the number of runs, at most 1h), an
-// unreadable line or a scenario without a verdict is an error of the
+// unreadable line, a scenario without a verdict, two verdicts for one
+// scenario or a verdict for a scenario it was not sent is an error of the
 // checker, which leaves those steps in error and the delivery ungraded.
 //
 // # Validation

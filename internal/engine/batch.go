@@ -68,7 +68,11 @@ func (r *run) checkBatch(ctx context.Context, s *definition.Stage, runs []defini
 			results[k].step.State, results[k].step.Message = grading.StepError, fmt.Sprintf(format, args...)
 		}
 	}
-	verdicts, err := r.runBatchChecker(ctx, s, stdin.Bytes(), len(judged))
+	names := make([]string, len(judged))
+	for i, k := range judged {
+		names[i] = runs[k].Name
+	}
+	verdicts, err := r.runBatchChecker(ctx, s, stdin.Bytes(), names)
 	if err != nil {
 		fail("checker: %v", err)
 		return
@@ -83,10 +87,11 @@ func (r *run) checkBatch(ctx context.Context, s *definition.Stage, runs []defini
 	}
 }
 
-// runBatchChecker runs the checker once over stdin and reads its verdicts
-// by scenario name. Its timeout is the checker's per-run timeout times the
-// number of runs, at most definition.MaxTimeout.
-func (r *run) runBatchChecker(ctx context.Context, s *definition.Stage, stdin []byte, runs int) (map[string]batchVerdict, error) {
+// runBatchChecker runs the checker once over stdin, which holds the runs
+// of the scenarios named, and reads its verdicts by scenario name. Its
+// timeout is the checker's per-run timeout times the number of runs, at
+// most definition.MaxTimeout.
+func (r *run) runBatchChecker(ctx context.Context, s *definition.Stage, stdin []byte, scenarios []string) (map[string]batchVerdict, error) {
 	dir, cleanup, err := r.checkerDir(ctx, s.Checker, nil, nil, nil)
 	defer cleanup()
 	if err != nil {
@@ -96,7 +101,7 @@ func (r *run) runBatchChecker(ctx context.Context, s *definition.Stage, stdin []
 	if msg, state := r.missingProgram(s.Checker.Command[0], dir, envPath(env), nil); state != "" {
 		return nil, fmt.Errorf("%s", msg)
 	}
-	timeout := min(s.Checker.Timeout*time.Duration(runs), definition.MaxTimeout)
+	timeout := min(s.Checker.Timeout*time.Duration(len(scenarios)), definition.MaxTimeout)
 	out, err := r.e.sb.Run(ctx, sandbox.Spec{
 		Argv:    slices.Clone(s.Checker.Command),
 		Dir:     dir,
@@ -119,11 +124,21 @@ func (r *run) runBatchChecker(ctx context.Context, s *definition.Stage, stdin []
 	case out.ExitCode != 0:
 		return nil, fmt.Errorf("exited with status %d: %s", out.ExitCode, firstLine(out.Stderr))
 	}
-	return parseVerdicts(out.Stdout)
+	return parseVerdicts(out.Stdout, scenarios)
 }
 
-// parseVerdicts reads one JSON verdict per non-empty line.
-func parseVerdicts(stdout []byte) (map[string]batchVerdict, error) {
+// maxScenarioInMessage bounds an unknown scenario name quoted in an error.
+const maxScenarioInMessage = 100
+
+// parseVerdicts reads one JSON verdict per non-empty line, each for one
+// of the scenarios sent to the checker. A verdict for any other scenario
+// means the checker lost track of its input (or printed a line of a
+// student's output as its own), so it is an error, not a line to skip.
+func parseVerdicts(stdout []byte, scenarios []string) (map[string]batchVerdict, error) {
+	sent := make(map[string]bool, len(scenarios))
+	for _, name := range scenarios {
+		sent[name] = true
+	}
 	verdicts := map[string]batchVerdict{}
 	sc := bufio.NewScanner(bytes.NewReader(stdout))
 	sc.Buffer(make([]byte, 0, 64<<10), len(stdout)+1)
@@ -138,6 +153,11 @@ func parseVerdicts(stdout []byte) (map[string]batchVerdict, error) {
 		}
 		if v.Scenario == nil || v.Pass == nil {
 			return nil, fmt.Errorf("output line %d lacks \"scenario\" or \"pass\"", line)
+		}
+		if !sent[*v.Scenario] {
+			// The name is the checker's text, so it is clipped.
+			name, _ := clipTo(*v.Scenario, maxScenarioInMessage)
+			return nil, fmt.Errorf("output line %d is a verdict for scenario %q, which was not sent to the checker", line, name)
 		}
 		if _, dup := verdicts[*v.Scenario]; dup {
 			return nil, fmt.Errorf("two verdicts for scenario %q", *v.Scenario)

@@ -151,6 +151,31 @@ rubric:
 	assert.Equal(t, grading.StatusUngraded, rep.Status, "a checker fault is not the student's")
 }
 
+// TestRunBatchCheckerVerdictForUnsentScenario: a verdict for a scenario
+// the checker was not sent, unknown or one that failed its exit status
+// rule, is an error of the checker, not a line to skip.
+func TestRunBatchCheckerVerdictForUnsentScenario(t *testing.T) {
+	for name, extra := range map[string]string{"unknown": "zzz", "not sent": "b"} {
+		t.Run(name, func(t *testing.T) {
+			def := parse(t, `version: 2
+stages:
+  - name: judge
+    kind: checker
+    command: [sh, -c, "cat; exit $0"]
+    checker: {command: [sh, -c, "cat >/dev/null; echo '{\"scenario\": \"a\", \"pass\": true}'; echo '{\"scenario\": \"`+extra+`\", \"pass\": true}'"], protocol: batch}
+    scenarios: [{name: a, stdin: x, args: ["0"]}, {name: b, stdin: y, args: ["1"]}]
+rubric:
+  components: [{name: judge, from: judge, max_score: 2}]
+`)
+			rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+
+			assert.Equal(t, []string{"judge/a=error", "judge/b=failed"}, statesOf(rep))
+			assert.Equal(t, `checker: output line 2 is a verdict for scenario "`+extra+`", which was not sent to the checker`, step(t, rep, "judge", "a").Message)
+			assert.Equal(t, grading.StatusUngraded, rep.Status)
+		})
+	}
+}
+
 // TestRunBatchCheckerStageWithoutScenarios: the one run of a stage
 // without scenarios reaches the checker as scenario "", and the verdict
 // that names it so judges it.
