@@ -89,19 +89,20 @@ func (x *aliasExpander) mapping(n, out *yaml.Node, depth int) (*yaml.Node, error
 		}
 		out.Content = append(out.Content, kc, vc)
 	}
+	if len(merged) == 0 {
+		return out, nil
+	}
+	// A set, not a scan of the pairs per merged key: a merge of tens of
+	// thousands of keys, within the node budget, would take seconds.
+	keys := make(map[string]bool, (len(out.Content)+len(merged))/2)
+	for i := 0; i+1 < len(out.Content); i += 2 {
+		keys[out.Content[i].Value] = true
+	}
 	for i := 0; i+1 < len(merged); i += 2 {
-		if !hasKey(out.Content, merged[i].Value) {
+		if k := merged[i].Value; !keys[k] {
+			keys[k] = true
 			out.Content = append(out.Content, merged[i], merged[i+1])
 		}
 	}
 	return out, nil
-}
-
-func hasKey(pairs []*yaml.Node, key string) bool {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if pairs[i].Value == key {
-			return true
-		}
-	}
-	return false
 }
