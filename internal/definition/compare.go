@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 )
@@ -72,11 +73,15 @@ func (c Compare) Match(expected, actual []byte) (bool, string, error) {
 		if err != nil {
 			return false, "", fmt.Errorf("regex rule: %w", err)
 		}
-		re, err := c.search(src)
+		re, size, err := c.search(src)
 		if err != nil {
 			return false, "", fmt.Errorf("compile pattern: %w", err)
 		}
-		if searchLines(re, normalizeNewlines(actual)) {
+		out := normalizeNewlines(actual)
+		if reason := tooLongToMatch(size, len(out)); reason != "" {
+			return false, reason, nil
+		}
+		if searchLines(re, out) {
 			return true, "", nil
 		}
 		return false, "output does not match the pattern", nil
@@ -97,11 +102,15 @@ func (c Compare) Match(expected, actual []byte) (bool, string, error) {
 		return c.matchTokens(expected, actual), c.tokensReason(expected, actual), nil
 	}
 	if c.Regex {
-		re, err := c.pattern(string(expected))
+		re, size, err := c.pattern(string(expected))
 		if err != nil {
 			return false, "", fmt.Errorf("compile expected pattern: %w", err)
 		}
-		if re.MatchString(strings.Join(c.lines(actual, false), "\n")) {
+		out := strings.Join(c.lines(actual, false), "\n")
+		if reason := tooLongToMatch(size, len(out)); reason != "" {
+			return false, reason, nil
+		}
+		if re.MatchString(out) {
 			return true, "", nil
 		}
 		return false, "output does not match the expected pattern", nil
@@ -119,8 +128,9 @@ func (c Compare) Match(expected, actual []byte) (bool, string, error) {
 	return true, "", nil
 }
 
-// pattern compiles the expected output as a pattern anchored at both ends.
-func (c Compare) pattern(expected string) (*regexp.Regexp, error) {
+// pattern compiles the expected output as a pattern anchored at both ends,
+// and gives its program size.
+func (c Compare) pattern(expected string) (*regexp.Regexp, int, error) {
 	// The output it is matched against has LF line breaks.
 	expected = strings.ReplaceAll(expected, "\r\n", "\n")
 	if c.IgnoreTrailingSpace {
@@ -130,28 +140,74 @@ func (c Compare) pattern(expected string) (*regexp.Regexp, error) {
 	}
 	// Compiling the pattern alone first gives errors that quote what the
 	// author wrote, not the anchored form.
-	if _, err := regexp.Compile(expected); err != nil {
-		return nil, err
+	if _, _, err := compilePattern(expected); err != nil {
+		return nil, 0, err
 	}
 	flags := ""
 	if c.IgnoreCase {
 		flags = "(?i)"
 	}
-	return regexp.Compile(flags + `\A(?:` + expected + `)\z`)
+	return compilePattern(flags + `\A(?:` + expected + `)\z`)
 }
 
-// search compiles a Pattern rule whose {expected} has been replaced.
-func (c Compare) search(src string) (*regexp.Regexp, error) {
+// search compiles a Pattern rule whose {expected} has been replaced, and
+// gives its program size.
+func (c Compare) search(src string) (*regexp.Regexp, int, error) {
 	flags := "(?m)"
 	if c.IgnoreCase {
 		flags = "(?mi)"
 	}
 	// Compiling the rule alone first gives errors that quote what the
 	// author wrote.
-	if _, err := regexp.Compile(src); err != nil {
-		return nil, err
+	if _, _, err := compilePattern(src); err != nil {
+		return nil, 0, err
 	}
-	return regexp.Compile(flags + src)
+	return compilePattern(flags + src)
+}
+
+// A regex rule is judged in the worker, outside the sandbox and its limits,
+// and RE2's cost grows with the pattern's program times the text it reads:
+// both are bounded, so that neither a huge pattern nor a flood of student
+// output holds a worker for minutes (a 2,200-instruction pattern against
+// 1 MiB of output took 34 s).
+const (
+	// MaxPatternSize bounds a compiled pattern, in program instructions.
+	MaxPatternSize = 1 << 16
+	// maxMatchWork bounds program size × output bytes of one match: about a
+	// second of CPU at worst. A rule like "^sum = {expected}$" still reads
+	// several MiB.
+	maxMatchWork = 1 << 27
+)
+
+// compilePattern compiles src and gives its program size, refusing a
+// program over MaxPatternSize before regexp.Compile, whose one-pass
+// analysis of a huge anchored pattern can take minutes.
+func compilePattern(src string) (*regexp.Regexp, int, error) {
+	parsed, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return nil, 0, err
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil {
+		return nil, 0, err
+	}
+	size := len(prog.Inst)
+	if size > MaxPatternSize {
+		return nil, 0, fmt.Errorf("the pattern compiles to %d instructions, more than %d", size, MaxPatternSize)
+	}
+	re, err := regexp.Compile(src)
+	return re, size, err
+}
+
+// tooLongToMatch is the reason a run fails when its output is too long to be
+// matched against a pattern of size instructions within maxMatchWork: the
+// student's output is what grew, so the run fails rather than the delivery
+// going ungraded.
+func tooLongToMatch(size, n int) string {
+	if size == 0 || n <= maxMatchWork/size {
+		return ""
+	}
+	return fmt.Sprintf("output of %d bytes is too long to be matched against this pattern", n)
 }
 
 // checkRule reports a regex or contains rule that cannot judge runs
@@ -161,7 +217,7 @@ func (c Compare) checkRule(expected string) error {
 	if c.Pattern == "" && c.Contains == "" {
 		return nil
 	}
-	if _, err := c.search(strings.ReplaceAll(c.Pattern, ExpectedPlaceholder, "x")); c.Pattern != "" && err != nil {
+	if _, _, err := c.search(strings.ReplaceAll(c.Pattern, ExpectedPlaceholder, "x")); c.Pattern != "" && err != nil {
 		// An invalid rule is reported where it is written.
 		return nil
 	}

@@ -1,6 +1,10 @@
 package definition_test
 
 import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -162,4 +166,44 @@ func TestCompareMatchInvalidPattern(t *testing.T) {
 	_, _, err := definition.Compare{Regex: true}.Match([]byte("(x"), []byte("x"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "compile expected pattern: error parsing regexp: missing closing )")
+}
+
+// TestCompareMatchBoundsTheWorkOfAPattern: a pattern is matched in the
+// worker, outside the sandbox, so a student's flood of output against a
+// long pattern fails the run instead of holding the worker for minutes,
+// while a short rule still reads an output as long as the output limit.
+func TestCompareMatchBoundsTheWorkOfAPattern(t *testing.T) {
+	var expected strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&expected, "line %d of the answer\n", i)
+	}
+	// The expected output's first lines over and over keep many of the
+	// pattern's threads alive: 34 s for one match before the bound.
+	flood := []byte(strings.Repeat("line 0 of the answer\nline 1 of the answer\n", 1<<20/42))
+
+	for _, c := range []definition.Compare{
+		{Pattern: "^{expected}$"},
+		{Regex: true, IgnoreTrailingSpace: true},
+	} {
+		ok, reason, err := c.Match([]byte(regexp.QuoteMeta(expected.String())), flood)
+		require.NoError(t, err, "%+v", c)
+		assert.False(t, ok, "%+v", c)
+		assert.Contains(t, reason, "is too long to be matched against this pattern", "%+v", c)
+	}
+
+	long := append(bytes.Repeat([]byte("noise\n"), 1<<20/6), "sum = 42\n"...)
+	ok, reason, err := definition.Compare{Pattern: "^sum = {expected}$"}.Match([]byte("42\n"), long)
+	require.NoError(t, err)
+	assert.True(t, ok, reason)
+}
+
+// TestCompareRefusesHugePatterns: a pattern's program is bounded before
+// regexp.Compile, whose analysis of a 2 MB anchored pattern took minutes.
+func TestCompareRefusesHugePatterns(t *testing.T) {
+	huge := strings.Repeat("a+", definition.MaxPatternSize)
+	_, _, err := definition.Compare{Regex: true}.Match([]byte(huge), []byte("a"))
+	assert.ErrorContains(t, err, "instructions, more than 65536")
+
+	_, err = definition.Parse([]byte("version: 2\nstages:\n  - name: a\n    command: [x]\n    expected_stdout: \"" + huge + "\"\n    compare: {regex: true}\n"))
+	assert.ErrorContains(t, err, "instructions, more than 65536")
 }

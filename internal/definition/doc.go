@@ -202,6 +202,14 @@
 // config is stored, as a problem at expected or expected_file; an uploaded
 // expected file, when the run is judged, as an error of the step.
 //
+// Patterns are matched in the worker, outside the sandbox, so their work is
+// bounded: a pattern (regex: true, or a regex rule once {expected} is
+// replaced) compiles to at most 65,536 RE2 instructions, and a run whose
+// output is longer than 2^27 bytes divided by the pattern's instructions
+// fails ("output of N bytes is too long to be matched against this
+// pattern"). "^sum = {expected}$" reads several MiB; a pattern of a few
+// thousand instructions, some tens of KiB.
+//
 // # Checker protocol
 //
 // protocol: files (the default): the checker runs in a private directory holding its files and three

@@ -490,7 +490,7 @@ func (p *parser) expected(m map[string]*yaml.Node, path string, cmp Compare, cmp
 		// The model checks patterns under "expected"; check here instead,
 		// against the key the author wrote.
 		p.ps.markBad(path + ".expected")
-		if _, err := cmp.pattern(text); cmp.Regex && err != nil {
+		if _, _, err := cmp.pattern(text); cmp.Regex && err != nil {
 			p.ps.report(path+".expected_stdout", "invalid pattern: %v", err)
 		}
 		if err := cmp.checkRule(text); cmpOK && err != nil {

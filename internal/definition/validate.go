@@ -464,7 +464,7 @@ func (d *Definition) checkExpected(ps *problems, path string, kind Kind, e *Expe
 		text = f.Content
 	}
 	if e.Compare.Regex {
-		if _, err := e.Compare.pattern(text); err != nil {
+		if _, _, err := e.Compare.pattern(text); err != nil {
 			ps.add(path+".expected", "invalid pattern: %v", err)
 		}
 	}
@@ -498,7 +498,7 @@ func checkCompare(ps *problems, path string, c Compare) {
 		ps.add(path+"."+modes[1], "cannot be combined with %s", modes[0])
 	}
 	if c.Pattern != "" {
-		if _, err := c.search(strings.ReplaceAll(c.Pattern, ExpectedPlaceholder, "x")); err != nil {
+		if _, _, err := c.search(strings.ReplaceAll(c.Pattern, ExpectedPlaceholder, "x")); err != nil {
 			ps.add(path+".regex", "invalid pattern: %v", err)
 		}
 	}
