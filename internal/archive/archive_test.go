@@ -197,6 +197,30 @@ func TestPackRefusesUnsafeNamesInsideTarGz(t *testing.T) {
 	}
 }
 
+// TestPackRefusesMembersTooLongInTheirArchivesDirectory: a member name
+// within the length limit can exceed it once the archive's directory is put
+// in front; Pack must refuse it, not write an archive Unpack then refuses.
+func TestPackRefusesMembersTooLongInTheirArchivesDirectory(t *testing.T) {
+	dir := strings.Repeat("d", 200) + "/"
+	member := strings.Repeat(strings.Repeat("m", 200)+"/", 4) + strings.Repeat("f", 200) // 1,004 bytes
+	uploads := []archive.File{
+		{Name: dir + "up.tar.gz", Data: tarGz(t, reg(member, "x"))},
+		{Name: dir + "up.zip", Data: zipBytes(t, zipEntry{name: member, data: "x"})},
+	}
+	for _, upload := range uploads {
+		t.Run(upload.Name[len(dir):], func(t *testing.T) {
+			packed, _, err := pack(t, []archive.File{upload}, archive.Limits{})
+			if err == nil {
+				_, uerr := archive.Unpack(bytes.NewReader(packed), t.TempDir(), archive.Limits{})
+				require.NoError(t, uerr, "Pack's own output must unpack")
+			}
+
+			require.ErrorIs(t, err, archive.ErrUnsafePath)
+			assert.Contains(t, err.Error(), "name too long")
+		})
+	}
+}
+
 func TestPackRefusesDuplicatesAndConflicts(t *testing.T) {
 	tests := []struct {
 		name      string

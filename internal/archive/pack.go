@@ -211,7 +211,9 @@ func member(dir, raw string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return path.Join(dir, name), nil
+	// The archive's directory lengthens the name: the whole of it must pass
+	// the rules, as Unpack checks it.
+	return cleanName(path.Join(dir, name))
 }
 
 func (p *packer) addZip(dir string, src io.ReaderAt, size int64) error {
