@@ -352,6 +352,19 @@ func TestPackStopsOverlappingZipBombAtTotal(t *testing.T) {
 	assert.Contains(t, err.Error(), "total more than")
 }
 
+// TestPackRefusesZipEntriesSharingTheirData: entries pointing at the same
+// compressed bytes would each be inflated in turn. Empty deflate blocks
+// yield nothing for the limits to count, so a few MiB shared by 2,000
+// entries would cost the API minutes of CPU; such a zip is malformed.
+func TestPackRefusesZipEntriesSharingTheirData(t *testing.T) {
+	bomb := sharedBodyZip(emptyDeflateBlocks(64<<10), 50)
+
+	_, stats, err := pack(t, []archive.File{{Name: "bomb.zip", Data: bomb}}, archive.Limits{})
+
+	require.ErrorIs(t, err, archive.ErrInvalidArchive, "packed %+v", stats)
+	assert.Contains(t, err.Error(), "overlap")
+}
+
 func TestPackRefusesCorruptArchives(t *testing.T) {
 	valid := tarGz(t, reg("a", strings.Repeat("data", 1000)))
 	tests := []struct {

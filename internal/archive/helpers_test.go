@@ -5,9 +5,11 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,4 +146,64 @@ func archiveGlobalHeader() tar.Header {
 
 func archiveLink(name, target string) tar.Header {
 	return tar.Header{Typeflag: tar.TypeLink, Name: name, Linkname: target}
+}
+
+// sharedBodyZip hand-builds a zip whose entries, named 0, 1, …, all point
+// at one local header and its deflated body, which no zip writer does.
+func sharedBodyZip(body []byte, entries int) []byte {
+	var b []byte
+	u16 := func(v int) { b = binary.LittleEndian.AppendUint16(b, uint16(v)) }
+	u32 := func(v int) { b = binary.LittleEndian.AppendUint32(b, uint32(v)) }
+	// Local header: version, flags, deflate, time, date, CRC 0, sizes, name.
+	u32(0x04034b50)
+	u16(20)
+	u16(0)
+	u16(int(zip.Deflate))
+	u16(0)
+	u16(0x21)
+	u32(0)
+	u32(len(body))
+	u32(0)
+	u16(1)
+	u16(0)
+	b = append(b, 'x')
+	b = append(b, body...)
+	dirAt := len(b)
+	for i := range entries {
+		name := strconv.Itoa(i)
+		u32(0x02014b50)
+		u16(20)
+		u16(20)
+		u16(0)
+		u16(int(zip.Deflate))
+		u16(0)
+		u16(0x21)
+		u32(0)
+		u32(len(body))
+		u32(0) // uncompressed size 0: the body inflates to nothing
+		u16(len(name))
+		u16(0)
+		u16(0)
+		u16(0)
+		u16(0)
+		u32(0)
+		u32(0) // every entry's local header is at offset 0
+		b = append(b, name...)
+	}
+	dirSize := len(b) - dirAt
+	u32(0x06054b50)
+	u16(0)
+	u16(0)
+	u16(entries)
+	u16(entries)
+	u32(dirSize)
+	u32(dirAt)
+	u16(0)
+	return b
+}
+
+// emptyDeflateBlocks is n empty stored deflate blocks and a final one: a
+// valid deflate stream that is 5n+5 bytes long and inflates to nothing.
+func emptyDeflateBlocks(n int) []byte {
+	return append(bytes.Repeat([]byte{0x00, 0x00, 0x00, 0xff, 0xff}, n), 0x01, 0x00, 0x00, 0xff, 0xff)
 }

@@ -229,6 +229,9 @@ func (p *packer) addZip(dir string, src io.ReaderAt, size int64) error {
 	if len(zr.File) > 2*p.tally.lim.MaxFiles {
 		return fmt.Errorf("%w: zip holds %d entries, more than %d", ErrTooLarge, len(zr.File), 2*p.tally.lim.MaxFiles)
 	}
+	if err := checkNoOverlap(zr.File, size); err != nil {
+		return err
+	}
 	for _, zf := range zr.File {
 		if zf.Mode().IsDir() && isRootDir(zf.Name) {
 			continue
@@ -264,6 +267,25 @@ func (p *packer) addZip(dir string, src io.ReaderAt, size int64) error {
 		if err := p.addEntry(entry{name: name, off: off, size: n, spooled: true}); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkNoOverlap refuses entries whose compressed data add up to more than
+// the zip's size: in a well-formed zip each entry has bytes of its own, and
+// entries sharing theirs would each be inflated in turn. The limits count
+// only the output, and empty deflate blocks yield none, so a few MiB shared
+// by thousands of entries would otherwise cost minutes of CPU.
+func checkNoOverlap(files []*zip.File, size int64) error {
+	var left uint64
+	if size > 0 {
+		left = uint64(size)
+	}
+	for _, zf := range files {
+		if zf.CompressedSize64 > left {
+			return fmt.Errorf("%w: zip entries overlap: their compressed data add up to more than the archive's %d bytes", ErrInvalidArchive, size)
+		}
+		left -= zf.CompressedSize64
 	}
 	return nil
 }
