@@ -217,11 +217,17 @@ func member(dir, raw string) (string, error) {
 }
 
 func (p *packer) addZip(dir string, src io.ReaderAt, size int64) error {
-	zr, err := zip.NewReader(src, size)
+	dr := &directoryReader{r: src, budget: p.tally.lim.zipDirectoryBytes(), capped: true}
+	zr, err := zip.NewReader(dr, size)
+	// From here on only entries are read, bounded by checkNoOverlap.
+	dr.capped = false
 	if errors.Is(err, zip.ErrInsecurePath) {
 		// Only reported under GODEBUG=zipinsecurepath=0; the names are
 		// checked below either way.
 		err = nil
+	}
+	if errors.Is(err, ErrTooLarge) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("%w: zip: %w", ErrInvalidArchive, err)
@@ -269,6 +275,27 @@ func (p *packer) addZip(dir string, src io.ReaderAt, size int64) error {
 		}
 	}
 	return nil
+}
+
+// directoryReader is a zip as zip.NewReader reads it. That keeps every
+// central directory record in memory, at about five times its size on
+// disk, before the entries can be counted, so while capped it fails with
+// ErrTooLarge once more than budget bytes have been asked of it.
+type directoryReader struct {
+	r            io.ReaderAt
+	budget, read int64
+	capped       bool
+}
+
+// ReadAt implements io.ReaderAt.
+func (d *directoryReader) ReadAt(p []byte, off int64) (int, error) {
+	if d.capped {
+		d.read += int64(len(p))
+		if d.read > d.budget {
+			return 0, fmt.Errorf("%w: zip directory larger than %d bytes", ErrTooLarge, d.budget)
+		}
+	}
+	return d.r.ReadAt(p, off)
 }
 
 // checkNoOverlap refuses entries whose compressed data add up to more than

@@ -62,6 +62,18 @@ func (l Limits) streamCap() int64 {
 	return l.MaxTotalBytes + int64(2*l.MaxFiles+2)*perEntry
 }
 
+// zipDirectoryBytes bounds what zip.NewReader may read of an upload: the
+// end of the directory, searched for in the last 65 KiB, and the central
+// directory records of the 2*MaxFiles entries a zip may hold, each with
+// room for a name of the longest length allowed.
+func (l Limits) zipDirectoryBytes() int64 {
+	const (
+		end    = 128 << 10
+		record = 46 + maxNameBytes
+	)
+	return end + int64(2*l.MaxFiles)*record
+}
+
 // Stats describes what was packed or unpacked.
 type Stats struct {
 	// Files is the number of regular files.
