@@ -209,6 +209,34 @@ func TestSaveUnpacksArchivesIntoAssignmentFiles(t *testing.T) {
 	assert.Equal(t, "tests/10.out", sc[1].Expected.File)
 }
 
+// TestSaveKeepsAnArchiveInsideAnArchiveAsAFile: a zip among an assignment
+// archive's files is stored as it is, and scenarios_from still expands;
+// it once stayed unexpanded, leaving a stage with no scenarios and no
+// points in the stored config.
+func TestSaveKeepsAnArchiveInsideAnArchiveAsAFile(t *testing.T) {
+	s, bucket := storetest.Open(t), newBucket(t)
+	inner := zipOf(t, entry{name: "x", content: "x"})
+
+	cfg, err := configs.Save(t.Context(), bucket, s, "", []byte(archiveYAML), []configs.Upload{
+		upload("tests.tar.gz", tarGzOf(t,
+			entry{name: "tests/1.in", content: "1"}, entry{name: "tests/1.out", content: "one"},
+			entry{name: "data/inner.zip", content: string(inner)},
+		)),
+		upload("extra.zip", zipOf(t, entry{name: "lib/helper.py", content: "pass"})),
+	}, archive.Limits{})
+	require.NoError(t, err)
+
+	assert.Equal(t, string(inner), read(t, bucket, objectstore.ConfigAssetKey(cfg.ID, "data/inner.zip")))
+	stored, err := s.Config(t.Context(), cfg.ID)
+	require.NoError(t, err)
+	var def definition.Definition
+	require.NoError(t, json.Unmarshal(stored.Parsed, &def))
+	assert.Nil(t, def.Stages[0].ScenariosFrom)
+	require.Len(t, def.Stages[0].Scenarios, 1)
+	assert.Equal(t, "tests/1.out", def.Stages[0].Scenarios[0].Expected.File)
+	assert.Equal(t, 1.0, def.MaxScore())
+}
+
 // TestSaveRefusesAnInvalidDefinition: problems come back with the path of
 // what is wrong, and nothing is stored.
 func TestSaveRefusesAnInvalidDefinition(t *testing.T) {

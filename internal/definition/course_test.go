@@ -297,6 +297,36 @@ func TestScenariosFromArchive(t *testing.T) {
 	assert.Equal(t, def, &back)
 }
 
+// TestScenariosFromArchiveHoldingAnArchive: an archive inside an assignment
+// archive is kept as a file, as the archive rules say. It once counted as
+// an archive whose content was still unknown, so scenarios_from stayed
+// unexpanded, validation accepted that, and the stage ran once with
+// nothing to compare, worth no points.
+func TestScenariosFromArchiveHoldingAnArchive(t *testing.T) {
+	def, err := definition.ParseWithArchives([]byte(courseConfig), map[string][]string{
+		"tests.tar.gz": {"data/more.tar.gz", "tests/blackbox/2.in", "tests/blackbox/2.out"},
+	})
+	require.NoError(t, err)
+	f, ok := def.File("data/more.tar.gz")
+	require.True(t, ok)
+	assert.False(t, f.IsArchive(), "a file unpacked from an archive is not unpacked again")
+	s := def.Stages[1]
+	assert.Nil(t, s.ScenariosFrom)
+	require.Len(t, s.Scenarios, 1)
+	assert.Equal(t, "tests/blackbox/2.out", s.Scenarios[0].Expected.File)
+	assert.Equal(t, 1.0, def.MaxScore())
+
+	// Read back from JSON, as the worker does, an unexpanded stage is
+	// refused rather than graded as if it had no scenarios.
+	b, err := json.Marshal(def)
+	require.NoError(t, err)
+	var back definition.Definition
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.NoError(t, back.Validate())
+	back.Stages[1].ScenariosFrom, back.Stages[1].Scenarios = &definition.ScenarioSource{Glob: "tests/blackbox/*.in"}, nil
+	assert.ErrorContains(t, back.Validate(), "not expanded")
+}
+
 func TestNaturalCompare(t *testing.T) {
 	names := []string{"t10.in", "t2.in", "t1.in", "t02.in", "a.in", "t1b.in"}
 	slices.SortFunc(names, definition.NaturalCompare)

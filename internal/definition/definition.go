@@ -128,6 +128,10 @@ type File struct {
 	Upload           bool   `json:"upload,omitempty"`
 	VisibleToStudent bool   `json:"visible_to_student,omitempty"`
 	Executable       bool   `json:"executable,omitempty"`
+	// Unpacked marks an uploaded file that came out of an assignment
+	// archive: it is kept as it is, even when its name says it is an
+	// archive itself.
+	Unpacked bool `json:"unpacked,omitempty"`
 }
 
 // Stage is one step of the pipeline, already expanded to a plain command.
@@ -278,7 +282,7 @@ func (d *Definition) Stage(name string) (*Stage, bool) {
 // IsArchive reports whether an uploaded file is an assignment archive,
 // unpacked into the assignment files when the config is taken in.
 func (f File) IsArchive() bool {
-	return f.Upload && (strings.HasSuffix(f.Name, ".tar.gz") || strings.HasSuffix(f.Name, ".tgz") || strings.HasSuffix(f.Name, ".zip"))
+	return f.Upload && !f.Unpacked && (strings.HasSuffix(f.Name, ".tar.gz") || strings.HasSuffix(f.Name, ".tgz") || strings.HasSuffix(f.Name, ".zip"))
 }
 
 // File returns the assignment file with the given name.

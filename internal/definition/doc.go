@@ -45,7 +45,8 @@
 //	  - name: checker.py
 //	    source: upload           # bytes come with the config upload
 //	  - name: tests.tar.gz       # an uploaded .tar.gz, .tgz or .zip is unpacked:
-//	    source: upload           # its files become assignment files
+//	    source: upload           # its files become assignment files (an archive
+//	                             # among them stays a file)
 //	    visible_to_student: false   # default false
 //	    executable: false        # copied with mode 0755 when true
 //	stages:

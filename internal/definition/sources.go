@@ -8,7 +8,8 @@ import (
 )
 
 // unpackArchives replaces each archive in Files whose content is known by
-// the files it held, uploaded files that keep the archive's flags.
+// the files it held, uploaded files that keep the archive's flags. An
+// archive among them is one of those files, never unpacked in turn.
 func (d *Definition) unpackArchives(archives map[string][]string) {
 	if archives == nil {
 		return
@@ -21,7 +22,7 @@ func (d *Definition) unpackArchives(archives map[string][]string) {
 			continue
 		}
 		for _, name := range names {
-			files = append(files, File{Name: name, Upload: true, VisibleToStudent: f.VisibleToStudent, Executable: f.Executable})
+			files = append(files, File{Name: name, Upload: true, VisibleToStudent: f.VisibleToStudent, Executable: f.Executable, Unpacked: true})
 		}
 	}
 	d.Files = files
