@@ -340,6 +340,25 @@ func TestSaveRefusesUnsafeOrOversizeArchives(t *testing.T) {
 	}
 }
 
+// TestSaveRefusesAFileThatIsAlsoADirectory: two archives, or an archive
+// and an inline file, may give one name to a file and to the directory of
+// another. The config is refused as invalid, with nothing stored, instead
+// of failing in a file-system bucket or in every grading run.
+func TestSaveRefusesAFileThatIsAlsoADirectory(t *testing.T) {
+	s, bucket := &rows{Store: storetest.Open(t)}, newBucket(t)
+
+	_, err := configs.Save(t.Context(), bucket, s, "", []byte(archiveYAML), []configs.Upload{
+		upload("tests.tar.gz", tarGzOf(t, entry{name: "tests/1.in", content: "1"}, entry{name: "tests/1.out", content: "1"})),
+		upload("extra.zip", zipOf(t, entry{name: "tests/1.in/x", content: "x"})),
+	}, archive.Limits{})
+
+	var verr *definition.ValidationError
+	require.ErrorAs(t, err, &verr)
+	assert.Contains(t, verr.Error(), `"tests/1.in" is also the directory of "tests/1.in/x"`)
+	assert.Empty(t, keys(t, bucket))
+	assert.Zero(t, s.created, "no config row")
+}
+
 // failingRows refuses every config row.
 type failingRows struct{}
 

@@ -40,7 +40,8 @@
 //	  output_limit_bytes: 1048576
 //	  network: false             # default false
 //	files:                       # assignment files
-//	  - name: tests/in1.txt      # relative path, segments [A-Za-z0-9_.-]+
+//	  - name: tests/in1.txt      # relative path, segments [A-Za-z0-9_.-]+; unique, and
+//	                             # never the directory of another file
 //	    content: "1 2\n"         # inline bytes, or:
 //	  - name: checker.py
 //	    source: upload           # bytes come with the config upload

@@ -607,6 +607,22 @@ rubric:
 			},
 		},
 		{
+			// Both cannot be laid out in one tree, nor stored in a
+			// file-system bucket.
+			name: "file in place of a directory",
+			give: `version: 2
+files:
+  - {name: tests, content: "x"}
+  - {name: tests/1.in, content: "1"}
+  - {name: lib/a/b.h, content: "x"}
+  - {name: lib/a, content: "x"}
+stages: [{name: a, command: [true]}]`,
+			want: []string{
+				`files[0].name: "tests" is also the directory of "tests/1.in"`,
+				`files[3].name: "lib/a" is also the directory of "lib/a/b.h"`,
+			},
+		},
+		{
 			name: "rubric without components",
 			give: "version: 2\nstages: [{name: a, command: [true]}]\nrubric: {components: []}",
 			want: []string{"rubric.components: at least one component is required"},

@@ -294,16 +294,29 @@ func (d *Definition) checkBounds(ps *problems) bool {
 
 func (d *Definition) checkFiles(ps *problems) {
 	seen := map[string]bool{}
+	names := make([]string, 0, len(d.Files))
 	for i, f := range d.Files {
-		path := fmt.Sprintf("files[%d]", i)
+		at := fmt.Sprintf("files[%d]", i)
 		if msg := fileNameProblem(f.Name); msg != "" {
-			ps.add(path+".name", "%s", msg)
+			ps.add(at+".name", "%s", msg)
 		} else if seen[f.Name] {
-			ps.add(path+".name", "duplicate name %q", f.Name)
+			ps.add(at+".name", "duplicate name %q", f.Name)
 		}
 		seen[f.Name] = true
+		names = append(names, f.Name)
 		if f.Upload && f.Content != "" {
-			ps.add(path+".source", "conflicts with content")
+			ps.add(at+".source", "conflicts with content")
+		}
+	}
+	// A file named like the directory of another could not be laid out,
+	// nor stored, beside it. Names under dir/ sort together, from the
+	// first one not below it.
+	slices.Sort(names)
+	for i, f := range d.Files {
+		dir := f.Name + "/"
+		j, _ := slices.BinarySearch(names, dir)
+		if j < len(names) && strings.HasPrefix(names[j], dir) {
+			ps.add(fmt.Sprintf("files[%d].name", i), "%q is also the directory of %q", f.Name, names[j])
 		}
 	}
 }
