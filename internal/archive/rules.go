@@ -54,6 +54,20 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// Check reports, as ErrTooLarge, files that s describes exceeding l (zero
+// fields: DefaultLimits) in number or in all: for files from several
+// archives held to one budget.
+func (l Limits) Check(s Stats) error {
+	l = l.withDefaults()
+	switch {
+	case s.Files > l.MaxFiles:
+		return fmt.Errorf("%w: more than %d files", ErrTooLarge, l.MaxFiles)
+	case s.Bytes > l.MaxTotalBytes:
+		return fmt.Errorf("%w: files total more than %d bytes", ErrTooLarge, l.MaxTotalBytes)
+	}
+	return nil
+}
+
 // streamCap bounds the decompressed size of a tar stream: the files' bytes
 // plus generous room for headers and padding of every allowed entry. Reading
 // beyond it means the archive is not what its headers claim, or a bomb.

@@ -41,13 +41,13 @@ type Upload struct {
 }
 
 // Save parses src, checks that uploads are exactly the files the definition
-// declares with source: upload, unpacks the archives among them under lim
-// (archive errors keep their sentinels) into assignment files, stores every
-// assignment file under the config's asset keys and records the config with
-// its expanded definition as Parsed, the environment it names resolved to
-// its digest. An invalid definition, mismatched uploads or an unknown
-// environment give a *definition.ValidationError. Nothing stays in the
-// bucket when a later step fails.
+// declares with source: upload, unpacks the archives among them, together
+// under lim (archive errors keep their sentinels), into assignment files,
+// stores every assignment file under the config's asset keys and records
+// the config with its expanded definition as Parsed, the environment it
+// names resolved to its digest. An invalid definition, mismatched uploads
+// or an unknown environment give a *definition.ValidationError. Nothing
+// stays in the bucket when a later step fails.
 func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, course string, src []byte, uploads []Upload, lim archive.Limits) (grading.Config, error) {
 	def, err := definition.Parse(src)
 	if err != nil {
@@ -157,9 +157,15 @@ func MatchUploads(def *definition.Definition, uploads []Upload) error {
 
 // unpackArchives unpacks every archive upload into its own directory under
 // tmp and returns the files to store (plain uploads as they are, archives
-// by their content) and, per archive, the names of the files it held.
+// by their content) and, per archive, the names of the files it held. lim
+// bounds the archives' files together: each archive is checked against it
+// as it is unpacked, and all of them so far after each one, so the files
+// on disk never exceed twice lim however many archives come.
 func unpackArchives(def *definition.Definition, uploads []Upload, tmp string, lim archive.Limits) ([]Upload, map[string][]string, error) {
-	var files []Upload
+	var (
+		files []Upload
+		total archive.Stats
+	)
 	archives := map[string][]string{}
 	for i, u := range uploads {
 		if f, _ := def.File(u.Name); !f.IsArchive() {
@@ -167,9 +173,14 @@ func unpackArchives(def *definition.Definition, uploads []Upload, tmp string, li
 			continue
 		}
 		dir := filepath.Join(tmp, fmt.Sprint(i))
-		names, err := unpack(u, dir, lim)
+		names, stats, err := unpack(u, dir, lim)
 		if err != nil {
 			return nil, nil, fmt.Errorf("assignment archive %q: %w", u.Name, err)
+		}
+		total.Files += stats.Files
+		total.Bytes += stats.Bytes
+		if err := lim.Check(total); err != nil {
+			return nil, nil, fmt.Errorf("assignment archives up to %q together: %w", u.Name, err)
 		}
 		archives[u.Name] = names
 		for _, name := range names {
@@ -185,10 +196,10 @@ var errUnpackStopped = errors.New("unpack stopped")
 
 // unpack extracts one archive into dir, its entries placed in the
 // archive's own directory, and lists its files, sorted.
-func unpack(u Upload, dir string, lim archive.Limits) ([]string, error) {
+func unpack(u Upload, dir string, lim archive.Limits) ([]string, archive.Stats, error) {
 	r, err := u.Open()
 	if err != nil {
-		return nil, fmt.Errorf("open: %w", err)
+		return nil, archive.Stats{}, fmt.Errorf("open: %w", err)
 	}
 	defer func() { _ = r.Close() }()
 	// Pack expands a zip or tar.gz under the delivery rules into one
@@ -202,15 +213,15 @@ func unpack(u Upload, dir string, lim archive.Limits) ([]string, error) {
 		_ = pw.CloseWithError(err)
 		packed <- err
 	}()
-	_, err = archive.Unpack(pr, dir, lim)
+	stats, err := archive.Unpack(pr, dir, lim)
 	_ = pr.CloseWithError(errUnpackStopped)
 	// Pack checks everything before it writes, so its own failure is the
 	// reason; a failed write only echoes Unpack's.
 	if perr := <-packed; perr != nil && !errors.Is(perr, errUnpackStopped) {
-		return nil, perr
+		return nil, archive.Stats{}, perr
 	}
 	if err != nil {
-		return nil, err
+		return nil, archive.Stats{}, err
 	}
 	var names []string
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -225,13 +236,13 @@ func unpack(u Upload, dir string, lim archive.Limits) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list unpacked files: %w", err)
+		return nil, archive.Stats{}, fmt.Errorf("list unpacked files: %w", err)
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("%w: the archive holds no file", archive.ErrInvalidArchive)
+		return nil, archive.Stats{}, fmt.Errorf("%w: the archive holds no file", archive.ErrInvalidArchive)
 	}
 	slices.Sort(names)
-	return names, nil
+	return names, stats, nil
 }
 
 // put copies one assignment file to key.

@@ -359,6 +359,39 @@ func TestSaveRefusesAFileThatIsAlsoADirectory(t *testing.T) {
 	assert.Zero(t, s.created, "no config row")
 }
 
+// TestSaveHoldsAllArchivesToOneBudget: the limits bound what a config's
+// archives hold together, not each archive alone. Each once had the whole
+// budget, so a 64 MiB request of a thousand small zip bombs became 64 GiB
+// of temporary files, of bucket objects, and of every grading worker's
+// memory (it reads all assignment files for each delivery).
+func TestSaveHoldsAllArchivesToOneBudget(t *testing.T) {
+	big := strings.Repeat("x", 4096)
+	tests := []struct {
+		name   string
+		limits archive.Limits
+		want   string
+	}{
+		{"bytes", archive.Limits{MaxTotalBytes: 10000}, "more than 10000 bytes"},
+		{"files", archive.Limits{MaxFiles: 2}, "more than 2 files"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, bucket := &rows{Store: storetest.Open(t)}, newBucket(t)
+
+			_, err := configs.Save(t.Context(), bucket, s, "", []byte(archiveYAML), []configs.Upload{
+				upload("tests.tar.gz", tarGzOf(t, entry{name: "tests/1.in", content: big}, entry{name: "tests/1.out", content: big})),
+				upload("extra.zip", zipOf(t, entry{name: "lib/helper.py", content: big})),
+			}, tt.limits)
+
+			require.ErrorIs(t, err, archive.ErrTooLarge)
+			assert.Contains(t, err.Error(), `assignment archives up to "extra.zip" together`)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, keys(t, bucket))
+			assert.Zero(t, s.created, "no config row")
+		})
+	}
+}
+
 // failingRows refuses every config row.
 type failingRows struct{}
 
