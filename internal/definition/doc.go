@@ -244,6 +244,10 @@
 // unreadable line, a scenario without a verdict, two verdicts for one
 // scenario or a verdict for a scenario it was not sent is an error of the
 // checker, which leaves those steps in error and the delivery ungraded.
+// Since the checker read every run, its failure message (which may quote
+// any run's input, expected or actual output) is kept only on the runs
+// students see last (hidden, then after_stop, after_due, visible); the
+// others say that the checker failed.
 //
 // # Validation
 //

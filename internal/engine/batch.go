@@ -63,9 +63,20 @@ func (r *run) checkBatch(ctx context.Context, s *definition.Stage, runs []defini
 	if len(judged) == 0 {
 		return
 	}
+	// The checker read every judged run, so why it failed (the first line
+	// of its stderr, say) may quote any of them, hidden runs included: only
+	// the runs students see last carry its words.
+	last := 0
+	for _, k := range judged {
+		last = max(last, revealOrder(runs[k].Visibility))
+	}
 	fail := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
 		for _, k := range judged {
-			results[k].step.State, results[k].step.Message = grading.StepError, fmt.Sprintf(format, args...)
+			results[k].step.State, results[k].step.Message = grading.StepError, msg
+			if revealOrder(runs[k].Visibility) < last {
+				results[k].step.Message = checkerFailedOutOfSight
+			}
 		}
 	}
 	names := make([]string, len(judged))
@@ -85,6 +96,27 @@ func (r *run) checkBatch(ctx context.Context, s *definition.Stage, runs []defini
 		}
 		applyVerdict(&results[k].step, v)
 	}
+}
+
+// checkerFailedOutOfSight is the message of a run a failed batch checker
+// judged alongside runs students see later than it: the checker's own words
+// are on those runs, for staff.
+const checkerFailedOutOfSight = "checker failed; its message is kept with a run of this stage that is not visible yet"
+
+// revealOrder ranks visibilities by when students see a run's details: at
+// once, after the due date, after the stop date (a collection's stop date is
+// never before its due date), never. Unset is visible, as the API shows it;
+// anything unknown is never shown.
+func revealOrder(v definition.Visibility) int {
+	switch v {
+	case "", definition.Visible:
+		return 0
+	case definition.AfterDue:
+		return 1
+	case definition.AfterStop:
+		return 2
+	}
+	return 3
 }
 
 // runBatchChecker runs the checker once over stdin, which holds the runs

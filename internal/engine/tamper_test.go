@@ -245,3 +245,40 @@ stages:
 		})
 	}
 }
+
+// A batch checker judges every run of its stage in one process, hidden runs
+// and visible ones together. When it fails, the first line of its stderr
+// went into the message of every run it judged, the visible ones included,
+// and students see a visible run's message. A checker that quotes a run's
+// output when it cannot parse it (testlib's "wrong output format ... found")
+// then showed the student, on a visible scenario, what their program
+// printed on a hidden one: its hidden input.
+func TestBatchCheckerFailureKeepsHiddenRunsAway(t *testing.T) {
+	def := parse(t, `version: 2
+files:
+  - name: check.sh
+    content: |
+      sed -n 's/.*"actual":"\([^"]*\)".*/\1/p' | while read -r a; do
+        case "$a" in *[!0-9]*) echo "wrong output format: expected an integer, found $a" >&2; exit 2;; esac
+      done
+stages:
+  - name: judge
+    kind: checker
+    command: [cat]
+    checker: {command: [sh, check.sh], files: [check.sh], protocol: batch}
+    scenarios:
+      - {name: public, stdin: "1", expected: "1"}
+      - {name: later, stdin: "2", expected: "2", visibility: after_due}
+      - {name: secret, stdin: "SECRET-INPUT", expected: "42", visibility: hidden}
+`)
+	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+	for _, sc := range []string{"public", "later"} {
+		s := step(t, rep, "judge", sc)
+		assert.Equal(t, grading.StepError, s.State, "the checker failed on the whole stage")
+		assert.NotContains(t, s.Message, "SECRET", "a run more visible than the hidden one quotes it")
+		assert.NotEmpty(t, s.Message, "the student still learns that the checker failed")
+	}
+	hidden := step(t, rep, "judge", "secret")
+	assert.Equal(t, grading.StepError, hidden.State)
+	assert.Contains(t, hidden.Message, "found SECRET-INPUT", "staff keep the checker's words on the hidden run")
+}
