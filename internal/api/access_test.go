@@ -431,3 +431,32 @@ func TestOtherCourseCollectionIsUnknown(t *testing.T) {
 		})
 	}
 }
+
+// TestNoAnswerIsStored: every answer of a route with credentials is about
+// one caller's rights (grades, hidden tests, a student's own result), and a
+// browser signed in by the session cookie sends no Authorization header,
+// so nothing may be kept by a browser or a shared cache. The results CSV,
+// the one /v1 answer not written by writeJSON, had no Cache-Control.
+func TestNoAnswerIsStored(t *testing.T) {
+	codec := testCodec(t, "nostore")
+	e := newEnv(t, func(p *Params) {
+		p.Config.RateLimit, p.Config.RateBurst = 1000, 1000
+		p.Codec = codec
+	})
+	f := e.courseFixture("mine")
+	student := e.apiKey(grading.RoleStudent, "alice", f.course.ID)
+	for _, ep := range matrix() {
+		method, _, _ := strings.Cut(ep.route, " ")
+		for role, token := range map[grading.Role]string{grading.RoleAdmin: e.token, grading.RoleStudent: student} {
+			t.Run(ep.route+"/"+string(role), func(t *testing.T) {
+				var body io.Reader
+				var ctype string
+				if ep.body != nil {
+					body, ctype = ep.body(t, f)
+				}
+				r := e.as(token).do(method, ep.path(f), body, ctype)
+				assert.Equal(t, "no-store", r.header.Get("Cache-Control"), "status %d", r.code)
+			})
+		}
+	}
+}

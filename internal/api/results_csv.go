@@ -35,6 +35,10 @@ func (s *Server) batchResultsCSV(w http.ResponseWriter, r *http.Request) error {
 		header = append(header, columns...)
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	// Every student's grades: no browser or shared cache keeps them, as no
+	// JSON answer is kept (writeJSON).
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "results-"+r.PathValue("id")+".csv"))
 	cw := csv.NewWriter(w)
 	if err := cw.Write(header); err != nil {
