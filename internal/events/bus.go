@@ -23,6 +23,26 @@ import (
 // ErrNotConnected reports that the NATS connection is not currently usable.
 var ErrNotConnected = errors.New("nats not connected")
 
+// ErrUnpublishable marks a publish that failed because of the event itself:
+// a bad subject or id, a payload that is not JSON, or one larger than the
+// server's max_payload or the stream's largest message. Publishing the same
+// event again can never succeed, however long one waits for NATS.
+var ErrUnpublishable = errors.New("event cannot be published")
+
+// unpublishable wraps err so that it also matches ErrUnpublishable.
+func unpublishable(err error) error {
+	return fmt.Errorf("%w: %w", ErrUnpublishable, err)
+}
+
+// tooLarge reports whether a publish failed for the size of the message:
+// the client checks the server's max_payload, the stream its
+// max_msg_size.
+func tooLarge(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum)
+}
+
 // tracerName identifies this package's spans.
 const tracerName = "github.com/zinc-edu/orchestrator/internal/events"
 
@@ -152,10 +172,11 @@ func WithMsgID(id string) PublishOption {
 }
 
 // Publish sends v as JSON on the prefixed subject and waits for JetStream to
-// store it. The current trace context travels in the message headers.
+// store it. The current trace context travels in the message headers. An
+// error matching ErrUnpublishable says retrying cannot help.
 func (b *Bus) Publish(ctx context.Context, subject string, v any, opts ...PublishOption) error {
 	if err := checkSubject(subject, false); err != nil {
-		return fmt.Errorf("publish event: %w", err)
+		return fmt.Errorf("publish event: %w", unpublishable(err))
 	}
 	var o publishOptions
 	for _, opt := range opts {
@@ -164,7 +185,7 @@ func (b *Bus) Publish(ctx context.Context, subject string, v any, opts ...Publis
 	full := b.Subject(subject)
 	data, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("encode event %s: %w", full, err)
+		return fmt.Errorf("encode event %s: %w", full, unpublishable(err))
 	}
 
 	attrs := []attribute.KeyValue{
@@ -189,6 +210,9 @@ func (b *Bus) Publish(ctx context.Context, subject string, v any, opts ...Publis
 	if _, err := b.js.PublishMsg(ctx, msg, pubOpts...); err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
+		if tooLarge(err) {
+			err = unpublishable(err)
+		}
 		return fmt.Errorf("publish event %s: %w", full, err)
 	}
 	return nil
@@ -200,7 +224,7 @@ func (b *Bus) Publish(ctx context.Context, subject string, v any, opts ...Publis
 // code that wrote the event, so the send span joins that trace.
 func (b *Bus) Send(ctx context.Context, id, subject string, data []byte, header map[string]string) error {
 	if id == "" {
-		return fmt.Errorf("send event on %s: empty id", subject)
+		return fmt.Errorf("send event on %s: %w", subject, unpublishable(errors.New("empty id")))
 	}
 	ctx = b.prop.Extract(ctx, propagation.MapCarrier(header))
 	return b.Publish(ctx, subject, json.RawMessage(data), WithMsgID(id))

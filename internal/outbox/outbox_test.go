@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/propagation"
@@ -262,4 +263,75 @@ func TestCommittedEventIsPublishedWithoutWaitingForThePoll(t *testing.T) {
 	recs := readStream(t, bus)
 	require.Len(t, recs, 1)
 	assert.Contains(t, string(recs[0].Data), `"id":"`+want+`"`)
+}
+
+// smallPayloadNATS starts a JetStream server whose max_payload is limit, as
+// an operator may configure one, and returns its URL.
+func smallPayloadNATS(t *testing.T, limit int32) string {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
+		MaxPayload: limit, NoLog: true, NoSigs: true,
+	})
+	require.NoError(t, err)
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	require.True(t, srv.ReadyForConnections(10*time.Second), "embedded nats ready")
+	return srv.ClientURL()
+}
+
+// One event the server can never take (here a batch summary listing 100
+// failures of users with long names, larger than a NATS configured with
+// max_payload 64 KiB) held up every later event of every course: each round
+// stopped at it and began again with it. It is now set aside with its error
+// and the events behind it are published.
+func TestOversizeEventDoesNotBlockTheOutbox(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		log := slog.New(slog.DiscardHandler)
+		bus, err := events.Connect(ctx, busConfig(smallPayloadNATS(t, 64<<10), "POISON"), log)
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, bus.Close()) })
+		enc := outbox.NewEncoder(propagation.TraceContext{})
+
+		big, err := seedResult(ctx, s)
+		require.NoError(t, err)
+		var summary grading.Summary
+		for i := range grading.MaxListedFailures {
+			summary.Add(grading.Outcome{
+				DeliveryID: fmt.Sprint("d", i), User: strings.Repeat("名", 200),
+				Status: grading.StatusError, Reason: strings.Repeat("x", 500),
+			})
+		}
+		poison, err := enc.Encode(ctx, events.NewBatchCompleted(big.BatchID, grading.BatchCompleted, summary))
+		require.NoError(t, err)
+		require.Greater(t, len(poison.Payload), 64<<10)
+		require.NoError(t, s.RecordBatchOutcomeAnnounced(ctx, big.BatchID, grading.BatchCompleted, summary, &poison))
+
+		seed, err := seedResult(ctx, s)
+		require.NoError(t, err)
+		saved, err := s.SaveResultAnnounced(ctx, seed, func(r grading.Result) (store.Event, error) {
+			return enc.Encode(ctx, events.NewResultGraded(r))
+		})
+		require.NoError(t, err)
+
+		relay := outbox.NewRelay(s, bus, outbox.Config{PollInterval: 20 * time.Millisecond}, log)
+		relay.Start()
+		t.Cleanup(relay.Stop)
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			pending, err := s.PendingEvents(ctx, 10)
+			assert.NoError(c, err)
+			var ids []string
+			for _, p := range pending {
+				ids = append(ids, p.ID)
+			}
+			assert.Empty(c, ids, "pending events")
+		}, 10*time.Second, 20*time.Millisecond)
+		recs := readStream(t, bus)
+		require.Len(t, recs, 1, "the event behind the oversize one is published")
+		assert.Contains(t, string(recs[0].Data), `"id":"`+events.NewResultGraded(saved).ID+`"`)
+	})
 }

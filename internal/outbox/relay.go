@@ -2,11 +2,13 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/store"
 )
 
@@ -15,6 +17,7 @@ type Source interface {
 	PendingEvents(ctx context.Context, limit int) ([]store.Event, error)
 	MarkEventsSent(ctx context.Context, ids []string) error
 	RecordEventFailure(ctx context.Context, id string, cause error) error
+	AbandonEvent(ctx context.Context, id string, cause error) error
 }
 
 // Sender publishes one encoded event and returns once the stream stored it.
@@ -141,7 +144,9 @@ func (r *Relay) run(ctx context.Context) {
 // Round publishes the pending entries once, in write order, and marks the
 // published ones sent. After an entry fails, later entries with its order
 // key wait; the round stops at the first failure, since NATS being away is
-// the usual cause. full reports that a whole BatchSize was read, so more
+// the usual cause. An entry that can never be published (see
+// events.ErrUnpublishable) is abandoned instead, and the round goes on.
+// full reports that a whole BatchSize was read, so more
 // may be waiting. err is the first failure.
 func (r *Relay) Round(ctx context.Context) (full bool, err error) {
 	pending, err := r.src.PendingEvents(ctx, r.cfg.BatchSize)
@@ -153,6 +158,16 @@ func (r *Relay) Round(ctx context.Context) (full bool, err error) {
 		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 		sendErr := r.out.Send(sctx, ev.ID, ev.Subject, ev.Payload, ev.Header)
 		cancel()
+		if errors.Is(sendErr, events.ErrUnpublishable) {
+			// Sending it again can never succeed: set it aside rather than
+			// stop every round at it, which would hold up all later events.
+			if abandonErr := r.src.AbandonEvent(context.WithoutCancel(ctx), ev.ID, sendErr); abandonErr != nil {
+				err = abandonErr
+				break
+			}
+			r.log.ErrorContext(ctx, "outbox event abandoned", "event_id", ev.ID, "subject", ev.Subject, "err", sendErr)
+			continue
+		}
 		if sendErr != nil {
 			err = fmt.Errorf("publish event %s: %w", ev.ID, sendErr)
 			if ctx.Err() == nil {

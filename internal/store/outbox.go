@@ -81,12 +81,12 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error)
 	return nil
 }
 
-// PendingEvents returns up to limit events not yet marked sent, in write
-// order.
+// PendingEvents returns up to limit events not yet marked sent nor
+// abandoned, in write order.
 func (s *Store) PendingEvents(ctx context.Context, limit int) ([]Event, error) {
 	rows, err := s.db.QueryContext(ctx, `
 SELECT id, subject, order_key, payload, header, created_at, attempts
-FROM event_outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1`, limit)
+FROM event_outbox WHERE sent_at IS NULL AND abandoned_at IS NULL ORDER BY seq LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list pending events: %w", err)
 	}
@@ -140,6 +140,19 @@ func (s *Store) RecordEventFailure(ctx context.Context, id string, cause error) 
 		`UPDATE event_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, id, cause.Error())
 	if err != nil {
 		return fmt.Errorf("record failure of event %s: %w", id, err)
+	}
+	return nil
+}
+
+// AbandonEvent sets aside an event that can never be published, keeping
+// why: PendingEvents no longer returns it, so it stops holding up the events
+// written after it. The row stays for an operator to look at.
+func (s *Store) AbandonEvent(ctx context.Context, id string, cause error) error {
+	_, err := s.db.ExecContext(ctx,
+		`UPDATE event_outbox SET abandoned_at = $2, attempts = attempts + 1, last_error = $3 WHERE id = $1`,
+		id, micros(now()), cause.Error())
+	if err != nil {
+		return fmt.Errorf("abandon event %s: %w", id, err)
 	}
 	return nil
 }
