@@ -208,6 +208,9 @@ const maxListPages = 10000
 func (c *Client) Deliveries(ctx context.Context, collectionID string) ([]Delivery, error) {
 	var all []Delivery
 	cursor := ""
+	// A cursor seen before means the pages loop: following it would repeat
+	// them forever, and stopping would pass a partial list off as whole.
+	seen := map[string]bool{"": true}
 	for range maxListPages {
 		path := "/v1/collections/" + url.PathEscape(collectionID) + "/deliveries"
 		if cursor != "" {
@@ -229,9 +232,13 @@ func (c *Client) Deliveries(ctx context.Context, collectionID string) ([]Deliver
 			return nil, fmt.Errorf("decode deliveries: %w", err)
 		}
 		all = append(all, page.Items...)
-		if page.Next == "" || page.Next == cursor {
+		if page.Next == "" {
 			return all, nil
 		}
+		if seen[page.Next] {
+			return nil, fmt.Errorf("list deliveries of %s: the API repeated cursor %q, so its pages loop", collectionID, page.Next)
+		}
+		seen[page.Next] = true
 		cursor = page.Next
 	}
 	return nil, fmt.Errorf("list deliveries of %s: more than %d pages", collectionID, maxListPages)
