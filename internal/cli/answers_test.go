@@ -13,6 +13,34 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/cli"
 )
 
+// A server that answers 2xx with an object naming no batch (another service
+// at ZINC_API_URL, a proxy's JSON, a broken deployment) made "batch start"
+// and "batch regrade-failed" print an empty line and exit 0, so a script's
+// B=$(zinc batch start …) went on with an empty id.
+func TestBadInputSuccessAnswersWithoutABatchID(t *testing.T) {
+	for _, body := range []string{`{}`, `{"status":"running"}`, `{"id":""}`} {
+		for _, args := range [][]string{
+			{"batch", "start", "--collection", "c", "--config", "g"},
+			{"batch", "regrade-failed", "b1"},
+		} {
+			t.Run(args[1]+" "+body, func(t *testing.T) {
+				ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusAccepted)
+					_, _ = w.Write([]byte(body))
+				}))
+				defer ts.Close()
+
+				code, stdout, stderr := run(t, ts.URL, args...)
+
+				assert.Equal(t, cli.ExitFailure, code)
+				assert.Empty(t, stdout)
+				assert.Contains(t, stderr, "names no batch id")
+			})
+		}
+	}
+}
+
 // A listing whose cursors loop (a page naming itself, or two naming each
 // other) was either taken as complete, so "deliveries import" uploaded
 // every user again as a new version, or followed for 10,000 requests. The

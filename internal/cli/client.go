@@ -256,8 +256,19 @@ type StartBatchRequest struct {
 // StartBatch starts a batch.
 func (c *Client) StartBatch(ctx context.Context, req StartBatchRequest) (grading.Batch, error) {
 	var b grading.Batch
-	err := c.doJSON(ctx, http.MethodPost, "/v1/batches", req, &b)
-	return b, err
+	if err := c.doJSON(ctx, http.MethodPost, "/v1/batches", req, &b); err != nil {
+		return grading.Batch{}, err
+	}
+	return b, requireBatchID(b, "POST /v1/batches")
+}
+
+// requireBatchID refuses a success answer that names no batch: printed, it
+// would be an empty line that a script takes for the batch's id.
+func requireBatchID(b grading.Batch, call string) error {
+	if b.ID == "" {
+		return fmt.Errorf("decode answer of %s: it names no batch id, so it is not the ZINC API's answer (does %s name another server?)", call, EnvAPIURL)
+	}
+	return nil
 }
 
 // BatchView is GET /v1/batches/{id}.
@@ -287,8 +298,11 @@ func (c *Client) SetConcurrency(ctx context.Context, id string, n int) error {
 // RegradeFailed starts a batch over the failures of a finished one.
 func (c *Client) RegradeFailed(ctx context.Context, id string) (grading.Batch, error) {
 	var b grading.Batch
-	err := c.doJSON(ctx, http.MethodPost, "/v1/batches/"+url.PathEscape(id)+"/regrade-failed", nil, &b)
-	return b, err
+	path := "/v1/batches/" + url.PathEscape(id) + "/regrade-failed"
+	if err := c.doJSON(ctx, http.MethodPost, path, nil, &b); err != nil {
+		return grading.Batch{}, err
+	}
+	return b, requireBatchID(b, "POST "+path)
 }
 
 // ResultRow is one delivery of GET /v1/batches/{id}/results; fields the
