@@ -3,16 +3,20 @@ package outbox_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/propagation"
@@ -334,4 +338,70 @@ func TestOversizeEventDoesNotBlockTheOutbox(t *testing.T) {
 		require.Len(t, recs, 1, "the event behind the oversize one is published")
 		assert.Contains(t, string(recs[0].Data), `"id":"`+events.NewResultGraded(saved).ID+`"`)
 	})
+}
+
+// failingMarks is the store whose MarkEventsSent fails while fail is
+// positive, as when the database goes away between a publish and its mark.
+type failingMarks struct {
+	*store.Store
+	fail atomic.Int32
+}
+
+func (f *failingMarks) MarkEventsSent(ctx context.Context, ids []string) error {
+	if f.fail.Add(-1) >= 0 {
+		return errors.New("database unreachable")
+	}
+	return f.Store.MarkEventsSent(ctx, ids)
+}
+
+// An event published but not marked sent, because the database went away
+// just then, was published again once the database was back. When that
+// took longer than the stream's dedup window (two minutes; shortened here
+// to stand for a longer outage), the stream stored it twice. The relay now
+// remembers what it published and marks it first.
+func TestPublishedButUnmarkedEventIsNotPublishedAgain(t *testing.T) {
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	s := &failingMarks{Store: storetest.Open(t)}
+	cfg := busConfig(natsURL(t), fmt.Sprintf("UNMARKED%d", time.Now().UnixNano()))
+	bus, err := events.Connect(ctx, cfg, log)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		assert.NoError(t, bus.DeleteStream(context.Background()))
+		assert.NoError(t, bus.Close())
+	})
+	seed, err := seedResult(ctx, s.Store)
+	require.NoError(t, err)
+	enc := outbox.NewEncoder(propagation.TraceContext{})
+	_, err = s.SaveResultAnnounced(ctx, seed, func(r grading.Result) (store.Event, error) {
+		return enc.Encode(ctx, events.NewResultGraded(r))
+	})
+	require.NoError(t, err)
+
+	relay := outbox.NewRelay(s, bus, outbox.Config{}, log)
+	s.fail.Store(1)
+	_, err = relay.Round(ctx)
+	require.ErrorContains(t, err, "database unreachable")
+	require.Len(t, readStream(t, bus), 1)
+
+	// The outage outlasts the dedup window.
+	nc, err := nats.Connect(cfg.URL)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	st, err := js.Stream(ctx, cfg.Stream)
+	require.NoError(t, err)
+	sc := st.CachedInfo().Config
+	sc.Duplicates = 100 * time.Millisecond
+	_, err = js.UpdateStream(ctx, sc)
+	require.NoError(t, err)
+	time.Sleep(300 * time.Millisecond)
+
+	_, err = relay.Round(ctx)
+	require.NoError(t, err)
+	pending, err := s.PendingEvents(ctx, 10)
+	require.NoError(t, err)
+	assert.Empty(t, pending)
+	assert.Len(t, readStream(t, bus), 1, "the event is in the stream once")
 }

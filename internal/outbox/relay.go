@@ -66,6 +66,14 @@ type Relay struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// unmarked are ids published in a round whose mark failed (the
+	// database went away). The next round marks them before reading, rather
+	// than publish them again: after an outage longer than the stream's
+	// dedup window the stream would store them twice. A round that cannot
+	// mark them publishes nothing, so they are at most one BatchSize.
+	unmarkedMu sync.Mutex
+	unmarked   []string
 }
 
 // NewRelay returns a stopped relay from src to out.
@@ -149,6 +157,14 @@ func (r *Relay) run(ctx context.Context) {
 // full reports that a whole BatchSize was read, so more
 // may be waiting. err is the first failure.
 func (r *Relay) Round(ctx context.Context) (full bool, err error) {
+	r.unmarkedMu.Lock()
+	defer r.unmarkedMu.Unlock()
+	if len(r.unmarked) > 0 {
+		if err := r.src.MarkEventsSent(ctx, r.unmarked); err != nil {
+			return false, err
+		}
+		r.unmarked = nil
+	}
 	pending, err := r.src.PendingEvents(ctx, r.cfg.BatchSize)
 	if err != nil {
 		return false, err
@@ -181,8 +197,11 @@ func (r *Relay) Round(ctx context.Context) (full bool, err error) {
 	}
 	// Marking uses its own context: what was published must be marked even
 	// when the relay is stopping, or it is only published again (harmless).
-	if markErr := r.src.MarkEventsSent(context.WithoutCancel(ctx), sent); markErr != nil && err == nil {
-		err = markErr
+	if markErr := r.src.MarkEventsSent(context.WithoutCancel(ctx), sent); markErr != nil {
+		r.unmarked = sent
+		if err == nil {
+			err = markErr
+		}
 	}
 	return err == nil && len(pending) == r.cfg.BatchSize, err
 }
