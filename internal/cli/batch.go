@@ -190,7 +190,7 @@ func printStatus(w io.Writer, v BatchView) {
 	if s := v.Summary; s != nil {
 		_, _ = fmt.Fprintf(w, "graded: %d, ungraded: %d, error: %d, mean score: %.2f\n", s.Counts.Graded, s.Counts.Ungraded, s.Counts.Error, s.MeanScore)
 		for _, f := range s.Failures {
-			_, _ = fmt.Fprintf(w, "failed: %s %s\n", f.User, f.Reason)
+			_, _ = fmt.Fprintf(w, "failed: %s %s\n", termSafe(f.User), termSafe(f.Reason))
 		}
 	}
 }
@@ -324,7 +324,7 @@ func writeResults(w io.Writer, format string, deliveryIDs bool, rows []ResultRow
 		if s == "" {
 			s = "-"
 		}
-		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.User, r.Status, s, maxScore(r), r.Diagnostic)
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", termSafe(r.User), termSafe(r.Status), s, maxScore(r), termSafe(r.Diagnostic))
 	}
 	return errors.Join(tw.Flush())
 }

@@ -70,7 +70,7 @@ is checked and unpacked as the API and the worker do.`,
 				_, _ = fmt.Fprintln(a.env.Stdout, stepLine(st))
 			}
 			if rep.Diagnostic != "" {
-				_, _ = fmt.Fprintf(a.env.Stdout, "diagnostic: %s\n", rep.Diagnostic)
+				_, _ = fmt.Fprintf(a.env.Stdout, "diagnostic: %s\n", termSafe(rep.Diagnostic))
 			}
 			score := formatNum(rep.Score)
 			if rep.Status != grading.StatusGraded {
@@ -167,7 +167,7 @@ func stepLine(st grading.Step) string {
 	if st.Scenario != "" {
 		name += "/" + st.Scenario
 	}
-	line := fmt.Sprintf("%s: %s", name, st.State)
+	line := fmt.Sprintf("%s: %s", termSafe(name), st.State)
 	if st.ExitCode != nil {
 		line += " (exit " + strconv.Itoa(*st.ExitCode) + ")"
 	}
@@ -181,7 +181,8 @@ func stepLine(st grading.Step) string {
 		line += fmt.Sprintf(" %s/%s points", formatNum(st.Points), formatNum(st.MaxPoints))
 	}
 	if st.Message != "" {
-		line += " — " + st.Message
+		// Checker feedback quotes the student's output.
+		line += " — " + termSafe(st.Message)
 	}
 	return line
 }

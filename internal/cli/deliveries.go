@@ -84,7 +84,7 @@ can simply be run again. A summary lists what was refused and why.`,
 			_ = bar.Finish()
 			_, _ = fmt.Fprintf(a.env.Stdout, "imported %d, skipped %d (already there), refused %d\n", uploaded, skipped, len(refused))
 			for _, r := range refused {
-				_, _ = fmt.Fprintf(a.env.Stdout, "refused: %s: %s\n", r.What, r.Reason)
+				_, _ = fmt.Fprintf(a.env.Stdout, "refused: %s: %s\n", termSafe(r.What), termSafe(r.Reason))
 			}
 			if len(refused) > 0 {
 				return &exitError{code: ExitFailure, err: errQuiet}

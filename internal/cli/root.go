@@ -27,7 +27,7 @@ func Execute(ctx context.Context, args []string, env Env) int {
 	err := root.ExecuteContext(ctx)
 	code := codeOf(err)
 	if err != nil && !errors.Is(err, errQuiet) {
-		_, _ = fmt.Fprintf(env.Stderr, "zinc: %v\n", err)
+		_, _ = fmt.Fprintf(env.Stderr, "zinc: %s\n", termSafeLines(err.Error()))
 		if code == ExitUsage {
 			_, _ = fmt.Fprintln(env.Stderr, "run 'zinc --help' for usage")
 		}
