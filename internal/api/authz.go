@@ -332,3 +332,26 @@ func setAuditTarget(ctx context.Context, target string) {
 func retryAfterSeconds(d time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }
+
+// recheck authorizes a long-lived request again, as authorize did when it
+// began: the credential still authenticates (not revoked, not expired) and
+// still holds one of the route's roles in the course it was granted for.
+func (s *Server) recheck(r *http.Request) error {
+	ctx := r.Context()
+	p, err := s.auth.Authenticate(ctx, bearer(r))
+	if err != nil {
+		return fmt.Errorf("recheck %s: %w", r.Pattern, err)
+	}
+	rl := rules[r.Pattern]
+	if g := grantOf(ctx); rl.scope != "" {
+		role, member := p.RoleIn(g.course)
+		if !member || !slices.Contains(rl.roles, role) {
+			return forbidden("recheck %s: no longer a member of course %s with that right", r.Pattern, g.course)
+		}
+		return nil
+	}
+	if !p.HasAny(rl.roles...) {
+		return forbidden("recheck %s: no longer holds the right", r.Pattern)
+	}
+	return nil
+}

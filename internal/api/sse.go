@@ -36,7 +36,9 @@ const progressEvery = 2 * time.Second
 // sequence as the SSE id (so Last-Event-ID resumes after it), "progress"
 // with the batch as GET /v1/batches/{id} shows it (at once, after graded
 // events and every few seconds), and "completed" with the batches.completed
-// event, after which the stream ends.
+// event, after which the stream ends. The caller's right to the batch is
+// checked again on every tick, so a revoked or expired credential ends a
+// stream within progressEvery instead of following the batch to its end.
 func (s *Server) batchEvents(w http.ResponseWriter, r *http.Request) error {
 	if s.feed == nil {
 		return errNoFeed
@@ -147,6 +149,10 @@ func (s *Server) batchEvents(w http.ResponseWriter, r *http.Request) error {
 			}
 			dirty = true
 		case <-tick.C:
+			if err := s.recheck(r); err != nil {
+				s.log.InfoContext(ctx, "batch event stream ended: the caller may no longer follow it", "batch_id", id, "err", err)
+				return nil
+			}
 			if view.Status != grading.BatchRunning && !dirty {
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zinc-edu/orchestrator/internal/auth"
 	"github.com/zinc-edu/orchestrator/internal/devstack"
 	"github.com/zinc-edu/orchestrator/internal/events"
 	"github.com/zinc-edu/orchestrator/internal/grading"
@@ -142,4 +144,63 @@ type stubFeed struct{}
 
 func (stubFeed) Follow(context.Context, []string, events.From, func(events.Record) error) error {
 	return nil
+}
+
+// holdFeed follows a stream with no new events until the request ends, as
+// for a live batch between two results.
+type holdFeed struct{}
+
+func (holdFeed) Follow(ctx context.Context, _ []string, _ events.From, _ func(events.Record) error) error {
+	<-ctx.Done()
+	return nil
+}
+
+// openEvents opens a running batch's event stream with token and reads its
+// first event; the caller closes the body.
+func openEvents(t *testing.T, srvURL, batchID, token string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srvURL+"/v1/batches/"+batchID+"/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	return resp
+}
+
+// TestBatchEventsEndWhenTheKeyIsRevoked: a stream is authorized when it
+// opens, but a running batch's stream lasts for hours; once its key is
+// revoked it must stop sending the batch's progress and results.
+func TestBatchEventsEndWhenTheKeyIsRevoked(t *testing.T) {
+	e := newEnv(t, func(p *Params) { p.Feed = holdFeed{} })
+	b := e.newBatch(e.newCollection(grading.Collection{}).ID, e.newConfig().ID)
+	key := e.apiKey(grading.RoleInstructor, "", grading.DefaultCourseID)
+	srv := httptest.NewServer(e.handler)
+	t.Cleanup(srv.Close)
+
+	resp := openEvents(t, srv.URL, b.ID, key)
+	defer func() { _ = resp.Body.Close() }()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	first := readSSE(t, resp, func(sseEvent) bool { return true })
+	require.Equal(t, []string{"progress"}, names(first))
+
+	k, err := e.store.APIKeyByHash(t.Context(), auth.HashKey(key))
+	require.NoError(t, err)
+	require.NoError(t, e.store.RevokeAPIKey(t.Context(), k.ID))
+
+	ended := make(chan string, 1)
+	go func() {
+		rest, _ := io.ReadAll(resp.Body)
+		ended <- string(rest)
+	}()
+	select {
+	case rest := <-ended:
+		assert.LessOrEqual(t, strings.Count(rest, "event: "), 1, "at most the progress under way when the key was revoked: %s", rest)
+	case <-time.After(3*progressEvery + time.Second):
+		_ = resp.Body.Close()
+		<-ended
+		t.Fatal("the stream of a revoked key still runs")
+	}
+	again := openEvents(t, srv.URL, b.ID, key)
+	_ = again.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, again.StatusCode)
 }
