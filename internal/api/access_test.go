@@ -354,7 +354,7 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 }
 
 func TestConcurrentUploadsPerKeyAreBounded(t *testing.T) {
-	l := newLimits(10, 10, 2)
+	l := newLimits(10, 10, 2, 2)
 	r1, err := l.startUpload("a")
 	require.NoError(t, err)
 	r2, err := l.startUpload("a")

@@ -40,6 +40,7 @@ const (
 	DefaultRateLimit           = 50
 	DefaultRateBurst           = 100
 	DefaultUploadsPerKey       = 4
+	DefaultStreamsPerKey       = 16
 	DefaultReadTimeout         = 2 * time.Minute
 )
 
@@ -74,6 +75,9 @@ type Config struct {
 	RateBurst int     `env:"ZINC_API_RATE_BURST" envDefault:"100"`
 	// UploadsPerKey bounds one caller's uploads in progress.
 	UploadsPerKey int `env:"ZINC_API_UPLOADS_PER_KEY" envDefault:"4"`
+	// StreamsPerKey bounds one caller's batch event streams open at once
+	// (a batch page holds one).
+	StreamsPerKey int `env:"ZINC_API_STREAMS_PER_KEY" envDefault:"16"`
 	// CodecOrigins may call the codec endpoint from a browser (CORS): the
 	// Temporal UI's origin.
 	CodecOrigins []string `env:"ZINC_API_CODEC_ORIGINS" envSeparator:","`
@@ -109,6 +113,9 @@ func (c Config) withDefaults() Config {
 	if c.UploadsPerKey == 0 {
 		c.UploadsPerKey = DefaultUploadsPerKey
 	}
+	if c.StreamsPerKey == 0 {
+		c.StreamsPerKey = DefaultStreamsPerKey
+	}
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = DefaultReadTimeout
 	}
@@ -128,6 +135,7 @@ func (c Config) Validate() error {
 		{"max environment bytes", c.MaxEnvironmentBytes},
 		{"rate burst", int64(c.RateBurst)},
 		{"uploads per key", int64(c.UploadsPerKey)},
+		{"streams per key", int64(c.StreamsPerKey)},
 		{"read timeout", int64(c.ReadTimeout)},
 	} {
 		if l.v < 0 {
@@ -306,7 +314,7 @@ func NewServer(p Params) (*Server, error) {
 		mux:      http.NewServeMux(),
 		auth:     auth.NewAuthenticator(p.Store, oidc),
 		adminKey: p.Auth.AdminKey,
-		limits:   newLimits(cfg.RateLimit, cfg.RateBurst, cfg.UploadsPerKey),
+		limits:   newLimits(cfg.RateLimit, cfg.RateBurst, cfg.UploadsPerKey, cfg.StreamsPerKey),
 
 		formMemory: multipartMemory,
 		uiPages:    pages,

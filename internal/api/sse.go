@@ -53,6 +53,11 @@ func (s *Server) batchEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.limits.startStream(grantOf(ctx).principal.Actor)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")

@@ -204,3 +204,41 @@ func TestBatchEventsEndWhenTheKeyIsRevoked(t *testing.T) {
 	_ = again.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, again.StatusCode)
 }
+
+// TestBatchEventsPerCallerAreBounded: each stream holds a goroutine, a
+// JetStream consumer and a database read every few seconds, so one caller
+// may hold only so many at once.
+func TestBatchEventsPerCallerAreBounded(t *testing.T) {
+	e := newEnv(t, func(p *Params) {
+		p.Feed = holdFeed{}
+		p.Config.StreamsPerKey = 2
+	})
+	b := e.newBatch(e.newCollection(grading.Collection{}).ID, e.newConfig().ID)
+	srv := httptest.NewServer(e.handler)
+	t.Cleanup(srv.Close)
+
+	var open []*http.Response
+	for range 2 {
+		resp := openEvents(t, srv.URL, b.ID, e.token)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		readSSE(t, resp, func(sseEvent) bool { return true })
+		open = append(open, resp)
+	}
+	over := openEvents(t, srv.URL, b.ID, e.token)
+	_ = over.Body.Close()
+	assert.Equal(t, http.StatusTooManyRequests, over.StatusCode)
+	assert.NotEmpty(t, over.Header.Get("Retry-After"))
+
+	other := openEvents(t, srv.URL, b.ID, e.apiKey(grading.RoleInstructor, "", grading.DefaultCourseID))
+	assert.Equal(t, http.StatusOK, other.StatusCode, "another caller has its own streams")
+	_ = other.Body.Close()
+
+	// A stream that ends gives its place back.
+	_ = open[0].Body.Close()
+	require.Eventually(t, func() bool {
+		resp := openEvents(t, srv.URL, b.ID, e.token)
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 5*time.Second, 50*time.Millisecond)
+	_ = open[1].Body.Close()
+}
