@@ -91,3 +91,15 @@ func TestListBatchesOfCollection(t *testing.T) {
 	require.Len(t, p.Items, 2)
 	assert.Equal(t, b2.ID, p.Items[0].ID, "newest first")
 }
+
+func TestListRejectsBadPageParams(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/v1/collections", "/v1/batches", "/v1/environments"} {
+		for _, limit := range []string{"0", "-1", "501", "abc", "99999999999999999999", "1.5"} {
+			requireError(t, e.do(http.MethodGet, path+"?limit="+limit, nil, ""), http.StatusBadRequest, "limit")
+		}
+		for _, cursor := range []string{"garbage!", "Zm9v", "LTEu", "MTIzLgA"} {
+			requireError(t, e.do(http.MethodGet, path+"?cursor="+cursor, nil, ""), http.StatusBadRequest, "invalid cursor")
+		}
+	}
+}

@@ -57,8 +57,9 @@ func pageSize(limit int) int {
 	return limit
 }
 
-// page runs a newest-first keyset query: where holds the filter with
-// placeholders from $1, order the time column; the cursor condition and
+// page runs a newest-first keyset query: query holds the filter with
+// placeholders from $1, order the time column and idColumn the unique
+// column that breaks its ties (in byte order); the cursor condition and
 // the limit are appended. scan reads one row and returns its position.
 func page[T any](ctx context.Context, s *Store, query, order, idColumn string, args []any, after string, limit int,
 	scan func(*sql.Rows) (T, cursor, error)) ([]T, string, error) {
@@ -67,6 +68,7 @@ func page[T any](ctx context.Context, s *Store, query, order, idColumn string, a
 		return nil, "", err
 	}
 	limit = pageSize(limit)
+	idColumn = s.byteOrder(idColumn)
 	if set {
 		n := len(args)
 		query += fmt.Sprintf(" AND (%s < $%d OR (%s = $%d AND %s < $%d))", order, n+1, order, n+1, idColumn, n+2)
@@ -99,6 +101,17 @@ func page[T any](ctx context.Context, s *Store, query, order, idColumn string, a
 		return items, "", nil
 	}
 	return items[:limit], last.String(), nil
+}
+
+// byteOrder returns column compared byte by byte, as SQLite compares text,
+// so that ties on time break the same way on every engine: a PostgreSQL
+// database created with a language locale would otherwise collate "ab"
+// before "a-z".
+func (s *Store) byteOrder(column string) string {
+	if s.dialect == dialectPostgres {
+		return column + ` COLLATE "C"`
+	}
+	return column
 }
 
 // inCourses appends to query the condition that column is one of courses,
