@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/caarlos0/env/v11"
@@ -104,7 +106,8 @@ func LoadConfig(serviceName string) (Config, error) {
 	return cfg, nil
 }
 
-// Validate reports every invalid setting of c.
+// Validate reports every invalid setting of c, naming the variable that
+// sets it.
 func (c Config) Validate() error {
 	var errs []error
 	if c.ServiceName == "" {
@@ -113,27 +116,35 @@ func (c Config) Validate() error {
 	switch c.LogLevel {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
 	default:
-		errs = append(errs, fmt.Errorf("log level %q is not one of debug, info, warn, error", c.LogLevel))
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: log level %q is not one of debug, info, warn, error", c.LogLevel))
 	}
 	if c.LogFormat != FormatJSON && c.LogFormat != FormatText {
-		errs = append(errs, fmt.Errorf("log format %q is not %q or %q", c.LogFormat, FormatJSON, FormatText))
+		errs = append(errs, fmt.Errorf("LOG_FORMAT: log format %q is not %q or %q", c.LogFormat, FormatJSON, FormatText))
 	}
-	if c.HealthAddr == "" {
-		errs = append(errs, errors.New("health address is empty"))
+	if _, port, err := net.SplitHostPort(c.HealthAddr); err != nil || !validPort(port) {
+		errs = append(errs, fmt.Errorf("ZINC_HEALTH_ADDR: health address %q is not host:port", c.HealthAddr))
 	}
 	if c.OTLPProtocol != ProtocolHTTP && c.OTLPProtocol != ProtocolGRPC {
-		errs = append(errs, fmt.Errorf("otlp protocol %q is not %q or %q", c.OTLPProtocol, ProtocolHTTP, ProtocolGRPC))
+		errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL: otlp protocol %q is not %q or %q", c.OTLPProtocol, ProtocolHTTP, ProtocolGRPC))
 	}
 	if c.OTLPEndpoint != "" {
 		u, err := url.Parse(c.OTLPEndpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("otlp endpoint %q is not an http or https URL", maskURL(c.OTLPEndpoint)))
+			errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: otlp endpoint %q is not an http or https URL", maskURL(c.OTLPEndpoint)))
 		}
 	}
-	if c.TraceSampleRatio < 0 || c.TraceSampleRatio > 1 {
-		errs = append(errs, fmt.Errorf("trace sample ratio %v is outside [0, 1]", c.TraceSampleRatio))
+	// Written so that NaN, which compares false with everything, fails too.
+	if !(c.TraceSampleRatio >= 0 && c.TraceSampleRatio <= 1) {
+		errs = append(errs, fmt.Errorf("OTEL_TRACES_SAMPLER_ARG: trace sample ratio %v is outside [0, 1]", c.TraceSampleRatio))
 	}
 	return errors.Join(errs...)
+}
+
+// validPort reports whether port is a decimal port number, 0 (any free
+// port) to 65535.
+func validPort(port string) bool {
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n <= 65535
 }
 
 // LogValue makes c loggable at start-up without leaking credentials that an

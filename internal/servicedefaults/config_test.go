@@ -76,6 +76,15 @@ func TestLoadConfigRejects(t *testing.T) {
 		{name: "endpoint", giveKey: "OTEL_EXPORTER_OTLP_ENDPOINT", giveValue: "collector:4318", wantErrSub: "otlp endpoint"},
 		{name: "ratio range", giveKey: "OTEL_TRACES_SAMPLER_ARG", giveValue: "1.5", wantErrSub: "sample ratio"},
 		{name: "ratio number", giveKey: "OTEL_TRACES_SAMPLER_ARG", giveValue: "half", wantErrSub: "OTEL_TRACES_SAMPLER_ARG"},
+		{name: "ratio NaN", giveKey: "OTEL_TRACES_SAMPLER_ARG", giveValue: "NaN", wantErrSub: "OTEL_TRACES_SAMPLER_ARG"},
+		{name: "ratio infinite", giveKey: "OTEL_TRACES_SAMPLER_ARG", giveValue: "+Inf", wantErrSub: "OTEL_TRACES_SAMPLER_ARG"},
+		{name: "ratio huge", giveKey: "OTEL_TRACES_SAMPLER_ARG", giveValue: "1e30", wantErrSub: "OTEL_TRACES_SAMPLER_ARG"},
+		{name: "ratio negative", giveKey: "OTEL_TRACES_SAMPLER_ARG", giveValue: "-0.1", wantErrSub: "OTEL_TRACES_SAMPLER_ARG"},
+		{name: "format names variable", giveKey: "LOG_FORMAT", giveValue: "xml", wantErrSub: "LOG_FORMAT"},
+		{name: "protocol names variable", giveKey: "OTEL_EXPORTER_OTLP_PROTOCOL", giveValue: "http/json", wantErrSub: "OTEL_EXPORTER_OTLP_PROTOCOL"},
+		{name: "endpoint names variable", giveKey: "OTEL_EXPORTER_OTLP_ENDPOINT", giveValue: "collector:4318", wantErrSub: "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{name: "health address without port", giveKey: "ZINC_HEALTH_ADDR", giveValue: "127.0.0.1", wantErrSub: "ZINC_HEALTH_ADDR"},
+		{name: "health address bad port", giveKey: "ZINC_HEALTH_ADDR", giveValue: "127.0.0.1:99999", wantErrSub: "ZINC_HEALTH_ADDR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
