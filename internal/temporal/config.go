@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,17 +115,39 @@ func (c Config) Configuration() Configuration {
 // Validate reports settings that cannot work.
 func (c Config) Validate() error {
 	var errs []error
-	if _, _, ok := strings.Cut(c.HostPort, ":"); !ok {
-		errs = append(errs, fmt.Errorf("host_port %q: want host:port", c.HostPort))
+	if err := checkHostPort(c.HostPort); err != nil {
+		errs = append(errs, fmt.Errorf("host_port (TEMPORAL_ADDRESS) %q: want host:port: %w", c.HostPort, err))
 	}
 	if strings.TrimSpace(c.Namespace) == "" {
-		errs = append(errs, errors.New("namespace is empty"))
+		errs = append(errs, errors.New("namespace (TEMPORAL_NAMESPACE) is empty"))
 	}
 	if strings.ContainsAny(c.TaskQueuePrefix, " \t\n/") {
-		errs = append(errs, fmt.Errorf("task_queue_prefix %q: no spaces or slashes", c.TaskQueuePrefix))
+		errs = append(errs, fmt.Errorf("task_queue_prefix (ZINC_TASK_QUEUE_PREFIX) %q: no spaces or slashes", c.TaskQueuePrefix))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("validate temporal config: %w", err)
+	}
+	return nil
+}
+
+// checkHostPort accepts "host:port" with a port from 1 to 65535, or a gRPC
+// resolver target such as "dns:///host:port", which the SDK also dials.
+func checkHostPort(hp string) error {
+	if scheme, target, ok := strings.Cut(hp, ":///"); ok {
+		if scheme == "" || target == "" {
+			return errors.New("incomplete resolver target")
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		return err
+	}
+	if host == "" {
+		return errors.New("missing host")
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
 	}
 	return nil
 }

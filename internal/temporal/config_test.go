@@ -54,7 +54,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 func TestValidateRejectsBadSettings(t *testing.T) {
 	err := Config{HostPort: "nohost", Namespace: " ", TaskQueuePrefix: "a b"}.Validate()
 	require.ErrorContains(t, err, "host_port")
-	require.ErrorContains(t, err, "namespace is empty")
+	require.ErrorContains(t, err, "namespace (TEMPORAL_NAMESPACE) is empty")
 	require.ErrorContains(t, err, "task_queue_prefix")
 }
 
@@ -132,6 +132,81 @@ func TestParseQueues(t *testing.T) {
 	require.ErrorContains(t, err, `unknown option "speed"`)
 	_, err = ParseQueues(" , ")
 	require.ErrorContains(t, err, "no task queue")
+}
+
+func TestParseQueuesRejects(t *testing.T) {
+	tests := []struct {
+		name    string
+		spec    string
+		wantErr string
+	}{
+		{name: "rate NaN", spec: "a:rate=NaN", wantErr: "queue a: rate"},
+		{name: "rate infinite", spec: "a:rate=+Inf", wantErr: "queue a: rate"},
+		{name: "rate negative", spec: "a:rate=-1", wantErr: "queue a: rate"},
+		{name: "concurrency overflow", spec: "a:concurrency=99999999999999999999", wantErr: "queue a: concurrency"},
+		{name: "concurrency negative", spec: "a:concurrency=-3", wantErr: "queue a: concurrency"},
+		{name: "empty name", spec: ":concurrency=4", wantErr: "empty queue name"},
+		{name: "duplicate", spec: "a,a:rate=2", wantErr: "queue a: given twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseQueues(tt.spec)
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
+
+func TestLoadWorkerConfigRejects(t *testing.T) {
+	tests := []struct {
+		name    string
+		key     string
+		value   string
+		wantErr string
+	}{
+		{name: "stop timeout zero", key: "ZINC_WORKER_STOP_TIMEOUT", value: "0s", wantErr: "ZINC_WORKER_STOP_TIMEOUT"},
+		{name: "stop timeout negative", key: "ZINC_WORKER_STOP_TIMEOUT", value: "-1s", wantErr: "ZINC_WORKER_STOP_TIMEOUT"},
+		{name: "stop timeout overflow", key: "ZINC_WORKER_STOP_TIMEOUT", value: "9999999999h", wantErr: "ZINC_WORKER_STOP_TIMEOUT"},
+		{name: "stop timeout not a duration", key: "ZINC_WORKER_STOP_TIMEOUT", value: "10", wantErr: "ZINC_WORKER_STOP_TIMEOUT"},
+		{name: "queues rate NaN", key: "ZINC_TASK_QUEUES", value: "a:rate=NaN", wantErr: "ZINC_TASK_QUEUES"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("ZINC_TASK_QUEUES", "")
+			t.Setenv("ZINC_WORKER_STOP_TIMEOUT", "")
+			t.Setenv(tt.key, tt.value)
+			_, err := LoadWorkerConfig("a")
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
+
+func TestLoadConfigRejectsBadAddress(t *testing.T) {
+	tests := []struct {
+		name string
+		addr string
+	}{
+		{name: "no port", addr: "temporal.example"},
+		{name: "empty port", addr: "temporal.example:"},
+		{name: "port not a number", addr: "temporal.example:http"},
+		{name: "port out of range", addr: "temporal.example:99999"},
+		{name: "port zero", addr: "temporal.example:0"},
+		{name: "no host", addr: ":7233"},
+		{name: "URL", addr: "http://temporal.example:7233"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("TEMPORAL_ADDRESS", tt.addr)
+			t.Setenv("TEMPORAL_NAMESPACE", "")
+			_, err := LoadConfig()
+			require.ErrorContains(t, err, "TEMPORAL_ADDRESS")
+		})
+	}
+}
+
+func TestValidateAcceptsAddresses(t *testing.T) {
+	for _, hp := range []string{"localhost:7233", "10.0.0.1:7233", "[::1]:7233", "dns:///temporal.example:7233"} {
+		require.NoError(t, Config{HostPort: hp, Namespace: "default"}.Validate(), hp)
+	}
 }
 
 func TestWithDefaultConcurrencyKeepsExplicitLimits(t *testing.T) {

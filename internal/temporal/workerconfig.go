@@ -3,6 +3,7 @@ package temporal
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -54,6 +55,7 @@ func ParseQueues(spec string) ([]QueueConfig, error) {
 	var (
 		qs   []QueueConfig
 		errs []error
+		seen = map[string]bool{}
 	)
 	for item := range strings.SplitSeq(spec, ",") {
 		item = strings.TrimSpace(item)
@@ -61,7 +63,14 @@ func ParseQueues(spec string) ([]QueueConfig, error) {
 			continue
 		}
 		parts := strings.Split(item, ":")
-		q := QueueConfig{Suffix: parts[0]}
+		q := QueueConfig{Suffix: strings.TrimSpace(parts[0])}
+		switch {
+		case q.Suffix == "":
+			errs = append(errs, fmt.Errorf("queue %q: empty queue name", item))
+		case seen[q.Suffix]:
+			errs = append(errs, fmt.Errorf("queue %s: given twice", q.Suffix))
+		}
+		seen[q.Suffix] = true
 		for _, opt := range parts[1:] {
 			key, val, _ := strings.Cut(opt, "=")
 			switch key {
@@ -73,8 +82,8 @@ func ParseQueues(spec string) ([]QueueConfig, error) {
 				q.MaxConcurrentActivities = n
 			case "rate":
 				r, err := strconv.ParseFloat(val, 64)
-				if err != nil || r <= 0 {
-					errs = append(errs, fmt.Errorf("queue %s: rate %q: want a positive number", q.Suffix, val))
+				if err != nil || !(r > 0) || math.IsInf(r, 0) {
+					errs = append(errs, fmt.Errorf("queue %s: rate %q: want a positive finite number", q.Suffix, val))
 				}
 				q.ActivitiesPerSecond = r
 			default:
