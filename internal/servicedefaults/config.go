@@ -57,13 +57,28 @@ type BuildInfo struct {
 	Version string
 }
 
+// EnvValidator is implemented by a configuration whose values, once read
+// from the environment, need checks beyond parsing. A Go caller's zero
+// field usually means "the default", but a variable explicitly set to zero,
+// a negative number or NaN is a mistake the operator should hear about at
+// start-up rather than have replaced silently.
+type EnvValidator interface {
+	// ValidateEnv reports every bad value, naming its variable.
+	ValidateEnv() error
+}
+
 // LoadEnv reads a T from the environment as described by its `env` and
 // `envDefault` field tags, so every package's configuration is read the
-// same way.
+// same way. When T is an EnvValidator, its ValidateEnv must pass too.
 func LoadEnv[T any]() (T, error) {
 	v, err := env.ParseAs[T]()
 	if err != nil {
 		return v, fmt.Errorf("parse environment: %w", nameVariables(reflect.TypeFor[T](), err))
+	}
+	if ev, ok := any(v).(EnvValidator); ok {
+		if err := ev.ValidateEnv(); err != nil {
+			return v, fmt.Errorf("check environment: %w", err)
+		}
 	}
 	return v, nil
 }

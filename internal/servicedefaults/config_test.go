@@ -1,6 +1,7 @@
 package servicedefaults_test
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 
@@ -116,4 +117,26 @@ func TestConfigLogValueMasksCredentials(t *testing.T) {
 	assert.NotContains(t, got, "secret")
 	assert.NotContains(t, got, "abc")
 	assert.Contains(t, got, "collector:4318")
+}
+
+type checkedConfig struct {
+	Count int `env:"ZINC_TEST_COUNT" envDefault:"3"`
+}
+
+func (c checkedConfig) ValidateEnv() error {
+	if c.Count <= 0 {
+		return fmt.Errorf("ZINC_TEST_COUNT %d: want a positive count", c.Count)
+	}
+	return nil
+}
+
+func TestLoadEnvRunsValidateEnv(t *testing.T) {
+	t.Setenv("ZINC_TEST_COUNT", "")
+	cfg, err := servicedefaults.LoadEnv[checkedConfig]()
+	require.NoError(t, err)
+	assert.Equal(t, 3, cfg.Count)
+
+	t.Setenv("ZINC_TEST_COUNT", "0")
+	_, err = servicedefaults.LoadEnv[checkedConfig]()
+	require.ErrorContains(t, err, "ZINC_TEST_COUNT 0")
 }
