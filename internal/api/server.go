@@ -142,8 +142,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %d is negative", l.name, l.v))
 		}
 	}
-	if c.RateLimit < 0 {
-		errs = append(errs, fmt.Errorf("rate limit %g is negative", c.RateLimit))
+	if !(c.RateLimit >= 0) { // NaN too
+		errs = append(errs, fmt.Errorf("rate limit %g is negative or not a number", c.RateLimit))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("validate api config: %w", err)
