@@ -94,15 +94,31 @@ func nameVariables(t reflect.Type, err error) error {
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
-			if f, ok := t.FieldByName(pe.Name); ok {
-				if key, _, _ := strings.Cut(f.Tag.Get("env"), ","); key != "" {
-					e = fmt.Errorf("variable %s: %w", key, e)
-				}
+			if key := variableOf(t, pe.Name, ""); key != "" {
+				e = fmt.Errorf("variable %s: %w", key, e)
 			}
 		}
 		errs = append(errs, e)
 	}
 	return errors.Join(errs...)
+}
+
+// variableOf returns the variable of the field called name in the struct
+// type t or, under their envPrefix, in its nested structs; "" if none.
+func variableOf(t reflect.Type, name, prefix string) string {
+	for f := range t.Fields() {
+		if f.Name == name {
+			if key, _, _ := strings.Cut(f.Tag.Get("env"), ","); key != "" {
+				return prefix + key
+			}
+		}
+		if f.Type.Kind() == reflect.Struct {
+			if key := variableOf(f.Type, name, prefix+f.Tag.Get("envPrefix")); key != "" {
+				return key
+			}
+		}
+	}
+	return ""
 }
 
 // LoadConfig reads Config from the environment and validates it.

@@ -140,3 +140,15 @@ func TestLoadEnvRunsValidateEnv(t *testing.T) {
 	_, err = servicedefaults.LoadEnv[checkedConfig]()
 	require.ErrorContains(t, err, "ZINC_TEST_COUNT 0")
 }
+
+type nestedConfig struct {
+	Limits struct {
+		MemoryMB int `env:"MEMORY_MB"`
+	} `envPrefix:"ZINC_TEST_"`
+}
+
+func TestLoadEnvNamesNestedVariables(t *testing.T) {
+	t.Setenv("ZINC_TEST_MEMORY_MB", "lots")
+	_, err := servicedefaults.LoadEnv[nestedConfig]()
+	require.ErrorContains(t, err, "variable ZINC_TEST_MEMORY_MB")
+}
