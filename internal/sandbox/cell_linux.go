@@ -40,13 +40,6 @@ type cell struct {
 	dead     chan struct{}
 }
 
-// Modes of Config.Cells.
-const (
-	CellsAuto = "auto"
-	CellsOn   = "on"
-	CellsOff  = "off"
-)
-
 // cellReplyTimeout bounds the wait for a cell's answer once the command's
 // processes have been killed.
 const cellReplyTimeout = 10 * time.Second

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -42,6 +43,23 @@ const (
 	// with a timeout and output caps only. For development machines without
 	// an OCI runtime; results are marked as graded unsandboxed.
 	ModeUnsafeLocal = "unsafe-local"
+)
+
+// Modes of Config.Cells.
+const (
+	CellsAuto = "auto"
+	CellsOn   = "on"
+	CellsOff  = "off"
+)
+
+// Upper bounds of limits, far above any real command's but low enough
+// that converting them (to bytes, a time.Duration or a cgroup quota) cannot
+// overflow.
+const (
+	maxLimitCPUs    = 4096
+	maxLimitSeconds = 1 << 31 // CPUSeconds: about 68 years
+	maxLimitMB      = 1 << 30 // MemoryMB, MaxFileMB, DiskMB: 1 PiB
+	maxLimitCount   = 1 << 30 // MaxProcesses, OpenFiles
 )
 
 // Built-in defaults, used where neither the Spec nor Config.DefaultLimits
@@ -143,11 +161,73 @@ func resolveLimits(l, defaults Limits) (Limits, error) {
 }
 
 func checkLimits(l Limits) error {
-	if l.CPUSeconds < 0 || l.CPUs < 0 || l.MemoryMB < 0 || l.MaxProcesses < 0 || l.MaxFileMB < 0 ||
-		l.DiskMB < 0 || l.OpenFiles < 0 || l.OutputLimitBytes < 0 {
-		return fmt.Errorf("%w: negative limit", ErrInvalidSpec)
+	if problems := l.problems(); len(problems) > 0 {
+		var b strings.Builder
+		for i, p := range problems {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			fmt.Fprintf(&b, "%s %s", p.json, p.msg)
+		}
+		return fmt.Errorf("%w: %s", ErrInvalidSpec, b.String())
 	}
 	return nil
+}
+
+// limitProblem is one out-of-range field of Limits, by its JSON and its
+// environment name.
+type limitProblem struct {
+	json, env, msg string
+}
+
+// problems lists the fields of l that are negative, not a number, or so
+// large that using them would overflow. Zero fields are fine: they mean
+// "the default".
+func (l Limits) problems() []limitProblem {
+	var ps []limitProblem
+	check := func(json, env string, v, maxV int64) {
+		if v < 0 || v > maxV {
+			ps = append(ps, limitProblem{json, env, fmt.Sprintf("%d: want 0 (the default) to %d", v, maxV)})
+		}
+	}
+	if !(l.CPUs >= 0 && l.CPUs <= maxLimitCPUs) { // NaN too
+		ps = append(ps, limitProblem{"cpus", "CPUS", fmt.Sprintf("%g: want 0 (the default) to %d", l.CPUs, maxLimitCPUs)})
+	}
+	check("cpu_seconds", "CPU_SECONDS", int64(l.CPUSeconds), maxLimitSeconds)
+	check("memory_mb", "MEMORY_MB", int64(l.MemoryMB), maxLimitMB)
+	check("max_processes", "MAX_PROCESSES", int64(l.MaxProcesses), maxLimitCount)
+	check("max_file_mb", "MAX_FILE_MB", int64(l.MaxFileMB), maxLimitMB)
+	check("disk_mb", "DISK_MB", int64(l.DiskMB), maxLimitMB)
+	check("open_files", "OPEN_FILES", int64(l.OpenFiles), maxLimitCount)
+	check("output_limit_bytes", "OUTPUT_LIMIT_BYTES", l.OutputLimitBytes, math.MaxInt64)
+	return ps
+}
+
+// ValidateEnv reports every bad ZINC_SANDBOX_* setting by its variable, so
+// that a worker refuses to start rather than fail at its first command or,
+// in unsafe-local mode, ignore a setting it never reaches.
+func (c Config) ValidateEnv() error {
+	var errs []error
+	for _, p := range c.DefaultLimits.problems() {
+		errs = append(errs, fmt.Errorf("ZINC_SANDBOX_%s %s", p.env, p.msg))
+	}
+	if c.DefaultTimeout < 0 {
+		errs = append(errs, fmt.Errorf("ZINC_SANDBOX_DEFAULT_TIMEOUT %v: want a positive duration", c.DefaultTimeout))
+	}
+	switch c.Mode {
+	case "", ModeOCI, ModeUnsafeLocal:
+	default:
+		errs = append(errs, fmt.Errorf("ZINC_SANDBOX %q: want %q or %q", c.Mode, ModeOCI, ModeUnsafeLocal))
+	}
+	switch c.Cells {
+	case "", CellsAuto, CellsOn, CellsOff:
+	default:
+		errs = append(errs, fmt.Errorf("ZINC_SANDBOX_CELLS %q: want %q, %q or %q", c.Cells, CellsAuto, CellsOn, CellsOff))
+	}
+	if c.Slots < 0 {
+		errs = append(errs, fmt.Errorf("ZINC_SANDBOX_SLOTS %d: want a positive number", c.Slots))
+	}
+	return errors.Join(errs...)
 }
 
 func firstPositive[T ~int | ~int64 | ~float64](vs ...T) T {

@@ -78,6 +78,11 @@ func New(cfg Config, log *slog.Logger) (*Runner, error) {
 	if cfg.Slots < 0 {
 		return nil, fmt.Errorf("new sandbox: %w: negative slots", ErrInvalidSpec)
 	}
+	switch cfg.Cells { // checked before unsafe-local returns early
+	case "", CellsAuto, CellsOn, CellsOff:
+	default:
+		return nil, fmt.Errorf("new sandbox: %w: unknown ZINC_SANDBOX_CELLS %q (want %q, %q or %q)", ErrInvalidSpec, cfg.Cells, CellsAuto, CellsOn, CellsOff)
+	}
 	id := make([]byte, 4)
 	if _, err := rand.Read(id); err != nil {
 		return nil, fmt.Errorf("new sandbox: %w", err)
