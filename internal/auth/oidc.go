@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -42,6 +43,11 @@ type OIDC struct {
 func NewOIDC(cfg Config) (*OIDC, error) {
 	if cfg.OIDCIssuer == "" {
 		return nil, nil
+	}
+	// Discovery happens at the first token, so a malformed issuer would
+	// otherwise show only as every OIDC request failing.
+	if u, err := url.Parse(cfg.OIDCIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("new oidc verifier: ZINC_OIDC_ISSUER %q is not an https (or http) URL", cfg.OIDCIssuer)
 	}
 	if cfg.OIDCAudience == "" {
 		return nil, fmt.Errorf("new oidc verifier: ZINC_OIDC_AUDIENCE is required with ZINC_OIDC_ISSUER")
