@@ -6,7 +6,8 @@ import (
 	"math"
 	"net"
 	"net/url"
-	"strconv"
+
+	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
 )
 
 // ValidateEnv reports the settings read from the environment that Validate
@@ -17,7 +18,7 @@ func (c Config) ValidateEnv() error {
 	var errs []error
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("ZINC_API_ADDR %q: want host:port: %w", c.Addr, err))
-	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || n > math.MaxUint16 {
+	} else if _, err := servicedefaults.ParsePort(port); err != nil {
 		errs = append(errs, fmt.Errorf("ZINC_API_ADDR %q: port %q is not a number from 0 to 65535", c.Addr, port))
 	}
 	for _, l := range []struct {

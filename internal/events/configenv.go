@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
+
+	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
 )
 
 // ValidateEnv reports the settings read from the environment that Connect
@@ -54,13 +55,14 @@ func checkServerURL(raw string) error {
 		return fmt.Errorf("server URL %q: scheme %q is not nats, tls, ws or wss", shown, u.Scheme)
 	case u.Hostname() == "":
 		return fmt.Errorf("server URL %q has no host", shown)
-	case u.Port() != "" && !isPort(u.Port()):
+	case u.Port() != "" && !dialPort(u.Port()):
 		return fmt.Errorf("server URL %q: port %q is not a number from 1 to 65535", shown, u.Port())
 	}
 	return nil
 }
 
-func isPort(s string) bool {
-	n, err := strconv.ParseUint(s, 10, 16)
+// dialPort reports whether s is a port a client can dial: 1 to 65535.
+func dialPort(s string) bool {
+	n, err := servicedefaults.ParsePort(s)
 	return err == nil && n >= 1
 }

@@ -152,7 +152,11 @@ func (c Config) Validate() error {
 	if c.LogFormat != FormatJSON && c.LogFormat != FormatText {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT: log format %q is not %q or %q", c.LogFormat, FormatJSON, FormatText))
 	}
-	if _, port, err := net.SplitHostPort(c.HealthAddr); err != nil || !validPort(port) {
+	_, port, err := net.SplitHostPort(c.HealthAddr)
+	if err == nil {
+		_, err = ParsePort(port)
+	}
+	if err != nil {
 		errs = append(errs, fmt.Errorf("ZINC_HEALTH_ADDR: health address %q is not host:port", c.HealthAddr))
 	}
 	if c.OTLPProtocol != ProtocolHTTP && c.OTLPProtocol != ProtocolGRPC {
@@ -171,11 +175,12 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// validPort reports whether port is a decimal port number, 0 (any free
-// port) to 65535.
-func validPort(port string) bool {
+// ParsePort parses a decimal port number, 0 (any free port, when
+// listening) to 65535: the one rule every address setting checks its port
+// by. Settings that dial refuse 0 themselves.
+func ParsePort(port string) (uint16, error) {
 	n, err := strconv.ParseUint(port, 10, 16)
-	return err == nil && n <= 65535
+	return uint16(n), err
 }
 
 // LogValue makes c loggable at start-up without leaking credentials that an

@@ -7,12 +7,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+
+	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
 )
 
 // DefaultTaskQueuePrefix is the prefix of every task queue unless configured.
@@ -146,7 +147,7 @@ func checkHostPort(hp string) error {
 	if host == "" {
 		return errors.New("missing host")
 	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+	if n, err := servicedefaults.ParsePort(port); err != nil || n == 0 {
 		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
 	}
 	return nil
