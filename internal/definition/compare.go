@@ -138,16 +138,11 @@ func (c Compare) pattern(expected string) (*regexp.Regexp, int, error) {
 		// as part of the pattern.
 		expected = strings.TrimRight(expected, "\r\n")
 	}
-	// Compiling the pattern alone first gives errors that quote what the
-	// author wrote, not the anchored form.
-	if _, _, err := compilePattern(expected); err != nil {
-		return nil, 0, err
-	}
 	flags := ""
 	if c.IgnoreCase {
 		flags = "(?i)"
 	}
-	return compilePattern(flags + `\A(?:` + expected + `)\z`)
+	return compileQuoting(expected, flags+`\A(?:`+expected+`)\z`)
 }
 
 // search compiles a Pattern rule whose {expected} has been replaced, and
@@ -157,12 +152,21 @@ func (c Compare) search(src string) (*regexp.Regexp, int, error) {
 	if c.IgnoreCase {
 		flags = "(?mi)"
 	}
-	// Compiling the rule alone first gives errors that quote what the
-	// author wrote.
-	if _, _, err := compilePattern(src); err != nil {
-		return nil, 0, err
+	return compileQuoting(src, flags+src)
+}
+
+// compileQuoting compiles full, the author's pattern src with the engine's
+// flags and anchors around it. When that fails, compiling src alone gives
+// an error that quotes what the author wrote; it is only tried then, since
+// every run compiles its pattern.
+func compileQuoting(src, full string) (*regexp.Regexp, int, error) {
+	re, size, err := compilePattern(full)
+	if err != nil {
+		if _, _, srcErr := compilePattern(src); srcErr != nil {
+			return nil, 0, srcErr
+		}
 	}
-	return compilePattern(flags + src)
+	return re, size, err
 }
 
 // A regex rule is judged in the worker, outside the sandbox and its limits,
