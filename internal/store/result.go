@@ -11,9 +11,12 @@ import (
 	"github.com/zinc-edu/orchestrator/internal/grading"
 )
 
-// upsertResult writes one result per (delivery, config). A retry of the same
-// grading overwrites the row in place and bumps attempt, so activities can be
-// retried freely; a single statement keeps that atomic without a transaction.
+// upsertResult writes one result per (delivery, config). A new grading
+// overwrites the row in place and bumps attempt, so activities can be retried
+// freely; a single statement keeps that atomic without a transaction. A save
+// with the stored graded_at is the same grading written again (a retry after
+// a commit whose answer was lost): it keeps its attempt, so the event that
+// announces it keeps its id and is sent once.
 const upsertResult = `
 INSERT INTO grading_result
   (delivery_id, config_id, batch_id, status, score, max_score, components, steps, diagnostic, object_key, attempt, graded_at)
@@ -27,7 +30,8 @@ ON CONFLICT (delivery_id, config_id) DO UPDATE SET
   steps      = excluded.steps,
   diagnostic = excluded.diagnostic,
   object_key = excluded.object_key,
-  attempt    = grading_result.attempt + 1,
+  attempt    = CASE WHEN grading_result.graded_at = excluded.graded_at
+                    THEN grading_result.attempt ELSE grading_result.attempt + 1 END,
   graded_at  = excluded.graded_at
 RETURNING attempt`
 
@@ -80,8 +84,9 @@ func resultRefs(r grading.Result) []ref {
 
 // SaveResult stores r as the one result of its (DeliveryID, ConfigID): the
 // first save gets Attempt 1, each later save overwrites the row and gets the
-// previous Attempt + 1. It returns r with Attempt and GradedAt (now when
-// zero) set; User is not looked up. An unknown delivery, config or batch
+// previous Attempt + 1, unless it has the stored GradedAt (the same grading
+// saved again), which keeps the stored Attempt. It returns r with Attempt and
+// GradedAt (now when zero) set; User is not looked up. An unknown delivery, config or batch
 // (BatchID may be empty) is a grading.ErrNotFound.
 func (s *Store) SaveResult(ctx context.Context, r grading.Result) (grading.Result, error) {
 	return s.SaveResultAnnounced(ctx, r, nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -525,6 +526,12 @@ func TestSaveResultUpsert(t *testing.T) {
 		second, err := s.SaveResult(ctx, retry)
 		require.NoError(t, err)
 		assert.Equal(t, 2, second.Attempt)
+		// The same grading saved again (its commit's answer lost) is not a
+		// new attempt.
+		again, err := s.SaveResult(ctx, retry)
+		require.NoError(t, err)
+		assert.Equal(t, 2, again.Attempt)
+		retry.GradedAt = at(31)
 		third, err := s.SaveResult(ctx, retry)
 		require.NoError(t, err)
 		assert.Equal(t, 3, third.Attempt)
@@ -612,7 +619,12 @@ func TestSaveResults(t *testing.T) {
 		}
 
 		require.NoError(t, s.SaveResults(ctx, results))
-		require.NoError(t, s.SaveResults(ctx, results))
+		regraded := slices.Clone(results)
+		for i := range regraded {
+			regraded[i].GradedAt = at(10 + i)
+		}
+		require.NoError(t, s.SaveResults(ctx, regraded))
+		require.NoError(t, s.SaveResults(ctx, regraded), "the same gradings again are no new attempts")
 		require.NoError(t, s.SaveResults(ctx, nil))
 
 		got, err := s.BatchResults(ctx, b.ID)
@@ -624,7 +636,7 @@ func TestSaveResults(t *testing.T) {
 			assert.Equal(t, []grading.Step{}, r.Steps)
 		}
 		assert.Equal(t, 1.0, got[0].Score) // alice was second in the input
-		assert.Equal(t, at(1), got[0].GradedAt)
+		assert.Equal(t, at(11), got[0].GradedAt)
 		assert.Equal(t, 0, results[0].Attempt, "the caller's slice is left alone")
 	})
 }
@@ -743,5 +755,37 @@ func TestBatchResultsFollowRegrades(t *testing.T) {
 		inOther, err := s.BatchResults(ctx, other.ID)
 		require.NoError(t, err)
 		assert.Empty(t, inOther, "an unrelated batch does not see them")
+	})
+}
+
+// A save retried because its commit's answer was lost (the fault tests cut
+// the database mid-commit) must not announce the grading twice.
+func TestSaveResultAgainAnnouncesOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		c := newCollection(t, s, nil)
+		cfg := newConfig(t, s)
+		d := newDelivery(t, s, grading.Delivery{CollectionID: c.ID, User: "alice"})
+		announce := func(r grading.Result) (store.Event, error) {
+			return store.Event{ID: fmt.Sprintf("graded:%s:%d", r.DeliveryID, r.Attempt), Subject: "results.graded", Payload: []byte(`{}`)}, nil
+		}
+		res := grading.Result{DeliveryID: d.ID, ConfigID: cfg.ID, Status: grading.StatusGraded, Score: 1, MaxScore: 1, GradedAt: at(1)}
+		for range 2 {
+			saved, err := s.SaveResultAnnounced(ctx, res, announce)
+			require.NoError(t, err)
+			assert.Equal(t, 1, saved.Attempt)
+		}
+		res.GradedAt = at(2)
+		regraded, err := s.SaveResultAnnounced(ctx, res, announce)
+		require.NoError(t, err)
+		assert.Equal(t, 2, regraded.Attempt)
+
+		pending, err := s.PendingEvents(ctx, 10)
+		require.NoError(t, err)
+		var ids []string
+		for _, ev := range pending {
+			ids = append(ids, ev.ID)
+		}
+		assert.Equal(t, []string{"graded:" + d.ID + ":1", "graded:" + d.ID + ":2"}, ids)
 	})
 }
