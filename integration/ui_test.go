@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -94,6 +95,8 @@ type pageState struct {
 	Graded int    `json:"graded"`
 	// Live is set while the page follows the batch's event stream.
 	Live bool `json:"live"`
+	// Violations lists what the page's Content-Security-Policy blocked.
+	Violations []string `json:"violations"`
 }
 
 const readPage = `(() => {
@@ -105,6 +108,7 @@ const readPage = `(() => {
     rows: document.querySelectorAll("tr.delivery").length,
     graded: document.querySelectorAll('tr.delivery[data-status="graded"]').length,
     live: window.zincLive === true,
+    violations: window.cspViolations || [],
   };
 })()`
 
@@ -132,6 +136,14 @@ func TestInstructorPageInChromium(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&b))
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+
+	// Record whatever the pages' Content-Security-Policy blocks: the page
+	// must work without anything it withholds (inline script, eval).
+	_, err = chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI));`,
+	})
+	require.NoError(t, err)
 
 	// Sign in with the link; the token must leave the address bar and end
 	// up in an HttpOnly, SameSite=Strict cookie.
@@ -230,6 +242,7 @@ func TestInstructorPageInChromium(t *testing.T) {
 	res, err := st.Wait(t.Context(), b)
 	require.NoError(t, err)
 	require.Equal(t, n, res.Summary.Counts.Graded)
+	assert.Empty(t, read().Violations, "blocked by the Content-Security-Policy")
 
 	// The delivery page shows the stage output to staff and the student
 	// view beside it. The rows are rendered again as events arrive, so the

@@ -343,7 +343,7 @@ func NewServer(p Params) (*Server, error) {
 	if p.Propagator != nil {
 		opts = append(opts, otelhttp.WithPropagators(p.Propagator))
 	}
-	s.handler = otelhttp.NewHandler(withSession(http.HandlerFunc(s.dispatch)), "zinc-api", opts...)
+	s.handler = otelhttp.NewHandler(s.withSession(http.HandlerFunc(s.dispatch)), "zinc-api", opts...)
 	return s, nil
 }
 

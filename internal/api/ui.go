@@ -65,7 +65,7 @@ var uiFuncs = template.FuncMap{
 // template fails start-up rather than a request.
 func parseUIPages() (uiPages, error) {
 	pages := uiPages{}
-	for _, name := range []string{"home.html", "batch.html", "delivery.html", "error.html"} {
+	for _, name := range []string{"home.html", "batch.html", "delivery.html", "error.html", "signin.html"} {
 		t, err := template.New(name).Funcs(uiFuncs).ParseFS(uiTemplateFS,
 			"ui/templates/layout.html", "ui/templates/fragments.html", "ui/templates/"+name)
 		if err != nil {
@@ -124,6 +124,13 @@ func (s *Server) writeUIError(w http.ResponseWriter, status int, msg string) {
 	}
 }
 
+// uiContentPolicy lets the pages run only the embedded scripts, with no
+// inline script and no eval (htmx's allowEval is off), and talk to this
+// host only: text a student wrote that slipped into a page would still run
+// nothing. Inline style attributes draw the progress bar.
+const uiContentPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; " +
+	"img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
 // render executes a page (tmpl "") or one of its fragments into a buffer,
 // so a failing template never sends half a page.
 func (s *Server) render(w http.ResponseWriter, status int, page, fragment string, data any) error {
@@ -143,6 +150,7 @@ func (s *Server) render(w http.ResponseWriter, status int, page, fragment string
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", uiContentPolicy)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 	return nil

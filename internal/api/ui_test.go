@@ -29,11 +29,39 @@ func TestTokenLinkSetsSessionCookieAndDropsToken(t *testing.T) {
 
 	r = e.do(http.MethodGet, "/v1/batches/b1?token=zk_secret", nil, "")
 	assert.Empty(t, r.header.Get("Set-Cookie"), "only /ui/ URLs sign in")
+
+	assert.NotContains(t, cookie, "Secure", "plain HTTP, no proxy")
+	r = e.doWith(http.MethodGet, "/ui/?token=zk_secret", nil, "", http.Header{"X-Forwarded-Proto": {"https"}})
+	assert.Contains(t, r.header.Get("Set-Cookie"), "Secure", "behind a proxy that terminated TLS")
+}
+
+// A link on another site must not sign a visitor in with its author's key
+// unasked (login CSRF): the browser says where the link came from, and the
+// page asks; its button repeats the request from this site.
+func TestTokenLinkFromAnotherSiteAsksFirst(t *testing.T) {
+	e := newEnv(t)
+	e.token = ""
+	for _, site := range []string{"cross-site", "same-site"} {
+		r := e.doWith(http.MethodGet, "/ui/batches/b1?view=x&token=zk_attacker", nil, "", http.Header{"Sec-Fetch-Site": {site}})
+		require.Equal(t, http.StatusOK, r.code, site)
+		assert.Empty(t, r.header.Get("Set-Cookie"), site)
+		assert.Equal(t, "no-referrer", r.header.Get("Referrer-Policy"))
+		assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
+		body := string(r.body)
+		assert.Contains(t, body, `<form id="sign-in" method="get" action="/ui/batches/b1">`)
+		assert.Contains(t, body, `<input type="hidden" name="token" value="zk_attacker">`)
+		assert.Contains(t, body, `<input type="hidden" name="view" value="x">`)
+	}
+	for _, site := range []string{"same-origin", "none"} {
+		r := e.doWith(http.MethodGet, "/ui/batches/b1?token=zk_mine", nil, "", http.Header{"Sec-Fetch-Site": {site}})
+		require.Equal(t, http.StatusSeeOther, r.code, site)
+		assert.Contains(t, r.header.Get("Set-Cookie"), "zinc_session=zk_mine", site)
+	}
 }
 
 func TestSessionCookieBecomesBearerAndNeedsHTMXToChangeState(t *testing.T) {
 	var got []string
-	h := withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := (&Server{}).withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = append(got, r.Header.Get("Authorization"))
 	}))
 	serve := func(method string, header map[string]string) int {
@@ -97,11 +125,17 @@ func TestInstructorPages(t *testing.T) {
 	assert.Contains(t, body, `href="http://ui.test:8233/namespaces/zinc-test/workflows/`)
 	assert.Contains(t, body, `data-user="alice" data-status="graded"`)
 	assert.Contains(t, body, "tests&nbsp;failed")
+	// Nothing on the page needs the script permissions its policy withholds.
+	policy := page.header.Get("Content-Security-Policy")
+	assert.Contains(t, policy, "script-src 'self';")
+	assert.Contains(t, policy, "frame-ancestors 'none'")
+	assert.NotContains(t, policy, "unsafe-eval")
+	assert.NotRegexp(t, `<script>|<script [^>]*>[^<]|\son[a-z]+=|hx-on|"js:|'js:|javascript:`, body)
 
 	frag := e.do(http.MethodGet, "/ui/batches/"+b.ID+"/progress", nil, "")
 	require.Equal(t, http.StatusOK, frag.code)
 	assert.True(t, strings.HasPrefix(strings.TrimSpace(string(frag.body)), `<section id="progress"`), string(frag.body))
-	assert.NotContains(t, string(frag.body), "every 1s", "a finished batch is not polled")
+	assert.Equal(t, policy, frag.header.Get("Content-Security-Policy"))
 
 	del := e.do(http.MethodGet, "/ui/deliveries/"+d.ID+"/results/"+cfg.ID, nil, "")
 	require.Equal(t, http.StatusOK, del.code)
@@ -114,6 +148,7 @@ func TestInstructorPages(t *testing.T) {
 
 	missing := e.do(http.MethodGet, "/ui/batches/nope", nil, "")
 	requireHTMLError(t, missing, http.StatusNotFound, "not found")
+	assert.Equal(t, policy, missing.header.Get("Content-Security-Policy"))
 
 	js := e.do(http.MethodGet, "/ui/static/htmx.min.js", nil, "")
 	assert.Equal(t, http.StatusOK, js.code)

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -19,17 +21,18 @@ const sessionMaxAge = 12 * 60 * 60
 //
 //   - GET /ui/…?token=KEY stores KEY in an HttpOnly, SameSite=Strict session
 //     cookie and redirects to the same URL without the token, so the key
-//     leaves the address bar and the history;
+//     leaves the address bar and the history; a link followed from another
+//     site first asks (see signIn);
 //   - a request carrying the cookie and no Authorization header gets
 //     "Authorization: Bearer KEY", so whatever authenticates the API
 //     authenticates the pages and their htmx calls alike;
 //   - a state-changing request authenticated by the cookie must also carry
 //     the HX-Request header htmx sends (a plain cross-site form cannot set
 //     it) and, when the browser names its Origin, come from this host.
-func withSession(next http.Handler) http.Handler {
+func (s *Server) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/ui/") && r.URL.Query().Has("token") {
-			signIn(w, r)
+			s.signIn(w, r)
 			return
 		}
 		c, err := r.Cookie(sessionCookie)
@@ -55,8 +58,18 @@ func withSession(next http.Handler) http.Handler {
 
 // signIn answers a /ui/ URL carrying ?token=: set the cookie (or clear it
 // for an empty token) and redirect to the URL without it.
-func signIn(w http.ResponseWriter, r *http.Request) {
+//
+// A browser that says the link came from another site (Sec-Fetch-Site) is
+// asked first: otherwise any page could sign a visitor in with its author's
+// key and read what the visitor then uploads under it (login CSRF). Typed
+// or bookmarked URLs, headless browsers and clients without the header are
+// signed in at once, as before.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		s.askSignIn(w, r, q)
+		return
+	}
 	token := strings.TrimSpace(q.Get("token"))
 	q.Del("token")
 	c := &http.Cookie{
@@ -65,7 +78,7 @@ func signIn(w http.ResponseWriter, r *http.Request) {
 		Path:     "/",
 		HttpOnly: true,
 		SameSite: http.SameSiteStrictMode,
-		Secure:   r.TLS != nil,
+		Secure:   viaHTTPS(r),
 		MaxAge:   sessionMaxAge,
 	}
 	if token == "" || !validCookieValue(token) {
@@ -77,6 +90,34 @@ func signIn(w http.ResponseWriter, r *http.Request) {
 	// Keep the token out of the page the browser is sent on to.
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, target.String(), http.StatusSeeOther)
+}
+
+// askSignIn shows a page whose button repeats the request from this site.
+func (s *Server) askSignIn(w http.ResponseWriter, r *http.Request, q url.Values) {
+	type field struct{ Name, Value string }
+	var fields []field
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		for _, v := range q[name] {
+			fields = append(fields, field{name, v})
+		}
+	}
+	data := struct {
+		Title  string
+		Action string
+		Fields []field
+	}{"Sign in", r.URL.Path, fields}
+	// The page holds the token: keep it out of any Referer.
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if err := s.render(w, http.StatusOK, "signin.html", "", data); err != nil {
+		s.writeUIError(w, http.StatusInternalServerError, "the sign-in page could not be shown")
+	}
+}
+
+// viaHTTPS reports whether the browser reached the API over HTTPS: its own
+// TLS, or a proxy that terminated TLS (Azure Container Apps' ingress) and
+// said so. A forged header can only make the sender's own cookie Secure.
+func viaHTTPS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
 }
 
 // validCookieValue reports whether v can be a cookie value as is; API keys

@@ -2,10 +2,50 @@
 // stream and refreshes its fragments on each event; control buttons report
 // their answer and refresh the fragments at once.
 
-// zincLive is true while the event stream is connected; the fragments poll
-// (hx-trigger "every 1s [!window.zincLive]") only while it is not, so a
-// server without the stream, or one that dropped it, still updates the page.
+// The pages run under a Content-Security-Policy without 'unsafe-eval', so
+// htmx evaluates nothing (allowEval is off): what needed an expression in an
+// attribute is done here.
+
+// zincLive is true while the event stream is connected; the fragments are
+// polled only while it is not, so a server without the stream, or one that
+// dropped it, still updates the page.
 window.zincLive = false;
+
+// Poll a running batch's fragments while the stream is down: progress every
+// second, the rows every other second, and both once more when it ends.
+document.addEventListener("DOMContentLoaded", function () {
+  var progress = document.getElementById("progress");
+  if (!progress || progress.dataset.status !== "running") {
+    return;
+  }
+  var tick = 0;
+  var timer = setInterval(function () {
+    var progress = document.getElementById("progress");
+    if (!progress || progress.dataset.status !== "running") {
+      clearInterval(timer);
+      htmx.trigger("#deliveries", "refresh");
+      return;
+    }
+    if (window.zincLive) {
+      return;
+    }
+    tick++;
+    htmx.trigger(progress, "refresh");
+    if (tick % 2 === 0) {
+      htmx.trigger("#deliveries", "refresh");
+    }
+  }, 1000);
+});
+
+// The concurrency button sends the input's value as a JSON number: json-enc
+// takes typed values from hx-vals, read again when the body is encoded.
+document.addEventListener("htmx:configRequest", function (evt) {
+  if (evt.detail.elt.id !== "set-concurrency") {
+    return;
+  }
+  var value = Number(document.getElementById("concurrency").value);
+  evt.detail.elt.setAttribute("hx-vals", JSON.stringify({ concurrency: value }));
+});
 
 document.addEventListener("DOMContentLoaded", function () {
   var progress = document.getElementById("progress");
