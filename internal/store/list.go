@@ -159,10 +159,13 @@ func (s *Store) Collections(ctx context.Context, courses []string, after string,
 }
 
 // ListedDelivery is one delivery of a collection's list, every version of
-// every user; Latest marks each user's newest.
+// every user. Latest marks the version a batch of the latest deliveries
+// grades: each user's newest within the collection's stop_at cut-off.
+// AfterStop marks versions submitted after it, which no batch grades.
 type ListedDelivery struct {
 	grading.Delivery
-	Latest bool `json:"latest"`
+	Latest    bool `json:"latest"`
+	AfterStop bool `json:"after_stop"`
 }
 
 // CollectionDeliveries lists every delivery of a collection, newest first,
@@ -172,10 +175,12 @@ func (s *Store) CollectionDeliveries(ctx context.Context, collectionID, after st
 		return nil, "", err
 	}
 	items, next, err := page(ctx, s,
-		`SELECT `+deliveryColumns+`, NOT EXISTS (
-		   SELECT 1 FROM delivery n WHERE n.collection_id = d.collection_id AND n.user_name = d.user_name
-		   AND (n.submitted_at > d.submitted_at OR (n.submitted_at = d.submitted_at AND n.id > d.id)))
-		 FROM delivery d WHERE d.collection_id = $1`,
+		`SELECT `+deliveryColumns+`, c.stop_at IS NOT NULL AND d.submitted_at > c.stop_at,
+		   NOT EXISTS (
+		     SELECT 1 FROM delivery n WHERE n.collection_id = d.collection_id AND n.user_name = d.user_name
+		     AND (c.stop_at IS NULL OR n.submitted_at <= c.stop_at)
+		     AND (n.submitted_at > d.submitted_at OR (n.submitted_at = d.submitted_at AND n.id > d.id)))
+		 FROM delivery d JOIN collection c ON c.id = d.collection_id WHERE d.collection_id = $1`,
 		"d.submitted_at", "d.id", []any{collectionID}, after, limit,
 		func(rows *sql.Rows) (ListedDelivery, cursor, error) {
 			var (
@@ -183,10 +188,11 @@ func (s *Store) CollectionDeliveries(ctx context.Context, collectionID, after st
 				submittedAt int64
 			)
 			d := &ld.Delivery
-			if err := rows.Scan(&d.ID, &d.CollectionID, &d.User, &submittedAt, &d.ObjectKey, &d.Size, &d.Checksum, &ld.Latest); err != nil {
+			if err := rows.Scan(&d.ID, &d.CollectionID, &d.User, &submittedAt, &d.ObjectKey, &d.Size, &d.Checksum, &ld.AfterStop, &ld.Latest); err != nil {
 				return ld, cursor{}, err
 			}
 			d.SubmittedAt = fromMicros(submittedAt)
+			ld.Latest = ld.Latest && !ld.AfterStop
 			return ld, cursor{at: submittedAt, id: d.ID}, nil
 		})
 	if err != nil {

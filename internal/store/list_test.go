@@ -150,6 +150,37 @@ func TestListDeliveriesEqualTimestamps(t *testing.T) {
 	})
 }
 
+// The list's latest is the version a batch of the latest deliveries grades:
+// a version after the collection's stop_at is marked after_stop instead.
+func TestListDeliveriesLatestWithinStop(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		stop := at(10)
+		c := newCollection(t, s, &stop)
+		onTime := newDelivery(t, s, grading.Delivery{CollectionID: c.ID, User: "ada", SubmittedAt: at(5)})
+		late := newDelivery(t, s, grading.Delivery{CollectionID: c.ID, User: "ada", SubmittedAt: at(11)})
+		onlyLate := newDelivery(t, s, grading.Delivery{CollectionID: c.ID, User: "bob", SubmittedAt: at(12)})
+
+		listed, _, err := s.CollectionDeliveries(ctx, c.ID, "", 10)
+		require.NoError(t, err)
+		type mark struct{ latest, afterStop bool }
+		got := map[string]mark{}
+		for _, d := range listed {
+			got[d.ID] = mark{d.Latest, d.AfterStop}
+		}
+		assert.Equal(t, map[string]mark{
+			onTime.ID:   {latest: true},
+			late.ID:     {afterStop: true},
+			onlyLate.ID: {afterStop: true},
+		}, got)
+
+		graded, err := s.LatestDeliveries(ctx, c.ID, "", 10)
+		require.NoError(t, err)
+		require.Len(t, graded, 1)
+		assert.Equal(t, onTime.ID, graded[0].ID, "the batch grades the version the list marks latest")
+	})
+}
+
 // TestListCursorSurvivesInsert checks that an item written between two
 // page requests, at the time of the cursor, is neither repeated nor the
 // cause of a skip.
