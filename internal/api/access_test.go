@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -337,6 +338,44 @@ func TestAuditNamesWhoCancelledABatch(t *testing.T) {
 	require.Len(t, rows, 1, "body: %s", r.body)
 	assert.Equal(t, "collection.create", rows[0]["action"])
 	requireError(t, student.do(http.MethodGet, "/v1/audit", nil, ""), http.StatusForbidden, "may not")
+}
+
+// Entries sharing one microsecond (a busy second, or a clock that ticks
+// coarsely) are read page by page through the cursor: each once, in order.
+func TestAuditPagesThroughEntriesOfOneInstant(t *testing.T) {
+	e := newEnv(t)
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	var want []string
+	for i := range 7 {
+		target := fmt.Sprintf("t%d", i)
+		require.NoError(t, e.store.AppendAudit(t.Context(), grading.AuditEntry{
+			Time: at, Actor: "key:x", Role: grading.RoleAdmin, Action: "probe", Target: target, Outcome: "ok",
+		}))
+		want = append(want, target)
+	}
+	for _, limit := range []int{1, 2, 3, 7} {
+		var got []string
+		next := fmt.Sprintf("/v1/audit?actor=key:x&limit=%d", limit)
+		for pages := 0; next != ""; pages++ {
+			require.Less(t, pages, 10, "limit %d: the cursor does not advance", limit)
+			r := e.do(http.MethodGet, next, nil, "")
+			require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+			var rows []map[string]any
+			require.NoError(t, json.Unmarshal(r.body, &rows))
+			for _, row := range rows {
+				got = append(got, row["target"].(string))
+			}
+			next = ""
+			if link := r.header.Get("Link"); link != "" {
+				m := regexp.MustCompile(`^<([^>]+)>; rel="next"$`).FindStringSubmatch(link)
+				require.NotNil(t, m, "Link: %s", link)
+				next = m[1]
+				assert.Contains(t, next, "cursor="+r.header.Get("X-Next-Cursor"))
+			}
+		}
+		assert.ElementsMatch(t, want, got, "limit %d", limit)
+		assert.Len(t, got, len(want), "limit %d: an entry repeated", limit)
+	}
 }
 
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {

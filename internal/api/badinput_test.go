@@ -123,6 +123,7 @@ func TestBadInputAuditQuery(t *testing.T) {
 		{"limit=5000", `limit "5000" is not a number between 1 and 1000`},
 		{"limit=0", `limit "0" is not a number between 1 and 1000`},
 		{"since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", "until (2026-01-01T00:00:00Z) is before since (2026-01-02T00:00:00Z)"},
+		{"cursor=not-ours", "invalid cursor"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

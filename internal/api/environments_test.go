@@ -221,7 +221,7 @@ func TestCreateEnvironmentIsAudited(t *testing.T) {
 	require.Equal(t, http.StatusCreated, e.postEnvironment("tiny", tinyImage(t)).code)
 	require.Equal(t, http.StatusOK, e.postEnvironment("tiny", tinyImage(t)).code)
 
-	entries, err := e.store.Audit(t.Context(), grading.AuditFilter{Target: "tiny"})
+	entries, _, err := e.store.Audit(t.Context(), grading.AuditFilter{Target: "tiny"})
 	require.NoError(t, err)
 	require.Len(t, entries, 2)
 	for _, en := range entries {

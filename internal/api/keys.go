@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -130,10 +131,12 @@ type auditRow struct {
 }
 
 // listAudit answers the audit log, filtered by ?course, ?actor, ?target,
-// ?since and ?until (RFC 3339) and bounded by ?limit.
+// ?since and ?until (RFC 3339), bounded by ?limit and read on from ?cursor.
+// The answer stays a JSON array; a full page names the next one in a Link
+// header (rel="next") and in X-Next-Cursor.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	f := grading.AuditFilter{Course: q.Get("course"), Actor: q.Get("actor"), Target: q.Get("target")}
+	f := grading.AuditFilter{Course: q.Get("course"), Actor: q.Get("actor"), Target: q.Get("target"), After: q.Get("cursor")}
 	for _, t := range []struct {
 		name string
 		dst  **time.Time
@@ -158,9 +161,14 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Limit = n
 	}
-	es, err := s.store.Audit(r.Context(), f)
+	es, next, err := s.store.Audit(r.Context(), f)
 	if err != nil {
 		return err
+	}
+	if next != "" {
+		q.Set("cursor", next)
+		w.Header().Set("X-Next-Cursor", next)
+		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, q.Encode()))
 	}
 	rows := make([]auditRow, len(es))
 	for i, e := range es {

@@ -173,7 +173,7 @@ type Store interface {
 	APIKeyByHash(ctx context.Context, hash string) (grading.APIKey, error)
 	RevokeAPIKey(ctx context.Context, id string) error
 	AppendAudit(ctx context.Context, e grading.AuditEntry) error
-	Audit(ctx context.Context, f grading.AuditFilter) ([]grading.AuditEntry, error)
+	Audit(ctx context.Context, f grading.AuditFilter) (entries []grading.AuditEntry, next string, err error)
 	LatestDeliveries(ctx context.Context, collectionID, afterUser string, limit int) ([]grading.Delivery, error)
 
 	// Environments, global to every course.

@@ -83,4 +83,6 @@ type AuditFilter struct {
 	Since  *time.Time
 	Until  *time.Time
 	Limit  int
+	// After is the cursor of an earlier read: only entries after its last.
+	After string
 }

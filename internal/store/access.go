@@ -113,8 +113,14 @@ func insertAudit(ctx context.Context, db execer, e grading.AuditEntry) error {
 const MaxAuditRows = 1000
 
 // Audit returns the audit entries matching f, oldest first, at most f.Limit
-// (1000 when zero or larger).
-func (s *Store) Audit(ctx context.Context, f grading.AuditFilter) ([]grading.AuditEntry, error) {
+// (1000 when zero or larger), and the cursor that reads on after them when
+// there may be more ("" when not). Entries of one microsecond are ordered by
+// id, so paging with the cursor neither repeats nor skips any.
+func (s *Store) Audit(ctx context.Context, f grading.AuditFilter) ([]grading.AuditEntry, string, error) {
+	after, set, err := parseCursor(f.After)
+	if err != nil {
+		return nil, "", err
+	}
 	var (
 		where []string
 		args  []any
@@ -138,6 +144,11 @@ func (s *Store) Audit(ctx context.Context, f grading.AuditFilter) ([]grading.Aud
 	if f.Until != nil {
 		add("at < $%d", micros(*f.Until))
 	}
+	id := s.byteOrder("id")
+	if set {
+		args = append(args, after.at, after.id)
+		where = append(where, fmt.Sprintf("(at > $%d OR (at = $%d AND %s > $%d))", len(args)-1, len(args)-1, id, len(args)))
+	}
 	limit := f.Limit
 	if limit <= 0 || limit > MaxAuditRows {
 		limit = MaxAuditRows
@@ -147,13 +158,14 @@ func (s *Store) Audit(ctx context.Context, f grading.AuditFilter) ([]grading.Aud
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	args = append(args, limit)
-	q += fmt.Sprintf(" ORDER BY at, id LIMIT $%d", len(args))
+	q += fmt.Sprintf(" ORDER BY at, %s LIMIT $%d", id, len(args))
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read audit: %w", err)
+		return nil, "", fmt.Errorf("read audit: %w", err)
 	}
 	defer func() { _ = rows.Close() }()
 	out := []grading.AuditEntry{}
+	var last cursor
 	for rows.Next() {
 		var (
 			e    grading.AuditEntry
@@ -161,15 +173,19 @@ func (s *Store) Audit(ctx context.Context, f grading.AuditFilter) ([]grading.Aud
 			role string
 		)
 		if err := rows.Scan(&e.ID, &at, &e.Actor, &role, &e.Action, &e.Target, &e.Course, &e.Outcome, &e.RequestID); err != nil {
-			return nil, fmt.Errorf("read audit: %w", err)
+			return nil, "", fmt.Errorf("read audit: %w", err)
 		}
 		e.Time, e.Role = fromMicros(at), grading.Role(role)
 		out = append(out, e)
+		last = cursor{at: at, id: e.ID}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read audit: %w", err)
+		return nil, "", fmt.Errorf("read audit: %w", err)
 	}
-	return out, nil
+	if len(out) < limit {
+		return out, "", nil
+	}
+	return out, last.String(), nil
 }
 
 // CreateCourse stores c and returns it with its ID (assigned when empty)
