@@ -61,6 +61,55 @@ func TestCodecEndpointDecodesForStaffOnly(t *testing.T) {
 	assert.Contains(t, pre.header.Get("Access-Control-Allow-Headers"), "Authorization")
 }
 
+// TestCodecEndpointServesTheTemporalUIOnTheSessionCookie: the apphost's
+// Temporal UI calls the codec from the browser with credentials (its
+// IncludeCredentials setting), so a member of staff signed in with ?token=
+// sends the session cookie, Content-Type and X-Namespace, and no htmx
+// header. The configured origin is answered; any other origin still needs
+// the pages' HX-Request header.
+func TestCodecEndpointServesTheTemporalUIOnTheSessionCookie(t *testing.T) {
+	codec := testCodec(t, "test")
+	const ui = "http://127.0.0.1:8233"
+	e := newEnv(t, func(p *Params) {
+		p.Codec = codec
+		p.Config.CodecOrigins = []string{ui}
+	})
+	p, err := converter.GetDefaultDataConverter().ToPayload("alice-secret-user")
+	require.NoError(t, err)
+	enc, err := codec.Encode([]*commonpb.Payload{p})
+	require.NoError(t, err)
+	body, err := protojson.Marshal(&commonpb.Payloads{Payloads: enc})
+	require.NoError(t, err)
+
+	staff := e.apiKey(grading.RoleInstructor, "", grading.DefaultCourseID)
+	browser := e.as("")
+	header := func(origin string) http.Header {
+		return http.Header{
+			"Origin":      {origin},
+			"X-Namespace": {"default"},
+			"Cookie":      {sessionCookie + "=" + staff},
+		}
+	}
+
+	r := browser.doWith(http.MethodPost, "/v1/codec/decode", strings.NewReader(string(body)), "application/json", header(ui))
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	var decoded commonpb.Payloads
+	require.NoError(t, protojson.Unmarshal(r.body, &decoded))
+	require.Len(t, decoded.GetPayloads(), 1)
+	assert.Equal(t, `"alice-secret-user"`, string(decoded.GetPayloads()[0].GetData()))
+	assert.Equal(t, ui, r.header.Get("Access-Control-Allow-Origin"))
+
+	r = browser.doWith(http.MethodPost, "/v1/codec/decode", strings.NewReader(string(body)), "application/json", header("http://evil.test"))
+	requireError(t, r, http.StatusForbidden, "HX-Request")
+
+	// The cookie still carries only its own role.
+	student := e.apiKey(grading.RoleStudent, "alice", grading.DefaultCourseID)
+	h := header(ui)
+	h.Set("Cookie", sessionCookie+"="+student)
+	r = browser.doWith(http.MethodPost, "/v1/codec/decode", strings.NewReader(string(body)), "application/json", h)
+	requireError(t, r, http.StatusForbidden, "may not")
+}
+
 // TestCodecEndpointErrorsAreJSON: what the codec cannot read is refused
 // like every other bad request, with {"error","details"}.
 func TestCodecEndpointErrorsAreJSON(t *testing.T) {

@@ -29,6 +29,8 @@ const sessionMaxAge = 12 * 60 * 60
 //   - a state-changing request authenticated by the cookie must also carry
 //     the HX-Request header htmx sends (a plain cross-site form cannot set
 //     it) and, when the browser names its Origin, come from this host.
+//     The one exception is the payload codec called by the Temporal UI
+//     (see codecFromUI).
 func (s *Server) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/ui/") && r.URL.Query().Has("token") {
@@ -40,7 +42,7 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if changesState(r.Method) {
+		if changesState(r.Method) && !s.codecFromUI(r) {
 			if r.Header.Get("HX-Request") != "true" {
 				_ = writeJSON(w, http.StatusForbidden, errorBody{Error: "a request signed in by the session cookie must come from the ZINC pages (HX-Request header missing)"})
 				return
@@ -54,6 +56,19 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 		r.Header.Set("Authorization", "Bearer "+c.Value)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// codecFromUI reports whether r is the Temporal UI calling the payload
+// codec: a POST to /v1/codec/{encode,decode} from one of CodecOrigins. The
+// UI sends the browser's cookies (IncludeCredentials) but never htmx's
+// header; the codec changes nothing, and CORS lets only those origins read
+// its answer, so the session cookie may authenticate it.
+func (s *Server) codecFromUI(r *http.Request) bool {
+	if r.Method != http.MethodPost || (r.URL.Path != "/v1/codec/encode" && r.URL.Path != "/v1/codec/decode") {
+		return false
+	}
+	o := r.Header.Get("Origin")
+	return o != "" && slices.Contains(s.cfg.CodecOrigins, o)
 }
 
 // signIn answers a /ui/ URL carrying ?token=: set the cookie (or clear it
