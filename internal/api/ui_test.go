@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,11 +15,12 @@ import (
 
 func TestTokenLinkSetsSessionCookieAndDropsToken(t *testing.T) {
 	e := newEnv(t)
-	r := e.do(http.MethodGet, "/ui/batches/b1?view=x&token=zk_secret", nil, "")
+	secret := e.apiKey(grading.RoleInstructor, "", grading.DefaultCourseID)
+	r := e.do(http.MethodGet, "/ui/batches/b1?view=x&token="+secret, nil, "")
 	require.Equal(t, http.StatusSeeOther, r.code)
 	assert.Equal(t, "/ui/batches/b1?view=x", r.header.Get("Location"))
 	cookie := r.header.Get("Set-Cookie")
-	assert.Contains(t, cookie, "zinc_session=zk_secret")
+	assert.Contains(t, cookie, "zinc_session="+secret)
 	assert.Contains(t, cookie, "HttpOnly")
 	assert.Contains(t, cookie, "SameSite=Strict")
 	assert.Contains(t, cookie, "Path=/")
@@ -27,11 +29,11 @@ func TestTokenLinkSetsSessionCookieAndDropsToken(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, r.code)
 	assert.Contains(t, r.header.Get("Set-Cookie"), "Max-Age=0", "an empty token signs out")
 
-	r = e.do(http.MethodGet, "/v1/batches/b1?token=zk_secret", nil, "")
+	r = e.do(http.MethodGet, "/v1/batches/b1?token="+secret, nil, "")
 	assert.Empty(t, r.header.Get("Set-Cookie"), "only /ui/ URLs sign in")
 
 	assert.NotContains(t, cookie, "Secure", "plain HTTP, no proxy")
-	r = e.doWith(http.MethodGet, "/ui/?token=zk_secret", nil, "", http.Header{"X-Forwarded-Proto": {"https"}})
+	r = e.doWith(http.MethodGet, "/ui/?token="+secret, nil, "", http.Header{"X-Forwarded-Proto": {"https"}})
 	assert.Contains(t, r.header.Get("Set-Cookie"), "Secure", "behind a proxy that terminated TLS")
 }
 
@@ -52,10 +54,32 @@ func TestTokenLinkFromAnotherSiteAsksFirst(t *testing.T) {
 		assert.Contains(t, body, `<input type="hidden" name="token" value="zk_attacker">`)
 		assert.Contains(t, body, `<input type="hidden" name="view" value="x">`)
 	}
+	mine := e.apiKey(grading.RoleInstructor, "", grading.DefaultCourseID)
 	for _, site := range []string{"same-origin", "none"} {
-		r := e.doWith(http.MethodGet, "/ui/batches/b1?token=zk_mine", nil, "", http.Header{"Sec-Fetch-Site": {site}})
+		r := e.doWith(http.MethodGet, "/ui/batches/b1?token="+mine, nil, "", http.Header{"Sec-Fetch-Site": {site}})
 		require.Equal(t, http.StatusSeeOther, r.code, site)
-		assert.Contains(t, r.header.Get("Set-Cookie"), "zinc_session=zk_mine", site)
+		assert.Contains(t, r.header.Get("Set-Cookie"), "zinc_session="+mine, site)
+	}
+}
+
+// A ?token= that is not a credential (a mistyped or revoked key) is refused
+// with the sign-in error page and leaves the browser's session as it was:
+// bad input changes nothing.
+func TestTokenLinkWithABadKeyKeepsTheSession(t *testing.T) {
+	e := newEnv(t)
+	created := e.doJSON(http.MethodPost, "/v1/api-keys", `{"name":"gone","role":"instructor","courses":["default"]}`)
+	require.Equal(t, http.StatusCreated, created.code, "body: %s", created.body)
+	var k struct{ ID, Key string }
+	require.NoError(t, json.Unmarshal(created.body, &k))
+	require.Equal(t, http.StatusNoContent, e.do(http.MethodDelete, "/v1/api-keys/"+k.ID, nil, "").code)
+	revoked := k.Key
+	browser := e.as("")
+	for _, bad := range []string{"zk_mistyped", revoked} {
+		r := browser.do(http.MethodGet, "/ui/batches/b1?token="+bad, nil, "")
+		requireHTMLError(t, r, http.StatusUnauthorized, "unauthenticated")
+		assert.Empty(t, r.header.Get("Set-Cookie"), "the session is left as it was")
+		assert.Equal(t, "Bearer", r.header.Get("WWW-Authenticate"))
+		assert.NotContains(t, string(r.body), bad, "the page does not echo the key")
 	}
 }
 

@@ -72,7 +72,8 @@ func (s *Server) codecFromUI(r *http.Request) bool {
 }
 
 // signIn answers a /ui/ URL carrying ?token=: set the cookie (or clear it
-// for an empty token) and redirect to the URL without it.
+// for an empty token) and redirect to the URL without it. A token that is
+// not a valid credential is refused with 401 and the cookie left alone.
 //
 // A browser that says the link came from another site (Sec-Fetch-Site) is
 // asked first: otherwise any page could sign a visitor in with its author's
@@ -98,6 +99,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	if token == "" || !validCookieValue(token) {
 		c.Value, c.MaxAge = "", -1
+	} else if _, err := s.auth.Authenticate(r.Context(), token); err != nil {
+		// A mistyped, revoked or expired key signs nobody in and leaves
+		// the browser's session as it was.
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		s.writeUIError(w, http.StatusUnauthorized, err.Error())
+		return
 	}
 	http.SetCookie(w, c)
 	target := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
