@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -70,6 +71,32 @@ func TestBadInputEmptySuccessAnswers(t *testing.T) {
 			assert.Equal(t, cli.ExitFailure, code)
 			assert.Empty(t, stdout)
 			assert.Contains(t, stderr, "the answer is empty, not the ZINC API's JSON")
+		})
+	}
+}
+
+// "batch start --concurrency 0" started a batch with the service's default
+// window: 0 meant "not given", so an explicit value outside 1..500 was
+// dropped instead of refused. A given --concurrency is now checked with the
+// workflows' rule, and nothing reaches the API.
+func TestBadInputConcurrencyOutOfRangeStartsNothing(t *testing.T) {
+	for _, n := range []string{"0", "-3", "501"} {
+		t.Run(n, func(t *testing.T) {
+			var calls atomic.Int32
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusAccepted)
+				_, _ = w.Write([]byte(`{"id":"b1"}`))
+			}))
+			defer ts.Close()
+
+			code, stdout, stderr := run(t, ts.URL, "batch", "start", "--collection", "c", "--config", "g", "--concurrency", n)
+
+			assert.Equal(t, cli.ExitUsage, code)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, "--concurrency "+n+": want 1..500")
+			assert.Zero(t, calls.Load(), "no request is sent")
 		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/spreadsheet"
+	"github.com/zinc-edu/orchestrator/workflows"
 )
 
 // watchInterval is how often --watch polls the batch.
@@ -78,6 +79,12 @@ func (a *app) batchStart() *cobra.Command {
 			}
 			if !grading.ValidDeliveries(req.Deliveries) {
 				return usage("--deliveries %q: want %s or %s", req.Deliveries, grading.DeliveriesLatest, grading.DeliveriesAll)
+			}
+			// 0 stands for "not given" in the request: a given value is
+			// checked here, or --concurrency 0 would start a batch with the
+			// service's default.
+			if cmd.Flags().Changed("concurrency") && workflows.CheckConcurrency(req.Concurrency) != nil {
+				return usage("--concurrency %d: want 1..%d", req.Concurrency, workflows.MaxConcurrency)
 			}
 			cl, err := a.client()
 			if err != nil {
