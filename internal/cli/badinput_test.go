@@ -3,6 +3,7 @@ package cli_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -97,6 +98,35 @@ func TestBadInputConcurrencyOutOfRangeStartsNothing(t *testing.T) {
 			assert.Empty(t, stdout)
 			assert.Contains(t, stderr, "--concurrency "+n+": want 1..500")
 			assert.Zero(t, calls.Load(), "no request is sent")
+		})
+	}
+}
+
+// "config try --delivery" of a folder that does not exist said "copy
+// delivery DIR: stat .: no such file or directory", and of a file "stat .:
+// not a directory": the path the user gave was not the one quoted. Both now
+// name the path given.
+func TestBadInputConfigTryDeliveryNotAFolder(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"pipeline.yaml": "version: 1\nname: cat\nstages:\n  - {name: right, command: [cat, answer.txt], expected_stdout: \"42\\n\", points: 1}\n",
+		"main.c":        "int main(){}\n",
+	})
+	tests := []struct {
+		name string
+		give string
+		want string
+	}{
+		{"missing", filepath.Join(dir, "nobody"), "delivery: stat " + filepath.Join(dir, "nobody") + ": no such file or directory"},
+		{"a file", filepath.Join(dir, "main.c"), "delivery " + filepath.Join(dir, "main.c") + ": not a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, "", "config", "try", filepath.Join(dir, "pipeline.yaml"), "--delivery", tt.give)
+
+			assert.Equal(t, cli.ExitFailure, code)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, tt.want)
 		})
 	}
 }

@@ -115,6 +115,12 @@ func parseFile(file string, out io.Writer) (*definition.Definition, error) {
 // engine on it in the sandbox configured by the process environment, in
 // the image of the tar at image when it is set.
 func tryDefinition(ctx context.Context, def *definition.Definition, assetDir, deliveryDir, image string) (engine.Report, error) {
+	// os.CopyFS would quote "." rather than the path given.
+	if fi, err := os.Stat(deliveryDir); err != nil {
+		return engine.Report{}, fmt.Errorf("delivery: %w", err)
+	} else if !fi.IsDir() {
+		return engine.Report{}, fmt.Errorf("delivery %s: not a directory", deliveryDir)
+	}
 	assets := map[string][]byte{}
 	for _, f := range def.Files {
 		if !f.Upload {
