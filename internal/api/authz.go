@@ -203,7 +203,7 @@ func (s *Server) authorize(r *http.Request, pattern string, rl rule, known bool)
 // checkURLText refuses a URL whose path or query holds what no id, name or
 // cursor holds and PostgreSQL cannot compare: NUL or invalid UTF-8. It also
 // refuses a query string that does not parse, whose parameters would
-// otherwise be dropped without a word.
+// otherwise be dropped without a word, and a parameter given more than once.
 func checkURLText(u *url.URL) error {
 	if !validText(u.Path) {
 		return badRequest("the URL path %s holds a NUL character or invalid UTF-8", u.EscapedPath())
@@ -215,6 +215,11 @@ func checkURLText(u *url.URL) error {
 	for k, vs := range q {
 		if !validText(k) {
 			return badRequest("query parameter %q holds a NUL character or invalid UTF-8", k)
+		}
+		// No route reads a parameter twice: the first of several would be
+		// taken silently.
+		if len(vs) > 1 {
+			return badRequest("query parameter %q is given %d times; want once", k, len(vs))
 		}
 		for _, v := range vs {
 			if !validText(v) {

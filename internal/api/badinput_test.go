@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -77,6 +78,32 @@ func TestBadInputMalformedQueryString(t *testing.T) {
 			requireError(t, e.do(http.MethodGet, target, nil, ""), http.StatusBadRequest, "malformed query string")
 		})
 	}
+}
+
+// A query parameter given twice was read as its first value without a
+// word: POST /v1/grading-configs?course=A&course=B stored the config in A.
+// Every route now refuses it, and nothing is stored.
+func TestBadInputRepeatedQueryParameter(t *testing.T) {
+	e := newEnv(t)
+	const yaml = "version: 1\nname: sum\nstages:\n  - {name: run, command: [true], points: 1}\n"
+	tests := []struct {
+		method, target string
+		body           string
+		want           string
+	}{
+		{http.MethodPost, "/v1/grading-configs?course=default&course=other", yaml, `query parameter "course" is given 2 times; want once`},
+		{http.MethodGet, "/v1/collections?limit=1&limit=2", "", `query parameter "limit" is given 2 times; want once`},
+		{http.MethodGet, "/v1/audit?target=a&target=b&target=c", "", `query parameter "target" is given 3 times; want once`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			r := e.do(tt.method, tt.target, strings.NewReader(tt.body), "application/yaml")
+			requireError(t, r, http.StatusBadRequest, tt.want)
+		})
+	}
+	assert.Zero(t, e.count("grading_config"))
+	r := e.do(http.MethodPost, "/v1/grading-configs?course=default", strings.NewReader(yaml), "application/yaml")
+	assert.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
 }
 
 // An archive that unpacks to no file used to be stored as an empty
