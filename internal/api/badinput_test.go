@@ -106,6 +106,35 @@ func TestBadInputRepeatedQueryParameter(t *testing.T) {
 	assert.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
 }
 
+// encoding/json fills a field from a name in any case and lets the last
+// of two equal names win, so {"name":"k","role":"student","ROLE":"admin"}
+// created an admin key, and {"NAME":"x"} a collection, although the API
+// documents unknown fields as a 400. Both are refused, and nothing is
+// stored.
+func TestBadInputJSONNamesAreExactAndOnce(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name, target, body, want string
+	}{
+		{"other case", "/v1/collections", `{"NAME":"lab"}`, `unknown field "NAME" (names are case-sensitive: "name")`},
+		{"twice", "/v1/collections", `{"name":"lab","name":"other"}`, `field "name" is given twice`},
+		{"role in another case", "/v1/api-keys", `{"name":"k","role":"student","user":"ada","courses":["default"],"ROLE":"admin"}`, `unknown field "ROLE"`},
+		{"role twice", "/v1/api-keys", `{"name":"k","role":"student","user":"ada","courses":["default"],"role":"admin"}`, `field "role" is given twice`},
+	}
+	collections, keys := e.count("collection"), e.count("api_key")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			requireError(t, e.doJSON(http.MethodPost, tt.target, tt.body), http.StatusBadRequest, tt.want)
+		})
+	}
+	assert.Equal(t, collections, e.count("collection"))
+	assert.Equal(t, keys, e.count("api_key"))
+
+	// Exact names, each once, still decode.
+	r := e.doJSON(http.MethodPost, "/v1/api-keys", `{"name":"k","role":"student","user":"ada","courses":["default"],"expires_at":"2030-01-01T00:00:00Z"}`)
+	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+}
+
 // An archive that unpacks to no file used to be stored as an empty
 // delivery, which then became the user's latest in place of the one that
 // had their work.

@@ -6,6 +6,7 @@
 package reqbody
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,12 +31,15 @@ func badRequest(format string, args ...any) error {
 }
 
 // DecodeJSON reads exactly one JSON value of at most limit bytes from the
-// body into v. Unknown fields, wrong types, malformed or trailing data and
+// body into v. Unknown fields (names match exactly, not in any case),
+// a name given twice in one object, wrong types, malformed or trailing data and
 // strings holding NUL (which no id or name holds, and PostgreSQL cannot
 // store) are bad requests (*Error); an oversize body is an
 // *http.MaxBytesError.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	// The body read, at most limit bytes, for checkNames.
+	var body bytes.Buffer
+	dec := json.NewDecoder(io.TeeReader(http.MaxBytesReader(w, r.Body, limit), &body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -43,6 +47,9 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	var extra json.RawMessage
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
+		if err := checkNames(body.Bytes(), reflect.TypeOf(v)); err != nil {
+			return err
+		}
 		return checkNUL(reflect.ValueOf(v), "")
 	case err != nil:
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -228,4 +235,122 @@ func ReadMultipart(w http.ResponseWriter, r *http.Request, limit, memory int64, 
 		}
 	}
 	return form, nil
+}
+
+// checkNames refuses what encoding/json accepts without a word: a name
+// given twice in one object (the last value won) and a field name in
+// another case than its own ("NAME" filled name). body has already been
+// decoded into a value of type t, so it is well-formed JSON.
+func checkNames(body []byte, t reflect.Type) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	return walkNames(dec, t, "")
+}
+
+// unmarshalerType is the interface of types that decode themselves, whose
+// object names are theirs to judge.
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// walkNames reads one JSON value from dec, which decodes into t (nil when
+// it is not known), checking the names of its objects.
+func walkNames(dec *json.Decoder, t reflect.Type, at string) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t != nil && (t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType)) {
+		t = nil
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return badRequest("malformed JSON: %v", err)
+	}
+	switch tok {
+	case json.Delim('['):
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for i := 0; dec.More(); i++ {
+			if err := walkNames(dec, elem, fmt.Sprintf("%s[%d]", at, i)); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return badRequest("malformed JSON: %v", err)
+		}
+		return nil
+	case json.Delim('{'):
+		var fields map[string]reflect.Type
+		var elem reflect.Type
+		if t != nil {
+			switch t.Kind() {
+			case reflect.Struct:
+				fields = map[string]reflect.Type{}
+				jsonFields(t, fields)
+			case reflect.Map:
+				elem = t.Elem()
+			}
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return badRequest("malformed JSON: %v", err)
+			}
+			name, _ := tok.(string)
+			if seen[name] {
+				return badRequest("field %q is given twice", join(at, name))
+			}
+			seen[name] = true
+			next := elem
+			if fields != nil {
+				ft, ok := fields[name]
+				if !ok {
+					for known := range fields {
+						if strings.EqualFold(known, name) {
+							return badRequest("invalid JSON body: unknown field %q (names are case-sensitive: %q)", join(at, name), known)
+						}
+					}
+				}
+				next = ft
+			}
+			if err := walkNames(dec, next, join(at, name)); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return badRequest("malformed JSON: %v", err)
+		}
+		return nil
+	}
+	return nil
+}
+
+// jsonFields adds the JSON names of struct type t's fields, those of
+// embedded structs included, with their types.
+func jsonFields(t reflect.Type, into map[string]reflect.Type) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				jsonFields(ft, into)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		into[name] = f.Type
+	}
 }
