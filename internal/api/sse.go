@@ -36,9 +36,11 @@ const progressEvery = 2 * time.Second
 // sequence as the SSE id (so Last-Event-ID resumes after it), "progress"
 // with the batch as GET /v1/batches/{id} shows it (at once, after graded
 // events and every few seconds), and "completed" with the batches.completed
-// event, after which the stream ends. The caller's right to the batch is
-// checked again on every tick, so a revoked or expired credential ends a
-// stream within progressEvery instead of following the batch to its end.
+// event, after which the stream ends; the stream of a batch that had
+// already finished also ends once it has nothing more to replay. The
+// caller's right to the batch is checked again on every tick, so a revoked
+// or expired credential ends a stream within progressEvery instead of
+// following the batch to its end.
 func (s *Server) batchEvents(w http.ResponseWriter, r *http.Request) error {
 	if s.feed == nil {
 		return errNoFeed
@@ -122,6 +124,11 @@ func (s *Server) batchEvents(w http.ResponseWriter, r *http.Request) error {
 	tick := time.NewTicker(progressEvery)
 	defer tick.Stop()
 	dirty := false
+	// replaying is set by each event of a batch that had finished when the
+	// stream opened: such a stream ends once a whole tick passes without
+	// one, whether its "completed" was seen before (a client resuming after
+	// it) or the stream no longer holds its events.
+	replaying := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -152,13 +159,17 @@ func (s *Server) batchEvents(w http.ResponseWriter, r *http.Request) error {
 			if send("graded", seq, graded) != nil {
 				return nil
 			}
-			dirty = true
+			dirty, replaying = true, true
 		case <-tick.C:
 			if err := s.recheck(r); err != nil {
 				s.log.InfoContext(ctx, "batch event stream ended: the caller may no longer follow it", "batch_id", id, "err", err)
 				return nil
 			}
 			if view.Status != grading.BatchRunning && !dirty {
+				if !replaying {
+					return nil
+				}
+				replaying = false
 				continue
 			}
 			if progress() != nil {

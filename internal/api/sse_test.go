@@ -242,3 +242,36 @@ func TestBatchEventsPerCallerAreBounded(t *testing.T) {
 	}, 5*time.Second, 50*time.Millisecond)
 	_ = open[1].Body.Close()
 }
+
+// TestBatchEventsOfAFinishedBatchEndOnceReplayed: the stream of a batch that
+// had finished when it opened, with nothing left to replay (a client
+// resuming after "completed", as EventSource does once the server ends the
+// stream, or events the stream no longer holds), sent its progress and then
+// stayed open for good, holding one of the caller's streams. It now ends
+// once a whole tick passes with nothing to replay.
+func TestBatchEventsOfAFinishedBatchEndOnceReplayed(t *testing.T) {
+	e := newEnv(t, func(p *Params) { p.Feed = holdFeed{} })
+	b := e.newBatch(e.newCollection(grading.Collection{}).ID, e.newConfig().ID)
+	e.finish(b.ID, grading.Summary{Total: 1})
+	srv := httptest.NewServer(e.handler)
+	t.Cleanup(srv.Close)
+
+	resp := openEvents(t, srv.URL, b.ID, e.token)
+	defer func() { _ = resp.Body.Close() }()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	ended := make(chan string, 1)
+	go func() {
+		rest, _ := io.ReadAll(resp.Body)
+		ended <- string(rest)
+	}()
+	select {
+	case all := <-ended:
+		assert.Equal(t, 1, strings.Count(all, "event: "), "one progress: %s", all)
+		assert.Contains(t, all, "event: progress")
+		assert.Contains(t, all, `"status":"completed"`)
+	case <-time.After(3*progressEvery + time.Second):
+		_ = resp.Body.Close()
+		<-ended
+		t.Fatal("the stream of a finished batch with nothing to replay never ends")
+	}
+}
