@@ -135,6 +135,27 @@ func TestBadInputJSONNamesAreExactAndOnce(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
 }
 
+// A student key whose user was given but unusable was refused with "user
+// is required for a student key: user contains control characters", which
+// says the user is missing. The message now names only what is wrong.
+func TestBadInputStudentKeyUser(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct{ name, user, want, notWant string }{
+		{"missing", ``, `user is required for a student key`, ""},
+		{"control character", `"user":"a\u0001b",`, `user contains control characters`, "required"},
+		{"too long", `"user":"` + strings.Repeat("a", 201) + `",`, `user is longer than 200 characters`, "required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.doJSON(http.MethodPost, "/v1/api-keys", `{`+tt.user+`"name":"s","role":"student","courses":["default"]}`)
+			requireError(t, r, http.StatusBadRequest, tt.want)
+			if tt.notWant != "" {
+				assert.NotContains(t, string(r.body), tt.notWant)
+			}
+		})
+	}
+}
+
 // An archive that unpacks to no file used to be stored as an empty
 // delivery, which then became the user's latest in place of the one that
 // had their work.

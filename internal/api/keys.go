@@ -71,11 +71,10 @@ func (req apiKeyRequest) validate(now time.Time) error {
 			return badRequest("courses[%d] is empty", i)
 		}
 	}
-	if req.Role == grading.RoleStudent {
-		if err := checkName("user", req.User); err != nil {
-			return badRequest("user is required for a student key: %v", err)
-		}
-	} else if req.User != "" {
+	if req.Role == grading.RoleStudent && req.User == "" {
+		return badRequest("user is required for a student key")
+	}
+	if req.User != "" {
 		if err := checkName("user", req.User); err != nil {
 			return err
 		}
