@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/zinc-edu/orchestrator/internal/cli"
 )
@@ -127,6 +129,42 @@ func TestBadInputConfigTryDeliveryNotAFolder(t *testing.T) {
 			assert.Equal(t, cli.ExitFailure, code)
 			assert.Empty(t, stdout)
 			assert.Contains(t, stderr, tt.want)
+		})
+	}
+}
+
+// A folder holding one user whose files sit in subfolders ("bob/src/main.c")
+// was taken for a class folder and looked through: the delivery went to user
+// "src". DIR holds one folder per user, so a single top-level folder is
+// looked through only when it holds the user folders of several users.
+func TestBadInputImportOneUserWithSubfolders(t *testing.T) {
+	tests := []struct {
+		name      string
+		files     map[string]string
+		wantUsers map[string][]string
+	}{
+		{"one user, nested files", map[string]string{"bob/src/main.c": "x", "bob/src/util.h": "y"},
+			map[string][]string{"bob": {"src/main.c", "src/util.h"}}},
+		{"a class folder", map[string]string{"class/ann/main.c": "x", "class/bob/src/main.c": "y"},
+			map[string][]string{"ann": {"main.c"}, "bob": {"src/main.c"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, tt.files)
+
+			subs, refused, err := cli.ReadSubmissions(dir, false)
+
+			require.NoError(t, err)
+			assert.Empty(t, refused)
+			got := map[string][]string{}
+			for _, s := range subs {
+				for _, f := range s.Files {
+					got[s.User] = append(got[s.User], f.Name)
+				}
+				slices.Sort(got[s.User])
+			}
+			assert.Equal(t, tt.wantUsers, got)
 		})
 	}
 }

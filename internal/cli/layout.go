@@ -47,14 +47,23 @@ type entry struct {
 // user (the folder name is the user), Moodle style ("name_id_…/file", the
 // user is the name, or the id with useID) or Canvas style (flat files
 // "name_id_subid_file"). A single top-level folder holding the user
-// folders is looked through. Hidden files and __MACOSX are ignored.
+// folders is looked through (in a directory, only when it holds several
+// users). Hidden files and __MACOSX are ignored.
 func ReadSubmissions(src string, useID bool) ([]Submission, []Refusal, error) {
 	entries, closeSrc, err := sourceEntries(src)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer closeSrc()
-	entries = stripCommonRoot(entries)
+	// A folder holds one folder per user: its single top-level folder is
+	// a class folder only when it holds several users' folders, or a
+	// lone user whose files sit in subfolders would be looked through.
+	// A zip's single top-level folder is the zipped class folder.
+	info, err := os.Stat(src)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read import source: %w", err)
+	}
+	entries = stripCommonRoot(entries, info.IsDir())
 
 	byUser := map[string][]UploadFile{}
 	var refused []Refusal
@@ -188,8 +197,9 @@ func sourceEntries(src string) ([]entry, func(), error) {
 
 // stripCommonRoot drops one leading folder shared by every entry when the
 // files below it are themselves in folders, so "class/alice/main.c" reads
-// like "alice/main.c".
-func stripCommonRoot(es []entry) []entry {
+// like "alice/main.c"; with severalUsers, only when what it holds names
+// more than one user.
+func stripCommonRoot(es []entry, severalUsers bool) []entry {
 	if len(es) == 0 {
 		return es
 	}
@@ -204,9 +214,16 @@ func stripCommonRoot(es []entry) []entry {
 		}
 	}
 	out := make([]entry, len(es))
+	users := map[string]bool{}
 	for i, e := range es {
 		e.path = strings.SplitN(e.path, "/", 2)[1]
 		out[i] = e
+		if user, _, ok := placeOf(e.path, false); ok {
+			users[user] = true
+		}
+	}
+	if severalUsers && len(users) < 2 {
+		return es
 	}
 	return out
 }
