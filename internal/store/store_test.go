@@ -479,6 +479,28 @@ func TestBatchOutcomeRoundTrip(t *testing.T) {
 	})
 }
 
+// A batch whose workflow did not start is deleted, but the batch service
+// writes its starting progress first, and the progress row's foreign key
+// made the delete fail: every "already running" 409 (and every start
+// Temporal refused) left a batch "running" for good. The delete now takes
+// the progress row with it.
+func TestDeleteBatchTakesItsProgress(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		c := newCollection(t, s, nil)
+		cfg := newConfig(t, s)
+		b := newBatch(t, s, c.ID, cfg.ID)
+		require.NoError(t, s.SetBatchProgress(ctx, b.ID, []byte(`{"concurrency":50}`)))
+
+		require.NoError(t, s.DeleteBatch(ctx, b.ID))
+
+		_, err := s.Batch(ctx, b.ID)
+		require.ErrorIs(t, err, grading.ErrNotFound)
+		_, _, err = s.BatchProgress(ctx, b.ID)
+		require.ErrorIs(t, err, grading.ErrNotFound)
+	})
+}
+
 func TestBatchRejectsUnknownStatus(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		c := newCollection(t, s, nil)
