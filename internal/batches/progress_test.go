@@ -75,3 +75,35 @@ func TestGetServesKeptProgressAndSays503WhenTemporalIsDown(t *testing.T) {
 }
 
 var _ batches.Store = (*store.Store)(nil)
+
+// TestStartSays503WhenTemporalIsDown: a batch started while Temporal cannot
+// be reached was answered 500 "internal error" (the start's error was not
+// marked unavailable), and its row stayed behind as a running batch. It is
+// ErrUnavailable (503 with Retry-After), and nothing is left.
+func TestStartSays503WhenTemporalIsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{IP: "127.0.0.1", UIPort: -1})
+	require.NoError(t, err)
+	c, err := temporal.Dial(ctx, temporal.Config{HostPort: srv.Address(), Namespace: "default"}, log, tracenoop.NewTracerProvider(), noop.NewMeterProvider())
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	st := storetest.Open(t)
+	col, err := st.CreateCollection(ctx, grading.Collection{Name: "c"})
+	require.NoError(t, err)
+	cfg, err := st.CreateConfig(ctx, grading.Config{Name: "c", Source: "version: 1\n", Parsed: []byte(`{"version":1}`)})
+	require.NoError(t, err)
+	svc := batches.NewService(st, c, log)
+	require.NoError(t, srv.Stop())
+
+	_, err = svc.Start(ctx, batches.StartRequest{CollectionID: col.ID, ConfigID: cfg.ID})
+
+	require.ErrorIs(t, err, batches.ErrUnavailable)
+	left, _, err := st.Batches(ctx, col.ID, nil, "", store.MaxPageSize)
+	require.NoError(t, err)
+	require.Empty(t, left, "the batch that did not start is not kept")
+}

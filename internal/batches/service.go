@@ -130,7 +130,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (grading.Batch, e
 			return grading.Batch{}, fmt.Errorf("start batch: a batch of config %s over collection %s is already running (workflow %s): %w",
 				req.ConfigID, req.CollectionID, wid, grading.ErrConflict)
 		}
-		return grading.Batch{}, fmt.Errorf("start batch workflow: %w", err)
+		return grading.Batch{}, unavailable(fmt.Errorf("start batch workflow: %w", err))
 	}
 	b.RunID = run.GetRunID()
 	if err := s.store.SetBatchRun(ctx, b.ID, b.RunID); err != nil {
