@@ -1,7 +1,9 @@
 package cli_test
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"net/http/httptest"
@@ -227,6 +229,62 @@ stages:
 	assert.Contains(t, out, "wrong: failed")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	assert.Equal(t, "score: 3/5", lines[len(lines)-1])
+}
+
+// TestConfigTryUnpacksArchives: an uploaded .tar.gz is unpacked into
+// assignment files, as the API does, so scenarios_from finds its tests
+// and an archive whose content a stage cannot use is refused by path,
+// instead of the stage running once with no input and no comparison.
+func TestConfigTryUnpacksArchives(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"pipeline.yaml": `version: 2
+name: sums
+files:
+  - {name: tests.tar.gz, source: upload}
+stages:
+  - name: bb
+    command: [sh, -c, "read a b; echo $((a + b))"]
+    scenarios_from: {glob: "tests/*.in", expected: "{dir}/{stem}.out", points: 1}
+`,
+		"wrong.yaml": `version: 2
+name: sums
+files:
+  - {name: tests.tar.gz, source: upload}
+stages:
+  - name: bb
+    command: [cat]
+    scenarios_from: {glob: "other/*.in", expected: "{dir}/{stem}.out", points: 1}
+`,
+		"alice/README": "sums\n",
+	})
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, body := range map[string]string{
+		"tests/2.in": "1 1\n", "tests/2.out": "2\n",
+		"tests/10.in": "5 5\n", "tests/10.out": "11\n",
+	} {
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}))
+		_, err := tw.Write([]byte(body))
+		require.NoError(t, err)
+	}
+	require.NoError(t, tw.Close())
+	require.NoError(t, gz.Close())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tests.tar.gz"), buf.Bytes(), 0o600))
+
+	code, out, stderr := run(t, "", "config", "try", filepath.Join(dir, "pipeline.yaml"), "--delivery", filepath.Join(dir, "alice"))
+	require.Equal(t, cli.ExitOK, code, "%s %s", out, stderr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3, out)
+	assert.Equal(t, "bb/2: success (exit 0) 1/1 points", lines[0])
+	assert.True(t, strings.HasPrefix(lines[1], "bb/10: failed (exit 0) 0/1 points"), lines[1])
+	assert.Equal(t, "score: 1/2", lines[2])
+
+	code, out, _ = run(t, "", "config", "try", filepath.Join(dir, "wrong.yaml"), "--delivery", filepath.Join(dir, "alice"))
+	assert.Equal(t, cli.ExitFailure, code, out)
+	assert.Contains(t, out, "invalid grading config")
+	assert.Contains(t, out, "stages[0].scenarios_from.glob")
 }
 
 // TestConfigTryInAnEnvironment runs a pipeline in an image given as a

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zinc-edu/orchestrator/internal/archive"
+	"github.com/zinc-edu/orchestrator/internal/configs"
 	"github.com/zinc-edu/orchestrator/internal/definition"
 	"github.com/zinc-edu/orchestrator/internal/engine"
 	"github.com/zinc-edu/orchestrator/internal/environment"
@@ -62,7 +64,11 @@ is checked and unpacked as the API and the worker do.`,
 			case def.Environment == nil && image != "":
 				return usage("--image is for definitions that name an environment")
 			}
-			rep, err := tryDefinition(cmd.Context(), def, filepath.Dir(args[0]), delivery, image)
+			rep, err := tryDefinition(cmd.Context(), def, args[0], delivery, image)
+			var ve *definition.ValidationError
+			if errors.As(err, &ve) {
+				return printProblems(args[0], ve, a.env.Stdout)
+			}
 			if err != nil {
 				return fail(err)
 			}
@@ -99,11 +105,7 @@ func parseFile(file string, out io.Writer) (*definition.Definition, error) {
 	def, err := definition.Parse(src)
 	var ve *definition.ValidationError
 	if errors.As(err, &ve) {
-		_, _ = fmt.Fprintf(out, "%s: invalid grading config: %d problem(s)\n", file, len(ve.Problems))
-		for _, p := range ve.Problems {
-			_, _ = fmt.Fprintln(out, p.String())
-		}
-		return nil, &exitError{code: ExitFailure, err: errQuiet}
+		return nil, printProblems(file, ve, out)
 	}
 	if err != nil {
 		return nil, fail(fmt.Errorf("parse %s: %w", file, err))
@@ -111,26 +113,61 @@ func parseFile(file string, out io.Writer) (*definition.Definition, error) {
 	return def, nil
 }
 
-// tryDefinition copies the delivery into a scratch directory and runs the
-// engine on it in the sandbox configured by the process environment, in
-// the image of the tar at image when it is set.
-func tryDefinition(ctx context.Context, def *definition.Definition, assetDir, deliveryDir, image string) (engine.Report, error) {
+// printProblems prints a definition's problems one per line as "path:
+// message" and returns the error that ends the command with exit 1.
+func printProblems(file string, ve *definition.ValidationError, out io.Writer) error {
+	_, _ = fmt.Fprintf(out, "%s: invalid grading config: %d problem(s)\n", file, len(ve.Problems))
+	for _, p := range ve.Problems {
+		_, _ = fmt.Fprintln(out, p.String())
+	}
+	return &exitError{code: ExitFailure, err: errQuiet}
+}
+
+// tryDefinition unpacks the definition's archives as the API does (their
+// files become assignment files, scenarios_from expanded over them), copies
+// the delivery into a scratch directory and runs the engine on it in the
+// sandbox configured by the process environment, in the image of the tar
+// at image when it is set. An archive that changes what the definition
+// means to something invalid gives a *definition.ValidationError.
+func tryDefinition(ctx context.Context, def *definition.Definition, file, deliveryDir, image string) (engine.Report, error) {
 	// os.CopyFS would quote "." rather than the path given.
 	if fi, err := os.Stat(deliveryDir); err != nil {
 		return engine.Report{}, fmt.Errorf("delivery: %w", err)
 	} else if !fi.IsDir() {
 		return engine.Report{}, fmt.Errorf("delivery %s: not a directory", deliveryDir)
 	}
-	assets := map[string][]byte{}
+	assetDir := filepath.Dir(file)
+	var uploads []configs.Upload
 	for _, f := range def.Files {
 		if !f.Upload {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(assetDir, filepath.FromSlash(f.Name)))
-		if err != nil {
+		path := filepath.Join(assetDir, filepath.FromSlash(f.Name))
+		if _, err := os.Stat(path); err != nil {
 			return engine.Report{}, fmt.Errorf("read assignment file %s (source: upload, read next to the definition): %w", f.Name, err)
 		}
-		assets[f.Name] = data
+		uploads = append(uploads, configs.Upload{Name: f.Name, Open: func() (io.ReadCloser, error) { return os.Open(path) }})
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return engine.Report{}, fmt.Errorf("read definition: %w", err)
+	}
+	unpacked, err := os.MkdirTemp("", "zinc-try-files-")
+	if err != nil {
+		return engine.Report{}, fmt.Errorf("create unpack directory: %w", err)
+	}
+	defer func() { _ = os.RemoveAll(unpacked) }()
+	def, files, err := configs.Expand(def, src, uploads, unpacked, archive.Limits{})
+	if err != nil {
+		return engine.Report{}, err
+	}
+	assets := map[string][]byte{}
+	for _, u := range files {
+		data, err := readUpload(u)
+		if err != nil {
+			return engine.Report{}, fmt.Errorf("read assignment file %s: %w", u.Name, err)
+		}
+		assets[u.Name] = data
 	}
 	scratch, err := os.MkdirTemp("", "zinc-try-")
 	if err != nil {
@@ -166,6 +203,15 @@ func tryDefinition(ctx context.Context, def *definition.Definition, assetDir, de
 		return engine.Report{}, fmt.Errorf("run pipeline: %w", err)
 	}
 	return rep, nil
+}
+
+func readUpload(u configs.Upload) ([]byte, error) {
+	r, err := u.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = r.Close() }()
+	return io.ReadAll(r)
 }
 
 func stepLine(st grading.Step) string {

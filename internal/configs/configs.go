@@ -62,14 +62,9 @@ func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, course string,
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
 
-	files, archives, err := unpackArchives(def, uploads, tmp, lim)
+	def, files, err := Expand(def, src, uploads, tmp, lim)
 	if err != nil {
 		return grading.Config{}, err
-	}
-	if len(archives) > 0 {
-		if def, err = definition.ParseWithArchives(src, archives); err != nil {
-			return grading.Config{}, err
-		}
 	}
 	if err := resolveEnvironment(ctx, rows, def); err != nil {
 		return grading.Config{}, err
@@ -103,6 +98,24 @@ func Save(ctx context.Context, bucket *blob.Bucket, rows Creator, course string,
 		return grading.Config{}, err
 	}
 	return cfg, nil
+}
+
+// Expand unpacks the archives among uploads (def parsed from src, uploads
+// matching it) into tmp under lim, as Save does, and returns the definition
+// with the archives' content as assignment files (scenarios_from expanded
+// over it) and the files to use: plain uploads as they are, archives by
+// their content. Without archives it returns def and uploads unchanged.
+func Expand(def *definition.Definition, src []byte, uploads []Upload, tmp string, lim archive.Limits) (*definition.Definition, []Upload, error) {
+	files, archives, err := unpackArchives(def, uploads, tmp, lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(archives) > 0 {
+		if def, err = definition.ParseWithArchives(src, archives); err != nil {
+			return nil, nil, err
+		}
+	}
+	return def, files, nil
 }
 
 // resolveEnvironment records in def the digest of the environment it
