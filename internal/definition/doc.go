@@ -146,7 +146,8 @@
 // # Exit status
 //
 // exit_status says how a run must end: must_be_zero (the default), ignore
-// (only the comparison or the checker judges), or a given status (43, or
+// (only the comparison or the checker judges, a run ended by a signal
+// included; a timeout or a limit still fails it), or a given status (43, or
 // {expected: 43}). A run that fails its rule fails without being compared
 // or sent to a checker.
 //

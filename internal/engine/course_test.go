@@ -93,6 +93,47 @@ rubric:
 	assert.Equal(t, 1.5, rep.Score)
 }
 
+// TestRunExitStatusIgnoreJudgesRunsEndedBySignals: under exit_status:
+// ignore only the comparison or the checker judges a run, as the course's
+// own harness does, so a program that prints the right answer and then
+// crashes (a double free at exit) passes; the batch checker gets its run
+// with exit_code null. Timeouts and limits still fail the run.
+func TestRunExitStatusIgnoreJudgesRunsEndedBySignals(t *testing.T) {
+	def := parse(t, `version: 2
+stages:
+  - name: compared
+    command: [sh, -c, "read a b; echo $((a + b)); kill -SEGV $$"]
+    exit_status: ignore
+    scenarios:
+      - {name: right, stdin: "1 2", expected: "3"}
+      - {name: wrong, stdin: "1 2", expected: "4"}
+      - {name: strict, stdin: "1 2", expected: "3", exit_status: must_be_zero}
+  - name: judged
+    kind: checker
+    depends_on: []
+    command: [sh, -c, "read a b; echo $((a + b)); kill -ABRT $$"]
+    exit_status: ignore
+    checker: {command: [python3, -c, "import json, sys\nfor l in sys.stdin:\n c = json.loads(l)\n print(json.dumps({'scenario': c['scenario'], 'pass': c['exit_code'] is None and c['actual'] == '3\\n', 'message': repr(c['exit_code'])}))"], protocol: batch}
+    scenarios:
+      - {name: right, stdin: "1 2"}
+  - name: looping
+    command: [sh, -c, "while :; do :; done"]
+    depends_on: []
+    exit_status: ignore
+    timeout: 1s
+    expected: ""
+    compare: {exact: true}
+`)
+	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+
+	assert.Equal(t, []string{
+		"compared/right=success", "compared/wrong=failed", "compared/strict=failed", "judged/right=success", "looping=error",
+	}, statesOf(rep))
+	assert.Equal(t, "SIGSEGV", step(t, rep, "compared", "right").Signal)
+	assert.Equal(t, "terminated by SIGSEGV", step(t, rep, "compared", "strict").Message)
+	assert.Equal(t, "None", step(t, rep, "judged", "right").Message, "the checker sees exit_code null")
+}
+
 // TestRunBatchCheckerRejectionEarnsNothing: a verdict that fails a
 // scenario earns no credit, whatever score it also carries.
 func TestRunBatchCheckerRejectionEarnsNothing(t *testing.T) {

@@ -190,8 +190,12 @@ func (r *run) execute(ctx context.Context, s *definition.Stage, sc definition.Sc
 	case out.StdoutTruncated && (sc.Expected != nil || s.Checker != nil):
 		// A clipped output cannot be judged; the flood is the student's.
 		st.State, st.Message, st.LimitHit = grading.StepError, limitMessage(sandbox.LimitOutput), sandbox.LimitOutput
-	case out.Signal != "":
+	case out.Signal != "" && !sc.ExitStatus.Ignore:
+		// Under ignore the comparison or the checker alone judges a run,
+		// however it ended (a batch checker gets exit_code null).
 		st.State, st.Message = grading.StepFailed, "terminated by "+out.Signal
+	case out.Signal != "":
+		st.State = grading.StepSuccess
 	case out.ExitCode == definition.ValgrindErrorExitCode && s.Kind == definition.KindValgrind:
 		st.State, st.Message = grading.StepFailed, "valgrind reported memory errors"
 	case !sc.ExitStatus.Accepts(out.ExitCode):
