@@ -140,7 +140,7 @@ func (r *run) runBatchChecker(ctx context.Context, s *definition.Stage, stdin []
 		Stdin:   stdin,
 		Env:     env,
 		Timeout: timeout,
-		Limits:  sandboxLimits(s.Limits),
+		Limits:  r.batchCheckerLimits(s, len(scenarios)),
 		RootFS:  r.in.RootFS,
 	})
 	switch {
@@ -158,6 +158,38 @@ func (r *run) runBatchChecker(ctx context.Context, s *definition.Stage, stdin []
 	}
 	return parseVerdicts(out.Stdout, scenarios)
 }
+
+// limitResolver is a Sandbox that tells the limits a Spec's Limits stand
+// for once its defaults are filled in.
+type limitResolver interface {
+	ResolveLimits(sandbox.Limits) (sandbox.Limits, error)
+}
+
+// batchCheckerLimits are the stage's limits with an output cap of one run's
+// per run judged, and one more: verdicts that quote each run's output
+// (a message "got ...") must fit whole, whatever the runs printed.
+func (r *run) batchCheckerLimits(s *definition.Stage, runs int) sandbox.Limits {
+	lim := sandboxLimits(s.Limits)
+	perRun := lim.OutputLimitBytes
+	if lr, ok := r.e.sb.(limitResolver); ok && perRun == 0 {
+		if resolved, err := lr.ResolveLimits(lim); err == nil {
+			perRun = resolved.OutputLimitBytes
+		}
+	}
+	if perRun <= 0 {
+		return lim
+	}
+	if n := int64(runs) + 1; perRun > maxBatchOutputBytes/n {
+		lim.OutputLimitBytes = max(perRun, maxBatchOutputBytes)
+	} else {
+		lim.OutputLimitBytes = perRun * n
+	}
+	return lim
+}
+
+// maxBatchOutputBytes bounds a batch checker's output cap far below the
+// sandbox's arithmetic on it (a flood is four times the cap).
+const maxBatchOutputBytes = 1 << 40
 
 // maxScenarioInMessage bounds an unknown scenario name quoted in an error.
 const maxScenarioInMessage = 100

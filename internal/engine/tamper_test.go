@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,6 +201,40 @@ rubric:
 			assert.Equal(t, 0.0, rep.Score)
 		})
 	}
+}
+
+// A batch checker's verdicts commonly quote what each run printed ("got
+// 4, expected 3"). Its stdout then holds every run's output, so a student
+// printing just under the output cap in each scenario pushed it past the
+// cap of one run: the checker's verdicts were clipped, every run of the
+// stage ended in a checker error and the delivery in "ungraded". Its
+// stdout is capped per run it judges, as its timeout is.
+func TestQuotingBatchCheckerOverManyRunsStillFails(t *testing.T) {
+	const runs = 8
+	var scenarios strings.Builder
+	for i := range runs {
+		fmt.Fprintf(&scenarios, "      - {name: s%d, stdin: x, expected: \"42\\n\"}\n", i)
+	}
+	def := parse(t, `version: 2
+defaults: {output_limit_bytes: 1000}
+stages:
+  - name: judged
+    kind: checker
+    command: [sh, -c, "echo `+strings.Repeat("x", 900)+`"]
+    checker:
+      command: [python3, -c, "import json, sys\nfor l in sys.stdin:\n c = json.loads(l)\n print(json.dumps({'scenario': c['scenario'], 'pass': c['actual'] == c['expected'], 'message': 'got ' + c['actual']}))"]
+      protocol: batch
+    scenarios:
+`+scenarios.String()+`rubric:
+  components: [{name: c, from: judged, max_score: 10}]
+`)
+	rep := run(t, def, engine.Input{ScratchDir: t.TempDir()})
+	assert.Equal(t, grading.StatusGraded, rep.Status, rep.Diagnostic)
+	for i := range runs {
+		s := step(t, rep, "judged", fmt.Sprintf("s%d", i))
+		assert.Equal(t, grading.StepFailed, s.State, s.Message)
+	}
+	assert.Equal(t, 0.0, rep.Score)
 }
 
 // A student's build (a Makefile, the program itself) may leave the

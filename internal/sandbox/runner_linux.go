@@ -210,6 +210,12 @@ func (r *Runner) Close() error {
 // Slots is how many CPUs' worth of commands the runner runs at once.
 func (r *Runner) Slots() int { return int(r.maxSlots) }
 
+// ResolveLimits returns the limits a Spec with l runs under: l with its
+// zero fields filled from the runner's defaults.
+func (r *Runner) ResolveLimits(l Limits) (Limits, error) {
+	return resolveLimits(l, r.cfg.DefaultLimits)
+}
+
 // Capabilities reports how this runner isolates commands.
 func (r *Runner) Capabilities() Capabilities {
 	if r.unsafe {

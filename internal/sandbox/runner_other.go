@@ -21,6 +21,9 @@ func New(Config, *slog.Logger) (*Runner, error) { return nil, errUnsupported }
 // Run fails: the sandbox relies on Linux process controls.
 func (r *Runner) Run(context.Context, Spec) (Result, error) { return Result{}, errUnsupported }
 
+// ResolveLimits fails: the sandbox relies on Linux process controls.
+func (r *Runner) ResolveLimits(Limits) (Limits, error) { return Limits{}, errUnsupported }
+
 // Slots reports one slot.
 func (r *Runner) Slots() int { return 1 }
 
