@@ -241,8 +241,9 @@
 // score (0..1, clamped) and message are optional; score is partial credit
 // and message the step's feedback. A pass with a score below 1 has not
 // fully passed: an all_or_nothing component gives it nothing. The checker must exit 0; any other exit,
-// a timeout (the checker timeout times the number of runs, at most 1h), an
-// unreadable line, a scenario without a verdict, two verdicts for one
+// a timeout (the checker timeout times the number of runs, at most 1h; its
+// output cap is likewise the stage's times the number of runs plus one, so
+// verdicts may quote every run's output), an unreadable line, a scenario without a verdict, two verdicts for one
 // scenario or a verdict for a scenario it was not sent is an error of the
 // checker, which leaves those steps in error and the delivery ungraded.
 // Since the checker read every run, its failure message (which may quote
