@@ -3,13 +3,20 @@
 package sandbox
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/zinc-edu/orchestrator/internal/ci"
 )
 
 // unpinInit clears the parent-death signal of PID 1 of the command's PID
@@ -127,4 +134,43 @@ for name, ret in (("io_setup", libc.syscall(206, 65536, ctypes.byref(ctx))),
 		"inotify_init -1 Function not implemented\n" +
 		"inotify_init1 -1 Function not implemented\n"
 	assert.Equal(t, want, string(res.Stdout), "%s", res.Stderr)
+}
+
+// A stage with network access talks to slirp4netns, a user-mode TCP/IP
+// stack the worker starts as root on the host: a student's packets are
+// parsed there, outside the container. A flaw in that parser (libslirp has
+// had several) must not hand the student a root process with the host's
+// file system: slirp4netns runs in its own mount namespace, without
+// capabilities beyond binding low ports, under a seccomp filter.
+func TestAttackUserNetworkIsConfined(t *testing.T) {
+	r := newTestRunner(t)
+	if r.host.network != "slirp4netns" {
+		ci.SkipUnlessCI(t, "slirp4netns is not installed")
+	}
+	target := exec.Command("unshare", "--net", "--", "sh", "-c", "read _")
+	stdin, err := target.StdinPipe()
+	require.NoError(t, err)
+	require.NoError(t, target.Start())
+	t.Cleanup(func() { _ = stdin.Close(); _ = target.Wait() })
+
+	n, err := r.startNetwork(t.Context(), target.Process.Pid)
+	require.NoError(t, err)
+	t.Cleanup(n.stop)
+	pid := n.cmd.Process.Pid
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	require.NoError(t, err)
+	fields := map[string]string{}
+	for line := range strings.Lines(string(status)) {
+		k, v, _ := strings.Cut(line, ":")
+		fields[k] = strings.TrimSpace(v)
+	}
+	assert.Equal(t, "2", fields["Seccomp"], "slirp4netns runs under a seccomp filter")
+	capEff, err := strconv.ParseUint(fields["CapEff"], 16, 64)
+	require.NoError(t, err)
+	assert.Zero(t, capEff&^(1<<unix.CAP_NET_BIND_SERVICE), "slirp4netns keeps capabilities: %s", fields["CapEff"])
+	own, err := os.Readlink("/proc/self/ns/mnt")
+	require.NoError(t, err)
+	its, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	require.NoError(t, err)
+	assert.NotEqual(t, own, its, "slirp4netns sees the worker's file system")
 }

@@ -47,7 +47,9 @@ func hostAddresses() []string {
 }
 
 // startNetwork connects the network namespace of process pid to the outside
-// through slirp4netns, with the host's loopback disabled, and then closes
+// through slirp4netns, with the host's loopback disabled and slirp4netns
+// itself confined (it parses the command's packets as root on the host: its
+// own mount namespace, no capabilities, a seccomp filter), and then closes
 // every private range with "prohibit" routes inside the namespace, where the
 // command, without capabilities, cannot change them.
 func (r *Runner) startNetwork(ctx context.Context, pid int) (*userNetwork, error) {
@@ -61,7 +63,7 @@ func (r *Runner) startNetwork(ctx context.Context, pid int) (*userNetwork, error
 		return nil, fmt.Errorf("start network: %w", err)
 	}
 	defer func() { _ = ready.Close() }()
-	cmd := exec.Command(r.host.networkPath, "--configure", "--mtu=65520", "--disable-host-loopback",
+	cmd := exec.Command(r.host.networkPath, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox", "--enable-seccomp",
 		"--ready-fd=3", strconv.Itoa(pid), "tap0")
 	cmd.ExtraFiles = []*os.File{readyW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
