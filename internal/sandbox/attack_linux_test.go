@@ -174,3 +174,35 @@ func TestAttackUserNetworkIsConfined(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, own, its, "slirp4netns sees the worker's file system")
 }
+
+// A read-only mount cannot be written, removed or unmounted, but the
+// directories on the way to it are the student's: a command that moves
+// tests/ aside and makes a tests/ of its own had whatever read
+// tests/expected.txt or ran harness/check.sh after it (a harness run as the
+// stage's command, around the student's program) read the student's files.
+// Those directories stay where they are for the command; it may still
+// write in them, and nothing of them is kept that the command did not put
+// there.
+func TestAttackCommandCannotMoveAsideADirectoryOfAMount(t *testing.T) {
+	r := newTestRunner(t)
+	dir, private := scratch(t), t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "harness"), 0o755))
+	hidden := filepath.Join(private, "expected.txt")
+	require.NoError(t, os.WriteFile(hidden, []byte("42\n"), 0o644))
+	check := filepath.Join(private, "check.sh")
+	require.NoError(t, os.WriteFile(check, []byte("echo harness\n"), 0o755))
+	res := run(t, r, Spec{Dir: dir, Mounts: []Mount{
+		{Source: hidden, Target: filepath.Join(dir, "a/tests/expected.txt")},
+		{Source: check, Target: filepath.Join(dir, "harness/check.sh")},
+	}, Argv: sh(`mv a b 2>/dev/null || mv a/tests a/t 2>/dev/null || mv harness h 2>/dev/null || rmdir a/tests 2>/dev/null
+		mkdir -p a/tests harness && echo 0 > a/tests/expected.txt; printf 'echo pwned' > harness/check.sh
+		cat a/tests/expected.txt; sh harness/check.sh; echo mine > a/tests/notes.txt && cat a/tests/notes.txt`)})
+	assert.Equal(t, "42\nharness\nmine\n", string(res.Stdout), string(res.Stderr))
+	assert.FileExists(t, filepath.Join(dir, "a/tests/notes.txt"), "the command may write beside a mount")
+	assert.NoFileExists(t, filepath.Join(dir, "a/tests/expected.txt"))
+	assert.NoDirExists(t, filepath.Join(dir, "b"))
+	assert.NoDirExists(t, filepath.Join(dir, "h"))
+	info, err := os.Stat(filepath.Join(dir, "harness"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o755), info.Mode().Perm(), "the student's directory keeps its mode")
+}

@@ -383,6 +383,9 @@ func (r *Runner) cellCommand(ctx context.Context, c *cell, j job, done *cleanups
 		return Result{}, err
 	}
 	done.push(l.release)
+	if err := l.makeDirs(j.scratch, pinnedDirs(j.scratch, j.spec.Mounts)); err != nil {
+		return Result{}, err
+	}
 	view := filepath.Join(c.dir, "view")
 	opts := "lowerdir=" + j.scratch + ",upperdir=" + filepath.Join(l.dir, "upper") + ",workdir=" + filepath.Join(l.dir, "work")
 	if err := unix.Mount("overlay", view, "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {

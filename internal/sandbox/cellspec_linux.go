@@ -122,7 +122,9 @@ func (r *Runner) cellSpec(c *cell) *specs.Spec {
 // (user, PID, IPC, network with loopback up, UTS, cgroup, mount), no
 // capabilities, no further user namespaces, the runner's read-only root,
 // a masked /proc, a private /dev, the layer's /tmp and /dev/shm, the
-// scratch view and the read-only mounts, then the root made read-only.
+// scratch view, the directories on the way to the read-only mounts bound
+// onto themselves (pinnedDirs) and the read-only mounts, then the root made
+// read-only.
 func (r *Runner) bwrapArgs(j job, mounts []string) []string {
 	uid := strconv.Itoa(sandboxUID)
 	a := []string{
@@ -148,6 +150,9 @@ func (r *Runner) bwrapArgs(j job, mounts []string) []string {
 		"--bind", filepath.Join(layer, "shm"), "/dev/shm",
 		"--bind", filepath.Join(layer, "tmp"), "/tmp",
 		"--bind", filepath.Join(cellMount, "view"), j.scratch)
+	for _, d := range pinnedDirs(j.scratch, j.spec.Mounts) {
+		a = append(a, "--bind", filepath.Join(cellMount, "view", d), filepath.Join(j.scratch, d))
+	}
 	for i, m := range j.spec.Mounts {
 		a = append(a, "--ro-bind", mounts[i], m.Target)
 	}

@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,10 +70,25 @@ func (r *Runner) runContainer(ctx context.Context, j job, release func()) (Resul
 		return Result{}, err
 	}
 	done.push(l.release)
+	pins := pinnedDirs(j.scratch, j.spec.Mounts)
+	if err := l.makeDirs(j.scratch, pins); err != nil {
+		return Result{}, err
+	}
+	// The scratch view is mounted here rather than by the runtime, so that
+	// its directories can be bound onto themselves (pins) from the host.
+	view := filepath.Join(bundle, "view")
+	if err := os.Mkdir(view, 0o700); err != nil {
+		return Result{}, fmt.Errorf("create scratch view: %w", err)
+	}
+	opts := "lowerdir=" + j.scratch + ",upperdir=" + filepath.Join(l.dir, "upper") + ",workdir=" + filepath.Join(l.dir, "work")
+	if err := unix.Mount("overlay", view, "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return Result{}, fmt.Errorf("mount scratch view: %w", err)
+	}
+	done.push(func() error { return unmount(view) })
 	c := container{
 		id: id, cgroupPath: "/" + cgroupParent + "/" + r.id + "/" + id,
 		argv: j.spec.Argv, env: j.spec.Env, dir: j.dir, scratch: j.scratch,
-		layer: l.dir, mounts: j.spec.Mounts, lim: j.lim, rootfs: j.spec.RootFS,
+		layer: l.dir, view: view, pins: pins, mounts: j.spec.Mounts, lim: j.lim, rootfs: j.spec.RootFS,
 	}
 	if err := writeJSON(filepath.Join(bundle, "config.json"), r.ociSpec(c)); err != nil {
 		return Result{}, err
@@ -407,6 +424,29 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	return nil
+}
+
+// pinnedDirs lists, relative to scratch and parents first, the directories
+// inside scratch on the way to its mount targets. Each is bound onto itself
+// for the command, so that as a mount point it can be neither renamed nor
+// removed: otherwise a command moves tests/ aside, makes a tests/ of its
+// own, and whatever reads tests/expected.txt after it (a harness run as the
+// stage's command) reads the student's file instead of the read-only one.
+func pinnedDirs(scratch string, mounts []Mount) []string {
+	seen := map[string]bool{}
+	for rel := range mountTargets(scratch, mounts) {
+		for d := filepath.Dir(rel); d != "." && d != "/"; d = filepath.Dir(d) {
+			seen[d] = true
+		}
+	}
+	dirs := make([]string, 0, len(seen))
+	for d := range seen {
+		dirs = append(dirs, d)
+	}
+	slices.SortFunc(dirs, func(a, b string) int {
+		return cmp.Or(cmp.Compare(strings.Count(a, "/"), strings.Count(b, "/")), cmp.Compare(a, b))
+	})
+	return dirs
 }
 
 // mountTargets lists the targets of mounts inside scratch, relative to it:

@@ -66,6 +66,51 @@ func newLayer(dir string, diskMB int, scratch os.FileInfo, mode fs.FileMode) (*l
 	return l, nil
 }
 
+// makeDirs makes dirs (relative, parents first) in the upper directory
+// before the overlay is mounted, so that they exist in the command's view
+// to be pinned (see pinnedDirs): one the scratch tree has keeps its owner
+// and mode, as a copy-up would; a missing one is made for the sandbox user,
+// and commit leaves it out unless the command put a file in it.
+func (l *layer) makeDirs(scratch string, dirs []string) error {
+	if len(dirs) == 0 {
+		return nil
+	}
+	upper, err := os.OpenRoot(filepath.Join(l.dir, "upper"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = upper.Close() }()
+	lower, err := os.OpenRoot(scratch)
+	if err != nil {
+		return fmt.Errorf("%w: scratch directory: %w", ErrInvalidSpec, err)
+	}
+	defer func() { _ = lower.Close() }()
+	for _, d := range dirs {
+		mode, uid, gid := fs.FileMode(0o755), sandboxUID, sandboxUID
+		info, err := lower.Lstat(d)
+		switch {
+		case err == nil && !info.IsDir():
+			// Not a directory: the mount below it fails as it did.
+			return nil
+		case err == nil:
+			st, _ := info.Sys().(*syscall.Stat_t)
+			mode, uid, gid = info.Mode().Perm()|info.Mode()&(fs.ModeSticky|fs.ModeSetgid), int(st.Uid), int(st.Gid)
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%w: mount target directory %s: %w", ErrInvalidSpec, d, err)
+		}
+		if err := upper.Mkdir(d, 0o700); err != nil {
+			return fmt.Errorf("make mount target directory %s: %w", d, err)
+		}
+		if err := upper.Lchown(d, uid, gid); err != nil {
+			return fmt.Errorf("make mount target directory %s: %w", d, err)
+		}
+		if err := upper.Chmod(d, mode); err != nil {
+			return fmt.Errorf("make mount target directory %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
 // full reports whether the tmpfs ran out of space or inodes.
 func (l *layer) full() bool {
 	var st unix.Statfs_t

@@ -48,7 +48,11 @@ type container struct {
 	scratch    string
 	// layer is the per-command tmpfs holding the overlay's upper and work
 	// directories and the container's /tmp.
-	layer  string
+	layer string
+	// view is the scratch tree's overlay, mounted on the host; pins are
+	// the directories in it bound onto themselves (pinnedDirs).
+	view   string
+	pins   []string
 	mounts []Mount
 	lim    Limits
 	// rootfs is the image root (Spec.RootFS); empty for the toolchain
@@ -136,8 +140,9 @@ func (r *Runner) ociSpec(c container) *specs.Spec {
 }
 
 // ociMounts lists the container's mounts: kernel file systems, the
-// read-only toolchain (or an image's /etc files), a private /tmp, the scratch tree as an overlay, and
-// the spec's extra mounts.
+// read-only toolchain (or an image's /etc files), a private /tmp, the
+// scratch tree's overlay view, the directories on the way to the extra
+// mounts bound onto themselves, and the spec's extra mounts.
 func (r *Runner) ociMounts(c container) []specs.Mount {
 	tmpfs := func(dst, opts string) specs.Mount {
 		return specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs",
@@ -163,9 +168,12 @@ func (r *Runner) ociMounts(c container) []specs.Mount {
 		// skeleton is never written.
 		ms = append(ms, tmpfs(top, "mode=755,size=64k"))
 	}
-	ms = append(ms, specs.Mount{Destination: c.scratch, Type: "overlay", Source: "overlay", Options: []string{
-		"lowerdir=" + c.scratch, "upperdir=" + filepath.Join(c.layer, "upper"), "workdir=" + filepath.Join(c.layer, "work"),
-	}})
+	ms = append(ms, specs.Mount{Destination: c.scratch, Type: "bind", Source: c.view,
+		Options: []string{"bind", "rw", "nosuid", "nodev"}})
+	for _, d := range c.pins {
+		ms = append(ms, specs.Mount{Destination: filepath.Join(c.scratch, d), Type: "bind", Source: filepath.Join(c.view, d),
+			Options: []string{"bind", "rw", "nosuid", "nodev"}})
+	}
 	for _, m := range c.mounts {
 		ms = append(ms, specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source,
 			Options: []string{"rbind", "ro", "nosuid", "nodev"}})
