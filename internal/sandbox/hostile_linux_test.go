@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"syscall"
@@ -61,4 +62,36 @@ func TestHostileCommitCannotOutgrowTheDiskLimit(t *testing.T) {
 				"the scratch tree holds more than the command's disk limit")
 		})
 	}
+}
+
+// Each command's layer holds at most its disk limit, but what a command
+// keeps is copied into the scratch tree, which the next command starts
+// from: a pipeline of single-run stages (version 1 configs are nothing
+// else) let a student grow the tree by the disk limit at every stage, on
+// the disk every delivery on the worker shares, until other deliveries'
+// commits failed for want of space (a host fault: "error"). The tree a
+// command leaves behind holds at most its disk limit.
+func TestHostileCommitsCannotAddUpPastTheDiskLimit(t *testing.T) {
+	r := newTestRunner(t)
+	const diskMB = 4
+	dir := scratch(t)
+	for i := range 3 {
+		spec := Spec{Dir: dir, Argv: sh(fmt.Sprintf("head -c 3000000 /dev/zero > f%d", i)), Limits: Limits{DiskMB: diskMB}}
+		res, err := r.Run(context.Background(), spec)
+		if i == 0 {
+			require.NoError(t, err)
+			require.Equal(t, 0, res.ExitCode, "%s", res.Stderr)
+			continue
+		}
+		require.ErrorIs(t, err, ErrCommit, "command %d: the tree would hold more than the disk limit", i)
+	}
+	assert.LessOrEqual(t, allocated(t, dir), int64(diskMB)<<20, "the scratch tree holds more than the disk limit")
+
+	// Rewriting what is there, or writing nothing, is no growth.
+	res, err := r.Run(context.Background(), Spec{Dir: dir, Argv: sh("head -c 3000000 /dev/zero > f0; rm -f f0; head -c 3500000 /dev/zero > f0"), Limits: Limits{DiskMB: diskMB}})
+	require.NoError(t, err)
+	assert.Equal(t, 0, res.ExitCode, "%s", res.Stderr)
+	res, err = r.Run(context.Background(), Spec{Dir: dir, Argv: sh("cat f0 > /dev/null"), Limits: Limits{DiskMB: 1}})
+	require.NoError(t, err)
+	assert.Equal(t, 0, res.ExitCode, "%s", res.Stderr)
 }

@@ -159,10 +159,13 @@ func (l *layer) release() error {
 // points of read-only mounts — are left out, and nothing is ever written
 // through a symbolic link: all writes go through an os.Root of scratch.
 // Nothing is copied when the files total more than limit bytes (see
-// fitsLimit).
+// fitsLimit), or when they grow the scratch tree past it (treeFitsLimit).
 func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int, limit int64) error {
 	upper := filepath.Join(l.dir, "upper")
 	if err := fitsLimit(upper, limit); err != nil {
+		return commitError(err)
+	}
+	if err := treeFitsLimit(scratch, upper, limit); err != nil {
 		return commitError(err)
 	}
 	root, err := os.OpenRoot(scratch)
@@ -233,6 +236,64 @@ func fitsLimit(upper string, limit int64) error {
 		}
 		return nil
 	})
+}
+
+// treeFitsLimit refuses a commit that grows the scratch tree to more than
+// limit bytes of regular files. Each command's layer is bounded, but the
+// next command starts from the tree this one leaves: without this bound a
+// pipeline of single-run stages grows it by the limit at every stage, on
+// the disk all deliveries share. A commit that does not grow the tree (it
+// rewrites or removes files, or writes nothing) always fits.
+func treeFitsLimit(scratch, upper string, limit int64) error {
+	lower, err := os.OpenRoot(scratch)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lower.Close() }()
+	var added, replaced int64
+	err = filepath.WalkDir(upper, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(upper, path)
+		if err != nil || rel == "." || e.IsDir() {
+			return err
+		}
+		if e.Type().IsRegular() {
+			info, err := e.Info()
+			if err != nil {
+				return err
+			}
+			added += info.Size()
+		}
+		// A file, link or whiteout here replaces the tree's file.
+		if old, err := lower.Lstat(rel); err == nil && old.Mode().IsRegular() {
+			replaced += old.Size()
+		}
+		return nil
+	})
+	if err != nil || added <= replaced {
+		return err
+	}
+	var size int64
+	err = filepath.WalkDir(scratch, func(_ string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		size += info.Size()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if after := size - replaced + added; after > limit {
+		return fmt.Errorf("the scratch tree would hold %d MiB of files, more than the disk limit of %d MiB", after>>20, limit>>20)
+	}
+	return nil
 }
 
 // commitError blames the command for a failed commit unless the host is at
