@@ -175,17 +175,17 @@ func requireAffected(res sql.Result, what, id string) error {
 }
 
 // DeleteBatch removes a batch that never started (its workflow was refused)
-// and its starting progress row: a started batch has results and is kept.
+// and its starting progress row: a batch that graded anything is kept.
 func (s *Store) DeleteBatch(ctx context.Context, id string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		// The progress row written before the workflow starts goes too;
 		// its foreign key would otherwise refuse the delete.
 		if _, err := tx.ExecContext(ctx,
-			`DELETE FROM batch_progress WHERE batch_id = $1 AND NOT EXISTS (SELECT 1 FROM grading_result r WHERE r.batch_id = $1)`, id); err != nil {
+			`DELETE FROM batch_progress WHERE batch_id = $1 AND NOT EXISTS (SELECT 1 FROM batch_member m WHERE m.batch_id = $1)`, id); err != nil {
 			return fmt.Errorf("delete progress of batch %s: %w", id, err)
 		}
 		res, err := tx.ExecContext(ctx,
-			`DELETE FROM batch WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM grading_result r WHERE r.batch_id = $1)`, id)
+			`DELETE FROM batch WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM batch_member m WHERE m.batch_id = $1)`, id)
 		if err != nil {
 			return fmt.Errorf("delete batch %s: %w", id, err)
 		}

@@ -106,6 +106,9 @@ func (s *Store) SaveResultAnnounced(ctx context.Context, r grading.Result, annou
 		if rowErr = tx.QueryRowContext(ctx, upsertResult, args...).Scan(&r.Attempt); rowErr != nil {
 			return rowErr
 		}
+		if err := addMember(ctx, tx, r); err != nil {
+			return err
+		}
 		if announce == nil {
 			return nil
 		}
@@ -140,7 +143,7 @@ func (s *Store) SaveResults(ctx context.Context, results []grading.Result) error
 			return fmt.Errorf("save results: row %d: %w", i, err)
 		}
 	}
-	failed, err := s.saveResults(ctx, args)
+	failed, err := s.saveResults(ctx, results, args)
 	if violated(err) == constraintForeignKey {
 		return fmt.Errorf("save results: row %d: %w", failed, s.missing(ctx, resultRefs(results[failed])...))
 	}
@@ -150,9 +153,10 @@ func (s *Store) SaveResults(ctx context.Context, results []grading.Result) error
 	return nil
 }
 
-// saveResults runs upsertResult for each argument list in one transaction
-// and, on failure, returns the index of the row that failed.
-func (s *Store) saveResults(ctx context.Context, args [][]any) (failed int, err error) {
+// saveResults runs upsertResult for each argument list (of the result of
+// the same index) in one transaction and, on failure, returns the index of
+// the row that failed.
+func (s *Store) saveResults(ctx context.Context, results []grading.Result, args [][]any) (failed int, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
@@ -174,11 +178,27 @@ func (s *Store) saveResults(ctx context.Context, args [][]any) (failed int, err 
 		if err := stmt.QueryRowContext(ctx, a...).Scan(&attempt); err != nil {
 			return i, err
 		}
+		if err := addMember(ctx, tx, results[i]); err != nil {
+			return i, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	return 0, nil
+}
+
+// addMember records that r's batch graded r's delivery: the batch's results
+// view lists that delivery's newest result even after another batch saved
+// it again.
+func addMember(ctx context.Context, tx execer, r grading.Result) error {
+	if r.BatchID == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO batch_member (batch_id, delivery_id) VALUES ($1, $2) ON CONFLICT (batch_id, delivery_id) DO NOTHING`,
+		r.BatchID, r.DeliveryID)
+	return err
 }
 
 // resultQuery selects results with the user of their delivery.
@@ -228,15 +248,19 @@ func (s *Store) Result(ctx context.Context, deliveryID, configID string) (gradin
 	return r, nil
 }
 
-// BatchResults returns the newest result of each delivery the batch
-// graded, ordered by user (then delivery id), with User filled: a result
-// saved again by a regrade of the batch (RegradeOf, at any depth) is listed
-// with that regrade's BatchID. An unknown batch is a grading.ErrNotFound.
+// BatchResults returns the newest result of each delivery the batch (or a
+// regrade of it, RegradeOf at any depth) graded, ordered by user (then
+// delivery id), with User filled: a result saved again by a regrade or by a
+// later batch of the same config is listed with that batch's BatchID. An
+// unknown batch is a grading.ErrNotFound.
 func (s *Store) BatchResults(ctx context.Context, batchID string) ([]grading.Result, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`WITH RECURSIVE chain (id) AS (
 		   SELECT CAST($1 AS TEXT) UNION SELECT b.id FROM batch b JOIN chain c ON b.regrade_of = c.id)
-		`+resultQuery+` WHERE r.batch_id IN (SELECT id FROM chain) ORDER BY d.user_name, r.delivery_id`, batchID)
+		`+resultQuery+`
+		 WHERE r.config_id = (SELECT config_id FROM batch WHERE id = $1)
+		   AND r.delivery_id IN (SELECT m.delivery_id FROM batch_member m WHERE m.batch_id IN (SELECT id FROM chain))
+		 ORDER BY d.user_name, r.delivery_id`, batchID)
 	if err != nil {
 		return nil, fmt.Errorf("list results of batch %s: %w", batchID, err)
 	}

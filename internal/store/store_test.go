@@ -565,13 +565,26 @@ func TestSaveResultUpsert(t *testing.T) {
 		want.Attempt = 3
 		assert.Equal(t, want, got)
 
-		// One row, now owned by the batch that saved it last.
+		// One row, now owned by the batch that saved it last; the batch
+		// that saved it first still lists it, pointing at the newer batch.
 		inB2, err := s.BatchResults(ctx, b2.ID)
 		require.NoError(t, err)
 		assert.Equal(t, []grading.Result{want}, inB2)
 		inB1, err := s.BatchResults(ctx, b1.ID)
 		require.NoError(t, err)
-		assert.Empty(t, inB1)
+		assert.Equal(t, []grading.Result{want}, inB1)
+
+		// A batch of another config over the same delivery lists only its own.
+		other := grading.Result{DeliveryID: d.ID, ConfigID: newConfig(t, s).ID, BatchID: b1.ID, Status: grading.StatusGraded}
+		_, err = s.SaveResult(ctx, other)
+		require.NoError(t, err)
+		inB1, err = s.BatchResults(ctx, b1.ID)
+		require.NoError(t, err)
+		assert.Equal(t, []grading.Result{want}, inB1, "b1's config only")
+		b3 := newBatch(t, s, c.ID, cfg.ID)
+		inB3, err := s.BatchResults(ctx, b3.ID)
+		require.NoError(t, err)
+		assert.Empty(t, inB3, "a batch that graded nothing lists nothing")
 	})
 }
 
