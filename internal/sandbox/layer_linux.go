@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -160,17 +161,18 @@ func (l *layer) release() error {
 // through a symbolic link: all writes go through an os.Root of scratch.
 // Nothing is copied when the files total more than limit bytes (see
 // fitsLimit), or when they grow the scratch tree past it (treeFitsLimit).
-func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int, limit int64) error {
+func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int, limit int64) (err error) {
 	upper := filepath.Join(l.dir, "upper")
+	defer func() { err = commitError(err, upper, scratch) }()
 	if err := fitsLimit(upper, limit); err != nil {
-		return commitError(err)
+		return err
 	}
 	if err := treeFitsLimit(scratch, upper, limit); err != nil {
-		return commitError(err)
+		return err
 	}
 	root, err := os.OpenRoot(scratch)
 	if err != nil {
-		return commitError(err)
+		return err
 	}
 	defer func() { _ = root.Close() }()
 	// Directories the runtime made on the way to a mount point are made
@@ -213,7 +215,7 @@ func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int, limit
 		}
 		return commitEntry(root, path, rel, e, uid, gid)
 	})
-	return commitError(err)
+	return err
 }
 
 // fitsLimit refuses an upper directory whose regular files total more than
@@ -299,7 +301,11 @@ func treeFitsLimit(scratch, upper string, limit int64) error {
 // commitError blames the command for a failed commit unless the host is at
 // fault: its disk full, read-only or failing is the worker's problem, and
 // the delivery must be retried, not failed.
-func commitError(err error) error {
+//
+// The command's own failure reaches the student: it names paths relative to
+// the scratch tree (never the worker's directories in dirs, the layer's and
+// the tree's) and is clipped, however deep the tree the command made.
+func commitError(err error, dirs ...string) error {
 	switch {
 	case err == nil:
 		return nil
@@ -307,8 +313,18 @@ func commitError(err error) error {
 		errors.Is(err, unix.EROFS), errors.Is(err, unix.ENOMEM):
 		return fmt.Errorf("commit changes: %w", err)
 	}
-	return fmt.Errorf("%w: %w", ErrCommit, err)
+	msg := err.Error()
+	for _, d := range dirs {
+		msg = strings.ReplaceAll(strings.ReplaceAll(msg, d+"/", ""), d, ".")
+	}
+	if len(msg) > maxCommitMessage {
+		msg = strings.ToValidUTF8(msg[:maxCommitMessage], "") + "…"
+	}
+	return fmt.Errorf("%w: %s", ErrCommit, msg)
 }
+
+// maxCommitMessage bounds the message of a refused commit.
+const maxCommitMessage = 512
 
 // commitEntry applies one entry of the upper directory to the scratch root.
 func commitEntry(root *os.Root, path, rel string, e fs.DirEntry, uid, gid int) error {
