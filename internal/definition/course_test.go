@@ -271,6 +271,35 @@ func TestScenariosFromFiles(t *testing.T) {
 		problemsOf(t, "version: 2\nstages:\n  - {name: t, command: [x], scenarios_from: {glob: \"*.in\"}}\n"))
 }
 
+// A generated scenario's name clash is reported at the glob that made it, a
+// path in the author's file, not at a scenario index the file does not have.
+func TestScenariosFromNameClashesAreReportedAtTheGlob(t *testing.T) {
+	tests := []struct {
+		name, files, scenarios, glob, want string
+	}{
+		{
+			name:      "clash with a written scenario",
+			files:     "  - {name: t/1.in, content: x}\n",
+			scenarios: "    scenarios: [{name: \"1\", stdin: y}]\n",
+			glob:      "t/*.in",
+			want:      `stages[0].scenarios_from.glob: "t/1.in" gives the scenario name "1", which another scenario of the stage has`,
+		},
+		{
+			name:  "two files with one stem",
+			files: "  - {name: t/a/1.in, content: x}\n  - {name: t/b/1.in, content: y}\n",
+			glob:  "t/*/*.in",
+			want:  `stages[0].scenarios_from.glob: "t/b/1.in" gives the scenario name "1", which another scenario of the stage has`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "version: 2\nfiles:\n" + tt.files + "stages:\n  - name: s\n    command: [x]\n" + tt.scenarios +
+				"    scenarios_from: {glob: \"" + tt.glob + "\"}\n"
+			assert.Equal(t, []string{tt.want}, problemsOf(t, src))
+		})
+	}
+}
+
 func TestScenariosFromArchive(t *testing.T) {
 	def, err := definition.Parse([]byte(courseConfig))
 	require.NoError(t, err, "the archive's content is not known yet")

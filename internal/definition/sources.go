@@ -69,9 +69,24 @@ func (d *Definition) expandSource(ps *problems, at string, s *Stage) {
 		return
 	}
 	slices.SortFunc(matches, NaturalCompare)
+	// A generated scenario's name problem is reported here, at the glob: the
+	// scenarios it would be reported at are not in the author's file.
+	taken := map[string]bool{}
+	for _, sc := range s.Scenarios {
+		taken[sc.Name] = true
+	}
 	for _, m := range matches {
 		dir, base := path.Split(m)
 		stem := strings.TrimSuffix(base, path.Ext(base))
+		if msg := nameProblem(stem); msg != "" {
+			ps.report(at+".glob", "%q gives the scenario name %q: %s", m, stem, msg)
+			return
+		}
+		if taken[stem] {
+			ps.report(at+".glob", "%q gives the scenario name %q, which another scenario of the stage has", m, stem)
+			return
+		}
+		taken[stem] = true
 		sc := Scenario{
 			Name:       stem,
 			StdinFile:  m,
