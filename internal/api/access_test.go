@@ -295,6 +295,8 @@ func TestKeysRevokedOrExpiredAreRefused(t *testing.T) {
 	requireError(t, e.doJSON(http.MethodPost, "/v1/api-keys", `{"name":"s","role":"student","courses":["default"]}`), http.StatusBadRequest, "user is required")
 	requireError(t, e.doJSON(http.MethodPost, "/v1/api-keys", `{"name":"s","role":"root"}`), http.StatusBadRequest, "role")
 	requireError(t, e.doJSON(http.MethodPost, "/v1/api-keys", `{"name":"s","role":"assistant","courses":["nope"]}`), http.StatusNotFound, "course nope")
+	requireError(t, e.doJSON(http.MethodPost, "/v1/api-keys", `{"name":"s","role":"assistant","courses":["default","default"]}`),
+		http.StatusBadRequest, `courses[1] repeats courses[0] ("default")`)
 	r = e.doJSON(http.MethodPost, "/v1/api-keys", `{"name":"s","role":"assistant","courses":["default"],"expires_at":"`+soon+`"}`)
 	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
 	_, err := e.store.APIKey(t.Context(), object(t, r)["id"].(string))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -69,6 +70,9 @@ func (req apiKeyRequest) validate(now time.Time) error {
 	for i, c := range req.Courses {
 		if c == "" {
 			return badRequest("courses[%d] is empty", i)
+		}
+		if j := slices.Index(req.Courses[:i], c); j >= 0 {
+			return badRequest("courses[%d] repeats courses[%d] (%q)", i, j, c)
 		}
 	}
 	if req.Role == grading.RoleStudent && req.User == "" {
