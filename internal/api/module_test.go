@@ -20,8 +20,10 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/zinc-edu/orchestrator/internal/auth"
+	"github.com/zinc-edu/orchestrator/internal/grading"
 	"github.com/zinc-edu/orchestrator/internal/outbox"
 	"github.com/zinc-edu/orchestrator/internal/servicedefaults"
+	"github.com/zinc-edu/orchestrator/internal/store"
 	"github.com/zinc-edu/orchestrator/internal/store/storetest"
 	"github.com/zinc-edu/orchestrator/internal/temporal"
 )
@@ -30,10 +32,14 @@ import (
 // addr.
 func moduleOptions(t *testing.T, addr string) fx.Option {
 	t.Helper()
-	s := storetest.Open(t)
+	return moduleOptionsFor(t, addr, storetest.Open(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// moduleOptionsFor is moduleOptions over the store s, logging to log.
+func moduleOptionsFor(t *testing.T, addr string, s *store.Store, log *slog.Logger) fx.Option {
+	t.Helper()
 	bucket := memblob.OpenBucket(nil)
 	t.Cleanup(func() { assert.NoError(t, bucket.Close()) })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return fx.Options(
 		fx.NopLogger,
 		fx.Supply(
@@ -102,4 +108,26 @@ func TestModuleFailsToStartOnTakenPort(t *testing.T) {
 func TestModuleRefusesBadConfig(t *testing.T) {
 	app := fx.New(moduleOptions(t, "127.0.0.1:0"), fx.Replace(Config{MaxUploadBytes: -5}))
 	assert.ErrorContains(t, app.Err(), "max upload bytes -5 is negative")
+}
+
+// A revoked bootstrap key stays revoked across restarts (it is not created
+// again), and start-up says so instead of leaving a key that answers 401.
+func TestModuleWarnsOfARevokedAdminKey(t *testing.T) {
+	s := storetest.Open(t)
+	k, err := s.EnsureAPIKey(t.Context(), grading.APIKey{
+		Name: "local admin", Hash: auth.HashKey(moduleAdminKey), Role: grading.RoleAdmin, CreatedBy: "ZINC_ADMIN_KEY",
+	})
+	require.NoError(t, err)
+	require.NoError(t, s.RevokeAPIKey(t.Context(), k.ID))
+	var logs syncBuffer
+	app := fxtest.New(t, moduleOptionsFor(t, "127.0.0.1:0", s, slog.New(slog.NewJSONHandler(&logs, nil))))
+	app.RequireStart()
+	app.RequireStop()
+
+	warned := logs.lines(t, "ZINC_ADMIN_KEY is revoked or expired and authenticates nothing; set a new one (apphost: remove admin.key from its data directory)")
+	require.Len(t, warned, 1, "logs: %s", logs.String())
+	assert.Equal(t, k.ID, warned[0]["key_id"])
+	got, err := s.APIKey(t.Context(), k.ID)
+	require.NoError(t, err)
+	assert.NotNil(t, got.RevokedAt, "the revocation stands")
 }

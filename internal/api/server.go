@@ -511,11 +511,18 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listen api: %w", err)
 	}
 	if s.adminKey != "" {
-		if _, err := s.store.EnsureAPIKey(ctx, grading.APIKey{
+		k, err := s.store.EnsureAPIKey(ctx, grading.APIKey{
 			Name: "local admin", Hash: auth.HashKey(s.adminKey), Role: grading.RoleAdmin, CreatedBy: "ZINC_ADMIN_KEY",
-		}); err != nil {
+		})
+		if err != nil {
 			_ = ln.Close()
 			return fmt.Errorf("create admin key: %w", err)
+		}
+		// A revocation stands across restarts; say so rather than leave the
+		// operator with a key that answers 401.
+		if !k.Usable(time.Now()) {
+			s.log.WarnContext(ctx, "ZINC_ADMIN_KEY is revoked or expired and authenticates nothing; set a new one (apphost: remove admin.key from its data directory)",
+				slog.String("key_id", k.ID))
 		}
 	}
 	s.ln = ln
