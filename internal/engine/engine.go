@@ -124,6 +124,13 @@ func (e *Engine) Run(ctx context.Context, def *definition.Definition, in Input) 
 	if err := def.Validate(); err != nil {
 		return Report{}, fmt.Errorf("validate definition: %w", err)
 	}
+	// Validate lets scenarios_from wait for its archive to be unpacked; run
+	// as it is, the stage would run once with no input and nothing to judge.
+	for _, s := range def.Stages {
+		if s.ScenariosFrom != nil {
+			return Report{}, fmt.Errorf("stage %s: scenarios_from is not expanded (an archive of the config was not unpacked)", s.Name)
+		}
+	}
 	if err := checkAssets(def, in.Assets); err != nil {
 		return Report{}, err
 	}

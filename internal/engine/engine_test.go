@@ -568,3 +568,22 @@ func TestRunScratchMissing(t *testing.T) {
 
 	require.ErrorContains(t, err, "open scratch directory: ")
 }
+
+// A config whose archive was never unpacked still holds scenarios_from:
+// the engine refuses it rather than run the stage once with nothing to
+// judge.
+func TestRunRefusesUnexpandedScenariosFrom(t *testing.T) {
+	def := parse(t, `version: 2
+files:
+  - {name: tests.tar.gz, source: upload}
+stages:
+  - name: tests
+    command: [./main]
+    scenarios_from: {glob: "tests/*.in", expected: "{dir}/{stem}.out", points: 1}
+`)
+	require.NotNil(t, def.Stages[0].ScenariosFrom)
+	_, err := newEngine(t).Run(t.Context(), def, engine.Input{
+		ScratchDir: t.TempDir(), PrivateDir: t.TempDir(), Assets: map[string][]byte{"tests.tar.gz": []byte("not unpacked")},
+	})
+	require.ErrorContains(t, err, "stage tests: scenarios_from is not expanded")
+}
