@@ -29,8 +29,9 @@ import (
 // tests must never silently pass.
 func newTestRunner(t *testing.T) *Runner {
 	t.Helper()
-	// ZINC_SANDBOX_CELLS=off runs the suite with a container per command.
-	r, err := New(Config{Cells: os.Getenv("ZINC_SANDBOX_CELLS")}, slog.New(slog.DiscardHandler))
+	// ZINC_SANDBOX_CELLS=off runs the suite with a container per command,
+	// ZINC_SANDBOX_RUNTIME=runc with runc.
+	r, err := New(Config{Cells: os.Getenv("ZINC_SANDBOX_CELLS"), Runtime: os.Getenv("ZINC_SANDBOX_RUNTIME")}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		ci.SkipUnlessCI(t, "no usable OCI runtime on this host: %v", err)
 	}
