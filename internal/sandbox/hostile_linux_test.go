@@ -95,3 +95,22 @@ func TestHostileCommitsCannotAddUpPastTheDiskLimit(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, res.ExitCode, "%s", res.Stderr)
 }
+
+// The tree's size after a commit is counted from what the commit replaces
+// in it. A symbolic link to a directory of the tree gives one of its files
+// many paths (s/big, s/s/big, ...): a command that replaces the link with a
+// directory of files at those paths must not have each counted as
+// replacing that one file, or every stage adds the disk limit again.
+func TestHostileCommitsCannotGrowTheTreeThroughALink(t *testing.T) {
+	r := newTestRunner(t)
+	const diskMB = 4
+	dir := scratch(t)
+	_, err := r.Run(context.Background(), Spec{Dir: dir, Argv: sh("head -c 1500000 /dev/zero > big; ln -s . s0"), Limits: Limits{DiskMB: diskMB}})
+	require.NoError(t, err)
+	for i := range 3 {
+		_, _ = r.Run(context.Background(), Spec{Dir: dir, Argv: sh(fmt.Sprintf(
+			"rm %[1]s; mkdir -p %[1]s/%[1]s; head -c 1500000 /dev/zero > %[1]s/big; head -c 1500000 /dev/zero > %[1]s/%[1]s/big; ln -s . s%[2]d",
+			fmt.Sprintf("s%d", i), i+1)), Limits: Limits{DiskMB: diskMB}})
+	}
+	assert.LessOrEqual(t, allocated(t, dir), int64(diskMB)<<20, "the scratch tree holds more than the disk limit")
+}

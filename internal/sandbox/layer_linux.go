@@ -252,13 +252,18 @@ func treeFitsLimit(scratch, upper string, limit int64) error {
 		return err
 	}
 	defer func() { _ = lower.Close() }()
+	// merged holds the upper directories that show a directory of the
+	// tree below them: reached through directories of the tree only (never
+	// through a symbolic link of the tree, which would count the file it
+	// leads to once for every path through it) and not opaque.
 	var added, replaced int64
+	merged := map[string]bool{".": true}
 	err = filepath.WalkDir(upper, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, err := filepath.Rel(upper, path)
-		if err != nil || rel == "." || e.IsDir() {
+		if err != nil || rel == "." {
 			return err
 		}
 		if e.Type().IsRegular() {
@@ -268,8 +273,21 @@ func treeFitsLimit(scratch, upper string, limit int64) error {
 			}
 			added += info.Size()
 		}
-		// A file, link or whiteout here replaces the tree's file.
-		if old, err := lower.Lstat(rel); err == nil && old.Mode().IsRegular() {
+		if !merged[filepath.Dir(rel)] {
+			// Nothing of the tree shows below a new directory.
+			return nil
+		}
+		old, err := lower.Lstat(rel)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil
+		case err != nil:
+			return err
+		case e.IsDir() && old.IsDir() && !opaque(path):
+			merged[rel] = true
+		case old.Mode().IsRegular():
+			// A file, link, directory or whiteout here replaces the
+			// tree's file.
 			replaced += old.Size()
 		}
 		return nil
@@ -277,8 +295,21 @@ func treeFitsLimit(scratch, upper string, limit int64) error {
 	if err != nil || added <= replaced {
 		return err
 	}
+	size, err := filesSize(lower.FS(), ".")
+	if err != nil {
+		return err
+	}
+	if after := size - replaced + added; after > limit {
+		return fmt.Errorf("the scratch tree would hold %d MiB of files, more than the disk limit of %d MiB", after>>20, limit>>20)
+	}
+	return nil
+}
+
+// filesSize totals the regular files in dir of fsys, never following a
+// symbolic link.
+func filesSize(fsys fs.FS, dir string) (int64, error) {
 	var size int64
-	err = filepath.WalkDir(scratch, func(_ string, e fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, dir, func(_ string, e fs.DirEntry, err error) error {
 		if err != nil || !e.Type().IsRegular() {
 			return err
 		}
@@ -289,13 +320,7 @@ func treeFitsLimit(scratch, upper string, limit int64) error {
 		size += info.Size()
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	if after := size - replaced + added; after > limit {
-		return fmt.Errorf("the scratch tree would hold %d MiB of files, more than the disk limit of %d MiB", after>>20, limit>>20)
-	}
-	return nil
+	return size, err
 }
 
 // commitError blames the command for a failed commit unless the host is at
