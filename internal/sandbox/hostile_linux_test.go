@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -113,4 +114,25 @@ func TestHostileCommitsCannotGrowTheTreeThroughALink(t *testing.T) {
 			fmt.Sprintf("s%d", i), i+1)), Limits: Limits{DiskMB: diskMB}})
 	}
 	assert.LessOrEqual(t, allocated(t, dir), int64(diskMB)<<20, "the scratch tree holds more than the disk limit")
+}
+
+// A command that removes a directory of the tree frees what was in it: a
+// rebuild (rm -rf build, then the build again) in a tree near the disk
+// limit is no growth.
+func TestCommitOfARemovedDirectoryIsNoGrowth(t *testing.T) {
+	r := newTestRunner(t)
+	dir := scratch(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "build/obj"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "build/obj/out.o"), make([]byte, 2500000), 0o644))
+	for _, script := range []string{
+		"rm -rf build && head -c 2500000 /dev/zero > out",
+		"rm -rf out && mkdir -p out/obj && head -c 2500000 /dev/zero > out/obj/b.o",
+		"rm -rf out && mkdir -p out && head -c 2500000 /dev/zero > out/c.o",
+	} {
+		res, err := r.Run(context.Background(), Spec{Dir: dir, Argv: sh(script), Limits: Limits{DiskMB: 4}})
+		require.NoError(t, err, script)
+		require.Equal(t, 0, res.ExitCode, "%s: %s", script, res.Stderr)
+	}
+	assert.FileExists(t, filepath.Join(dir, "out/c.o"))
+	assert.NoDirExists(t, filepath.Join(dir, "build"))
 }

@@ -285,6 +285,14 @@ func treeFitsLimit(scratch, upper string, limit int64) error {
 			return err
 		case e.IsDir() && old.IsDir() && !opaque(path):
 			merged[rel] = true
+		case old.IsDir():
+			// A whiteout, file, link or opaque directory here hides
+			// the tree's directory and all below it.
+			n, err := filesSize(lower.FS(), rel)
+			if err != nil {
+				return err
+			}
+			replaced += n
 		case old.Mode().IsRegular():
 			// A file, link, directory or whiteout here replaces the
 			// tree's file.
