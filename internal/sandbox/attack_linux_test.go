@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -205,4 +206,25 @@ func TestAttackCommandCannotMoveAsideADirectoryOfAMount(t *testing.T) {
 	info, err := os.Stat(filepath.Join(dir, "harness"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o755), info.Mode().Perm(), "the student's directory keeps its mode")
+}
+
+// The directories on the way to a mount are bound onto themselves from the
+// worker's side (pinnedDirs), where a symbolic link is followed on the
+// host: one the scratch tree holds there must be refused, never bound, or
+// tests -> /some/host/dir shows (and lets the command write) that host
+// directory at tests/.
+func TestAttackPinnedDirectoryIsNoLink(t *testing.T) {
+	r := newTestRunner(t)
+	dir, private, host := scratch(t), t.TempDir(), t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(host, "sub"), 0o777))
+	require.NoError(t, os.Chmod(filepath.Join(host, "sub"), 0o777))
+	require.NoError(t, os.WriteFile(filepath.Join(host, "sub/secret"), []byte("host file\n"), 0o644))
+	require.NoError(t, os.Symlink(host, filepath.Join(dir, "tests")))
+	hidden := filepath.Join(private, "expected.txt")
+	require.NoError(t, os.WriteFile(hidden, []byte("42\n"), 0o644))
+	res, err := r.Run(context.Background(), Spec{Dir: dir, Argv: sh("cat tests/sub/secret; echo planted > tests/sub/planted"),
+		Mounts: []Mount{{Source: hidden, Target: filepath.Join(dir, "tests/sub/expected.txt")}}})
+	assert.NotContains(t, string(res.Stdout), "host file")
+	assert.NoFileExists(t, filepath.Join(host, "sub/planted"))
+	require.ErrorIs(t, err, ErrInvalidSpec)
 }

@@ -71,7 +71,10 @@ func newLayer(dir string, diskMB int, scratch os.FileInfo, mode fs.FileMode) (*l
 // before the overlay is mounted, so that they exist in the command's view
 // to be pinned (see pinnedDirs): one the scratch tree has keeps its owner
 // and mode, as a copy-up would; a missing one is made for the sandbox user,
-// and commit leaves it out unless the command put a file in it.
+// and commit leaves it out unless the command put a file in it. Anything
+// but a directory on the way (a symbolic link above all: the runtime binds
+// the pins from the worker's side and would follow it on the host) is
+// refused.
 func (l *layer) makeDirs(scratch string, dirs []string) error {
 	if len(dirs) == 0 {
 		return nil
@@ -91,8 +94,9 @@ func (l *layer) makeDirs(scratch string, dirs []string) error {
 		info, err := lower.Lstat(d)
 		switch {
 		case err == nil && !info.IsDir():
-			// Not a directory: the mount below it fails as it did.
-			return nil
+			// The runtime binds the view's d from the worker's side,
+			// following a symbolic link there on the host.
+			return fmt.Errorf("%w: mount target directory %s is a %s", ErrInvalidSpec, d, kindOf(info.Mode()))
 		case err == nil:
 			st, _ := info.Sys().(*syscall.Stat_t)
 			mode, uid, gid = info.Mode().Perm()|info.Mode()&(fs.ModeSticky|fs.ModeSetgid), int(st.Uid), int(st.Gid)
@@ -110,6 +114,16 @@ func (l *layer) makeDirs(scratch string, dirs []string) error {
 		}
 	}
 	return nil
+}
+
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m.IsRegular():
+		return "file"
+	}
+	return "special file"
 }
 
 // full reports whether the tmpfs ran out of space or inodes.
