@@ -260,64 +260,27 @@ func fitsLimit(upper string, limit int64) error {
 // pipeline of single-run stages grows it by the limit at every stage, on
 // the disk all deliveries share. A commit that does not grow the tree (it
 // rewrites or removes files, or writes nothing) always fits.
+//
+// Both trees are walked through directory descriptors, one system call or
+// two per entry however deep the tree (a walk by path costs a lookup of
+// every parent for each entry, and fails past PATH_MAX), and never through
+// a symbolic link.
 func treeFitsLimit(scratch, upper string, limit int64) error {
-	lower, err := os.OpenRoot(scratch)
+	u, err := openDir(unix.AT_FDCWD, upper)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = lower.Close() }()
-	// merged holds the upper directories that show a directory of the
-	// tree below them: reached through directories of the tree only (never
-	// through a symbolic link of the tree, which would count the file it
-	// leads to once for every path through it) and not opaque.
-	var added, replaced int64
-	merged := map[string]bool{".": true}
-	err = filepath.WalkDir(upper, func(path string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(upper, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		if e.Type().IsRegular() {
-			info, err := e.Info()
-			if err != nil {
-				return err
-			}
-			added += info.Size()
-		}
-		if !merged[filepath.Dir(rel)] {
-			// Nothing of the tree shows below a new directory.
-			return nil
-		}
-		old, err := lower.Lstat(rel)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil
-		case err != nil:
-			return err
-		case e.IsDir() && old.IsDir() && !opaque(path):
-			merged[rel] = true
-		case old.IsDir():
-			// A whiteout, file, link or opaque directory here hides
-			// the tree's directory and all below it.
-			n, err := filesSize(lower.FS(), rel)
-			if err != nil {
-				return err
-			}
-			replaced += n
-		case old.Mode().IsRegular():
-			// A file, link, directory or whiteout here replaces the
-			// tree's file.
-			replaced += old.Size()
-		}
-		return nil
-	})
+	defer func() { _ = unix.Close(u) }()
+	l, err := openDir(unix.AT_FDCWD, scratch)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = unix.Close(l) }()
+	added, replaced, err := growth(u, l, ".")
 	if err != nil || added <= replaced {
 		return err
 	}
-	size, err := filesSize(lower.FS(), ".")
+	size, err := filesSize(l, ".")
 	if err != nil {
 		return err
 	}
@@ -327,22 +290,141 @@ func treeFitsLimit(scratch, upper string, limit int64) error {
 	return nil
 }
 
-// filesSize totals the regular files in dir of fsys, never following a
-// symbolic link.
-func filesSize(fsys fs.FS, dir string) (int64, error) {
-	var size int64
-	err := fs.WalkDir(fsys, dir, func(_ string, e fs.DirEntry, err error) error {
-		if err != nil || !e.Type().IsRegular() {
-			return err
-		}
-		info, err := e.Info()
+// growth totals the regular files of the upper directory upper (added)
+// and those of the tree that they replace or hide (replaced); lower is the
+// tree's directory at the same place, or -1 where nothing of the tree shows
+// (below a new or opaque directory). rel names the place in messages.
+func growth(upper, lower int, rel string) (added, replaced int64, err error) {
+	names, err := dirNames(upper, rel)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, name := range names {
+		a, r, err := entryGrowth(upper, lower, rel, name)
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
-		size += info.Size()
-		return nil
-	})
-	return size, err
+		added, replaced = added+a, replaced+r
+	}
+	return added, replaced, nil
+}
+
+// entryGrowth is growth for the entry name of upper.
+func entryGrowth(upper, lower int, rel, name string) (added, replaced int64, err error) {
+	p := filepath.Join(rel, name)
+	var st, old unix.Stat_t
+	if err := unix.Fstatat(upper, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return 0, 0, &fs.PathError{Op: "lstat", Path: p, Err: err}
+	}
+	hasOld := false
+	if lower >= 0 {
+		switch err := unix.Fstatat(lower, name, &old, unix.AT_SYMLINK_NOFOLLOW); {
+		case err == nil:
+			hasOld = true
+		case !errors.Is(err, unix.ENOENT):
+			return 0, 0, &fs.PathError{Op: "lstat", Path: p, Err: err}
+		}
+	}
+	isDir, oldDir := st.Mode&unix.S_IFMT == unix.S_IFDIR, hasOld && old.Mode&unix.S_IFMT == unix.S_IFDIR
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		added = st.Size
+	}
+	below := -1
+	if isDir {
+		d, err := openDir(upper, name)
+		if err != nil {
+			return 0, 0, &fs.PathError{Op: "open", Path: p, Err: err}
+		}
+		defer func() { _ = unix.Close(d) }()
+		if oldDir && !opaqueFd(d) {
+			// The directory merges with the tree's: what is replaced
+			// is counted below it, entry by entry.
+			if below, err = openDir(lower, name); err != nil {
+				return 0, 0, &fs.PathError{Op: "open", Path: p, Err: err}
+			}
+			defer func() { _ = unix.Close(below) }()
+		}
+		a, r, err := growth(d, below, p)
+		if err != nil {
+			return 0, 0, err
+		}
+		added, replaced = added+a, r
+	}
+	switch {
+	case oldDir && below < 0:
+		// A whiteout, file, link or opaque directory here hides the
+		// tree's directory and all below it.
+		n, err := filesSize(lower, name)
+		if err != nil {
+			return 0, 0, err
+		}
+		replaced += n
+	case hasOld && old.Mode&unix.S_IFMT == unix.S_IFREG:
+		// A file, link, directory or whiteout here replaces the tree's
+		// file.
+		replaced += old.Size
+	}
+	return added, replaced, nil
+}
+
+// filesSize totals the regular files in the directory name of dir, never
+// following a symbolic link.
+func filesSize(dir int, name string) (int64, error) {
+	d, err := openDir(dir, name)
+	if err != nil {
+		return 0, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer func() { _ = unix.Close(d) }()
+	names, err := dirNames(d, name)
+	if err != nil {
+		return 0, err
+	}
+	var size int64
+	for _, n := range names {
+		var st unix.Stat_t
+		if err := unix.Fstatat(d, n, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return 0, &fs.PathError{Op: "lstat", Path: filepath.Join(name, n), Err: err}
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			size += st.Size
+		case unix.S_IFDIR:
+			s, err := filesSize(d, n)
+			if err != nil {
+				return 0, err
+			}
+			size += s
+		}
+	}
+	return size, nil
+}
+
+// openDir opens the directory name of dir, never following a symbolic link.
+func openDir(dir int, name string) (int, error) {
+	return unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+}
+
+// dirNames lists the entries of the open directory dir (rel in messages),
+// leaving dir open.
+func dirNames(dir int, rel string) ([]string, error) {
+	d, err := unix.Openat(dir, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: rel, Err: err}
+	}
+	f := os.NewFile(uintptr(d), rel)
+	defer func() { _ = f.Close() }()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, &fs.PathError{Op: "readdir", Path: rel, Err: err}
+	}
+	return names, nil
+}
+
+// opaqueFd reports an overlay opaque directory, open as fd.
+func opaqueFd(fd int) bool {
+	buf := make([]byte, 1)
+	n, err := unix.Fgetxattr(fd, "trusted.overlay.opaque", buf)
+	return err == nil && n == 1 && buf[0] == 'y'
 }
 
 // commitError blames the command for a failed commit unless the host is at

@@ -5,10 +5,14 @@ package sandbox
 import (
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,4 +54,35 @@ func TestWithin(t *testing.T) {
 		assert.Equal(t, tt.ok, ok, tt.path)
 		assert.Equal(t, tt.rel, rel, tt.path)
 	}
+}
+
+// processCPU is the CPU time the test process has used so far.
+func processCPU(t *testing.T) time.Duration {
+	t.Helper()
+	var ru unix.Rusage
+	require.NoError(t, unix.Getrusage(unix.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// A commit's tree-size check runs on the worker, outside the command's
+// timeout, so a tree the student shaped must not make it slow: a chain of
+// directories 1,500 deep, with a file at every level in the tree and one
+// more in the command's upper directory, is walked once, not looked up
+// again from the top for every entry (about a million lookups).
+func TestTreeFitsLimitIsLinearInTheTree(t *testing.T) {
+	const depth = 1500
+	scratch, upper := t.TempDir(), t.TempDir()
+	chain := strings.Repeat("d/", depth)
+	require.NoError(t, os.MkdirAll(filepath.Join(scratch, chain), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(upper, chain), 0o755))
+	for p := chain; p != ""; p = p[2:] {
+		require.NoError(t, os.WriteFile(filepath.Join(scratch, p, "f"), []byte("x"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(upper, p, "g"), []byte("x"), 0o644))
+	}
+	before := processCPU(t)
+	require.NoError(t, treeFitsLimit(scratch, upper, 1<<20))
+	took := processCPU(t) - before
+	t.Logf("the check took %s of CPU", took)
+	assert.Less(t, took, time.Second, "the check took %s of CPU", took)
+	require.ErrorContains(t, treeFitsLimit(scratch, upper, 2*depth-1), "would hold")
 }
