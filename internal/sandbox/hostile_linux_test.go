@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -135,4 +136,23 @@ func TestCommitOfARemovedDirectoryIsNoGrowth(t *testing.T) {
 	}
 	assert.FileExists(t, filepath.Join(dir, "out/c.o"))
 	assert.NoDirExists(t, filepath.Join(dir, "build"))
+}
+
+// Directories and symbolic links hold no bytes of file, but each takes a
+// block of the worker's disk (and an inode): commands that each keep a
+// thousand empty directories or links must not add up past the disk limit
+// either.
+func TestHostileCommitsOfEmptyDirectoriesCannotAddUp(t *testing.T) {
+	r := newTestRunner(t)
+	const diskMB = 4
+	dir := scratch(t)
+	for i := range 4 {
+		_, _ = r.Run(context.Background(), Spec{Dir: dir, Argv: sh(fmt.Sprintf(
+			`mkdir s%[1]d && cd s%[1]d && j=0; while [ $j -lt 900 ]; do mkdir d$j; j=$((j+1)); done`, i)), Limits: Limits{DiskMB: diskMB}})
+	}
+	for i := range 2 {
+		_, _ = r.Run(context.Background(), Spec{Dir: dir, Argv: sh(fmt.Sprintf(
+			`mkdir l%[1]d && cd l%[1]d && j=0; while [ $j -lt 900 ]; do ln -s %[2]s$j l$j; j=$((j+1)); done`, i, strings.Repeat("t", 200))), Limits: Limits{DiskMB: diskMB}})
+	}
+	assert.LessOrEqual(t, allocated(t, dir), int64(diskMB)<<20, "the scratch tree takes more than the disk limit")
 }

@@ -255,7 +255,8 @@ func fitsLimit(upper string, limit int64) error {
 }
 
 // treeFitsLimit refuses a commit that grows the scratch tree to more than
-// limit bytes of regular files. Each command's layer is bounded, but the
+// limit bytes, every file, directory and symbolic link counted as at least
+// a block (entryBytes). Each command's layer is bounded, but the
 // next command starts from the tree this one leaves: without this bound a
 // pipeline of single-run stages grows it by the limit at every stage, on
 // the disk all deliveries share. A commit that does not grow the tree (it
@@ -280,18 +281,18 @@ func treeFitsLimit(scratch, upper string, limit int64) error {
 	if err != nil || added <= replaced {
 		return err
 	}
-	size, err := filesSize(l, ".")
+	size, err := treeBytes(l, ".")
 	if err != nil {
 		return err
 	}
 	if after := size - replaced + added; after > limit {
-		return fmt.Errorf("the scratch tree would hold %d MiB of files, more than the disk limit of %d MiB", after>>20, limit>>20)
+		return fmt.Errorf("the scratch tree would hold %d MiB of files and directories, more than the disk limit of %d MiB", after>>20, limit>>20)
 	}
 	return nil
 }
 
-// growth totals the regular files of the upper directory upper (added)
-// and those of the tree that they replace or hide (replaced); lower is the
+// growth totals the entries (entryBytes) of the upper directory upper
+// (added) and those of the tree that they replace or hide (replaced); lower is the
 // tree's directory at the same place, or -1 where nothing of the tree shows
 // (below a new or opaque directory). rel names the place in messages.
 func growth(upper, lower int, rel string) (added, replaced int64, err error) {
@@ -326,9 +327,7 @@ func entryGrowth(upper, lower int, rel, name string) (added, replaced int64, err
 		}
 	}
 	isDir, oldDir := st.Mode&unix.S_IFMT == unix.S_IFDIR, hasOld && old.Mode&unix.S_IFMT == unix.S_IFDIR
-	if st.Mode&unix.S_IFMT == unix.S_IFREG {
-		added = st.Size
-	}
+	added = entryBytes(&st)
 	below := -1
 	if isDir {
 		d, err := openDir(upper, name)
@@ -354,22 +353,42 @@ func entryGrowth(upper, lower int, rel, name string) (added, replaced int64, err
 	case oldDir && below < 0:
 		// A whiteout, file, link or opaque directory here hides the
 		// tree's directory and all below it.
-		n, err := filesSize(lower, name)
+		n, err := treeBytes(lower, name)
 		if err != nil {
 			return 0, 0, err
 		}
-		replaced += n
-	case hasOld && old.Mode&unix.S_IFMT == unix.S_IFREG:
-		// A file, link, directory or whiteout here replaces the tree's
-		// file.
-		replaced += old.Size
+		replaced += blockSize + n
+	case hasOld:
+		// The tree's file or link is replaced (or its directory merged
+		// with this one, counted again in added).
+		replaced += entryBytes(&old)
 	}
 	return added, replaced, nil
 }
 
-// filesSize totals the regular files in the directory name of dir, never
-// following a symbolic link.
-func filesSize(dir int, name string) (int64, error) {
+// blockSize is the least an entry of the tree is counted at: a directory,
+// a symbolic link or a small file each take a block of the worker's disk
+// however few bytes they hold, so that a tree of empty directories is not
+// free.
+const blockSize = 4096
+
+// entryBytes is what one entry of the tree is counted at: a regular file
+// its size in whole blocks (at least one), a directory or symbolic link one
+// block, anything else (a whiteout, a fifo, which commit leaves behind)
+// nothing.
+func entryBytes(st *unix.Stat_t) int64 {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return max((st.Size+blockSize-1)/blockSize, 1) * blockSize
+	case unix.S_IFDIR, unix.S_IFLNK:
+		return blockSize
+	}
+	return 0
+}
+
+// treeBytes totals the entries (entryBytes) in the directory name of dir,
+// never following a symbolic link.
+func treeBytes(dir int, name string) (int64, error) {
 	d, err := openDir(dir, name)
 	if err != nil {
 		return 0, &fs.PathError{Op: "open", Path: name, Err: err}
@@ -385,11 +404,9 @@ func filesSize(dir int, name string) (int64, error) {
 		if err := unix.Fstatat(d, n, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return 0, &fs.PathError{Op: "lstat", Path: filepath.Join(name, n), Err: err}
 		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-			size += st.Size
-		case unix.S_IFDIR:
-			s, err := filesSize(d, n)
+		size += entryBytes(&st)
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			s, err := treeBytes(d, n)
 			if err != nil {
 				return 0, err
 			}

@@ -80,9 +80,11 @@ func TestTreeFitsLimitIsLinearInTheTree(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(upper, p, "g"), []byte("x"), 0o644))
 	}
 	before := processCPU(t)
-	require.NoError(t, treeFitsLimit(scratch, upper, 1<<20))
+	require.NoError(t, treeFitsLimit(scratch, upper, 1<<30))
 	took := processCPU(t) - before
 	t.Logf("the check took %s of CPU", took)
 	assert.Less(t, took, time.Second, "the check took %s of CPU", took)
-	require.ErrorContains(t, treeFitsLimit(scratch, upper, 2*depth-1), "would hold")
+	// The tree's directories and files, and the new files, a block each.
+	require.NoError(t, treeFitsLimit(scratch, upper, 3*depth*blockSize))
+	require.ErrorContains(t, treeFitsLimit(scratch, upper, 3*depth*blockSize-1), "would hold")
 }
