@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -286,7 +287,9 @@ func treeFitsLimit(scratch, upper string, limit int64) error {
 		return err
 	}
 	if after := size - replaced + added; after > limit {
-		return fmt.Errorf("the scratch tree would hold %d MiB of files and directories, more than the disk limit of %d MiB", after>>20, limit>>20)
+		// Rounded up, so that the size named is above the limit named.
+		return fmt.Errorf("the scratch tree would hold %.2f MiB of files and directories, more than the disk limit of %d MiB",
+			math.Ceil(float64(after)*100/(1<<20))/100, limit>>20)
 	}
 	return nil
 }

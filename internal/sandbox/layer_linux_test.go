@@ -88,3 +88,14 @@ func TestTreeFitsLimitIsLinearInTheTree(t *testing.T) {
 	require.NoError(t, treeFitsLimit(scratch, upper, 3*depth*blockSize))
 	require.ErrorContains(t, treeFitsLimit(scratch, upper, 3*depth*blockSize-1), "would hold")
 }
+
+// A refused commit's message reaches the student: the size it names is
+// larger than the limit it names, even when both are in the same MiB.
+func TestTreeFitsLimitSaysByHowMuch(t *testing.T) {
+	scratch, upper := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(scratch, "a"), make([]byte, 3<<20), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(upper, "b"), make([]byte, 1<<20+1), 0o644))
+	err := treeFitsLimit(scratch, upper, 4<<20)
+	require.Error(t, err)
+	assert.Equal(t, "the scratch tree would hold 4.01 MiB of files and directories, more than the disk limit of 4 MiB", err.Error())
+}
