@@ -105,7 +105,9 @@ func TestRunShowsOnlyToolchainAndScratch(t *testing.T) {
 // keyrings and 32-bit calls are refused, while ordinary programs run.
 func TestRunAppliesTheSeccompProfile(t *testing.T) {
 	r := newTestRunner(t)
-	require.NotEmpty(t, r.seccompBPF, "crun gets the precompiled filter")
+	if filepath.Base(r.host.runtime) == "crun" {
+		require.NotEmpty(t, r.seccompBPF, "crun gets the precompiled filter")
+	}
 	res := run(t, r, Spec{Dir: scratch(t), Env: []string{"PATH=/usr/bin:/bin"}, Argv: sh(`
 		unshare --user true 2>/dev/null || echo "unshare refused"
 		unshare --net true 2>/dev/null || echo "unshare net refused"
