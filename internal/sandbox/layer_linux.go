@@ -117,6 +117,7 @@ func (l *layer) makeDirs(scratch string, dirs []string) error {
 	return nil
 }
 
+// kindOf names what m is, for messages.
 func kindOf(m fs.FileMode) string {
 	switch {
 	case m&fs.ModeSymlink != 0:
@@ -295,9 +296,10 @@ func treeFitsLimit(scratch, upper string, limit int64) error {
 }
 
 // growth totals the entries (entryBytes) of the upper directory upper
-// (added) and those of the tree that they replace or hide (replaced); lower is the
-// tree's directory at the same place, or -1 where nothing of the tree shows
-// (below a new or opaque directory). rel names the place in messages.
+// (added) and those of the tree that they replace or hide (replaced);
+// lower is the tree's directory at the same place, or -1 where nothing of
+// the tree shows (below a new or opaque directory). rel names the place in
+// messages.
 func growth(upper, lower int, rel string) (added, replaced int64, err error) {
 	names, err := dirNames(upper, rel)
 	if err != nil {
