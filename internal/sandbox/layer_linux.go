@@ -201,6 +201,8 @@ func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int, limit
 			}
 		}
 	}
+	dirs := &dirRoots{top: root}
+	defer dirs.close()
 	err = filepath.WalkDir(upper, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -229,9 +231,65 @@ func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int, limit
 				}
 			}
 		}
-		return commitEntry(root, path, rel, e, uid, gid)
+		dir, err := dirs.open(filepath.Dir(rel))
+		if err != nil {
+			return err
+		}
+		return commitEntry(dir, path, filepath.Base(rel), e, uid, gid)
 	})
 	return err
+}
+
+// dirRoots opens the directories of the scratch tree a commit writes in,
+// each from its parent, and keeps those on the way to the current one: an
+// entry is then written with a call or two however deep the tree, where a
+// lookup from the top costs one call per directory on the way, for every
+// entry (a chain 2,000 deep with a file at every level: millions).
+type dirRoots struct {
+	top   *os.Root
+	stack []openDirRoot
+}
+
+type openDirRoot struct {
+	rel  string
+	root *os.Root
+}
+
+// open returns the root of the tree's directory rel ("." for the top),
+// closing those of directories the walk has left.
+func (d *dirRoots) open(rel string) (*os.Root, error) {
+	for len(d.stack) > 0 {
+		last := d.stack[len(d.stack)-1]
+		if last.rel == rel {
+			return last.root, nil
+		}
+		if strings.HasPrefix(rel, last.rel+"/") {
+			break
+		}
+		_ = last.root.Close()
+		d.stack = d.stack[:len(d.stack)-1]
+	}
+	if rel == "." {
+		return d.top, nil
+	}
+	from, sub := d.top, rel
+	if len(d.stack) > 0 {
+		last := d.stack[len(d.stack)-1]
+		from, sub = last.root, strings.TrimPrefix(rel, last.rel+"/")
+	}
+	r, err := from.OpenRoot(sub)
+	if err != nil {
+		return nil, err
+	}
+	d.stack = append(d.stack, openDirRoot{rel: rel, root: r})
+	return r, nil
+}
+
+func (d *dirRoots) close() {
+	for _, o := range d.stack {
+		_ = o.root.Close()
+	}
+	d.stack = nil
 }
 
 // fitsLimit refuses an upper directory whose regular files total more than
@@ -477,8 +535,9 @@ func commitError(err error, dirs ...string) error {
 // maxCommitMessage bounds the message of a refused commit.
 const maxCommitMessage = 512
 
-// commitEntry applies one entry of the upper directory to the scratch root.
-func commitEntry(root *os.Root, path, rel string, e fs.DirEntry, uid, gid int) error {
+// commitEntry applies one entry of the upper directory, at path, to the
+// scratch tree: to name in the tree's directory root.
+func commitEntry(root *os.Root, path, name string, e fs.DirEntry, uid, gid int) error {
 	info, err := e.Info()
 	if err != nil {
 		return err
@@ -486,55 +545,55 @@ func commitEntry(root *os.Root, path, rel string, e fs.DirEntry, uid, gid int) e
 	mode := info.Mode()
 	switch {
 	case mode&fs.ModeCharDevice != 0:
-		// A whiteout: the command deleted rel.
+		// A whiteout: the command deleted name.
 		if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
-			return root.RemoveAll(rel)
+			return root.RemoveAll(name)
 		}
 		return nil
 	case mode.IsDir():
 		if opaque(path) {
-			if err := root.RemoveAll(rel); err != nil {
+			if err := root.RemoveAll(name); err != nil {
 				return err
 			}
 		}
-		if fi, err := root.Lstat(rel); err == nil && !fi.IsDir() {
-			if err := root.RemoveAll(rel); err != nil {
+		if fi, err := root.Lstat(name); err == nil && !fi.IsDir() {
+			if err := root.RemoveAll(name); err != nil {
 				return err
 			}
 		}
-		if err := root.Mkdir(rel, mode.Perm()); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := root.Mkdir(name, mode.Perm()); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
-		return root.Lchown(rel, uid, gid)
+		return root.Lchown(name, uid, gid)
 	case mode&fs.ModeSymlink != 0:
 		target, err := os.Readlink(path)
 		if err != nil {
 			return err
 		}
-		if err := root.RemoveAll(rel); err != nil {
+		if err := root.RemoveAll(name); err != nil {
 			return err
 		}
-		if err := root.Symlink(target, rel); err != nil {
+		if err := root.Symlink(target, name); err != nil {
 			return err
 		}
-		return root.Lchown(rel, uid, gid)
+		return root.Lchown(name, uid, gid)
 	case mode.IsRegular():
-		return commitFile(root, path, rel, mode.Perm(), info.ModTime(), uid, gid)
+		return commitFile(root, path, name, mode.Perm(), info.ModTime(), uid, gid)
 	}
 	// Fifos, sockets and devices stay behind with the layer.
 	return nil
 }
 
-func commitFile(root *os.Root, path, rel string, perm fs.FileMode, mtime time.Time, uid, gid int) error {
+func commitFile(root *os.Root, path, name string, perm fs.FileMode, mtime time.Time, uid, gid int) error {
 	src, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = src.Close() }()
-	if err := root.RemoveAll(rel); err != nil {
+	if err := root.RemoveAll(name); err != nil {
 		return err
 	}
-	dst, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	dst, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
@@ -545,13 +604,13 @@ func commitFile(root *os.Root, path, rel string, perm fs.FileMode, mtime time.Ti
 	if err := dst.Close(); err != nil {
 		return err
 	}
-	if err := root.Chmod(rel, perm); err != nil {
+	if err := root.Chmod(name, perm); err != nil {
 		return err
 	}
-	if err := root.Chtimes(rel, mtime, mtime); err != nil {
+	if err := root.Chtimes(name, mtime, mtime); err != nil {
 		return err
 	}
-	return root.Lchown(rel, uid, gid)
+	return root.Lchown(name, uid, gid)
 }
 
 // opaque reports an overlay opaque directory: one the command removed and

@@ -99,3 +99,30 @@ func TestTreeFitsLimitSaysByHowMuch(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, "the scratch tree would hold 4.01 MiB of files and directories, more than the disk limit of 4 MiB", err.Error())
 }
+
+// Committing runs on the worker after the command, outside its timeout: a
+// chain of directories 1,500 deep with a file at every level is written
+// with a call or two per entry, not looked up again from the top of the
+// tree for each of them.
+func TestCommitIsLinearInTheTree(t *testing.T) {
+	const depth = 1500
+	scratch, l := t.TempDir(), &layer{dir: t.TempDir()}
+	upper := filepath.Join(l.dir, "upper")
+	chain := strings.Repeat("d/", depth)
+	require.NoError(t, os.MkdirAll(filepath.Join(scratch, chain), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(upper, chain), 0o755))
+	for p := chain; p != ""; p = p[2:] {
+		require.NoError(t, os.WriteFile(filepath.Join(upper, p, "g"), []byte("x"), 0o644))
+	}
+	before := processCPU(t)
+	require.NoError(t, l.commit(scratch, nil, os.Getuid(), os.Getgid(), 1<<30))
+	took := processCPU(t) - before
+	t.Logf("the commit took %s of CPU", took)
+	assert.Less(t, took, 5*time.Second, "the commit took %s of CPU", took)
+	data, err := os.ReadFile(filepath.Join(scratch, chain, "g"))
+	require.NoError(t, err)
+	assert.Equal(t, "x", string(data))
+	data, err = os.ReadFile(filepath.Join(scratch, "d/g"))
+	require.NoError(t, err)
+	assert.Equal(t, "x", string(data))
+}
