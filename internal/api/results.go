@@ -121,6 +121,8 @@ type stageView struct {
 	Truncated  bool     `json:"truncated,omitempty"`
 	Visibility string   `json:"visibility,omitempty"`
 	Withheld   bool     `json:"withheld,omitempty"`
+	// Command is the command line a compile step ran.
+	Command []string `json:"command,omitempty"`
 }
 
 func newResultView(r grading.Result, view string, withheld []bool) resultView {
@@ -148,6 +150,7 @@ func newResultView(r grading.Result, view string, withheld []bool) resultView {
 			Truncated:  st.Truncated,
 			Visibility: st.Visibility,
 			Withheld:   i < len(withheld) && withheld[i],
+			Command:    st.Command,
 		}
 		if view == viewStudent {
 			// A diff may quote hidden expected output.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -163,4 +164,47 @@ func TestPrairieLearnExport(t *testing.T) {
 	// Hidden and after-stop steps keep their output out of PrairieLearn,
 	// which shows everything to students.
 	assert.Equal(t, []string{"build", "tests: visible", "tests: after-due"}, withOutput)
+}
+
+// The command a compile stage ran is part of its result: staff see it, and
+// so does a student once the step is visible to them.
+// commandView is the part of a result view this test reads.
+type commandView struct {
+	Stages []struct {
+		Command []string `json:"command"`
+	} `json:"stages"`
+}
+
+func TestDeliveryResultShowsTheCompileCommand(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCollection(grading.Collection{DueAt: &future})
+	d := e.newDelivery(c.ID, "ada")
+	cfg := e.newConfig()
+	zero := 0
+	build := []string{"gcc", "-std=gnu17", "-o", "sum", "main.c", "-lm"}
+	_, err := e.store.SaveResult(e.t.Context(), grading.Result{
+		DeliveryID: d.ID, ConfigID: cfg.ID, Status: grading.StatusGraded, Score: 0, MaxScore: 1,
+		Steps: []grading.Step{
+			{Stage: "build", State: grading.StepSuccess, ExitCode: &zero, Visibility: "visible", Command: build},
+			{Stage: "secret-build", State: grading.StepSuccess, ExitCode: &zero, Visibility: "hidden", Command: []string{"gcc", "-DSECRET"}},
+		},
+		GradedAt: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC),
+	})
+	require.NoError(t, err)
+
+	r := e.do(http.MethodGet, "/v1/deliveries/"+d.ID+"/results/"+cfg.ID, nil, "")
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	var v commandView
+	require.NoError(t, json.Unmarshal(r.body, &v))
+	require.Len(t, v.Stages, 2)
+	assert.Equal(t, build, v.Stages[0].Command)
+	assert.Equal(t, []string{"gcc", "-DSECRET"}, v.Stages[1].Command)
+
+	r = e.do(http.MethodGet, "/v1/deliveries/"+d.ID+"/results/"+cfg.ID+"?view=student", nil, "")
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	v = commandView{}
+	require.NoError(t, json.Unmarshal(r.body, &v))
+	require.Len(t, v.Stages, 2)
+	assert.Equal(t, build, v.Stages[0].Command)
+	assert.Nil(t, v.Stages[1].Command, "a withheld step keeps its command from the student")
 }

@@ -50,6 +50,7 @@ func forStudent(r grading.Result, c grading.Collection, now time.Time) (_ gradin
 			}
 			st.Stdout, st.Stderr, st.Message, st.Truncated = "", "", "", false
 			st.ExitCode, st.Signal, st.DurationMS = nil, "", 0
+			st.Command = nil
 			withheld[i] = true
 		}
 		steps[i] = st
