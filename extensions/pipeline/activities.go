@@ -73,6 +73,11 @@ type Grader struct {
 	envs Environments
 	// infraRetry bounds the retry of one store or bucket call (infra).
 	infraRetry time.Duration
+	// infraRuns is how many times a pipeline whose steps the worker failed
+	// (Step.Infrastructure: the sandbox, the scratch area) is run in all,
+	// the first wait between runs being infraRunDelay, doubling.
+	infraRuns     int
+	infraRunDelay time.Duration
 
 	mu      sync.Mutex
 	configs map[string]parsedConfig
@@ -87,7 +92,8 @@ type parsedConfig struct {
 func NewGrader(s Store, bucket *blob.Bucket, r Engine, events Announcer, log *slog.Logger) *Grader {
 	return &Grader{
 		store: s, bucket: bucket, engine: r, events: events, log: log,
-		infraRetry: DefaultInfraRetry, configs: map[string]parsedConfig{},
+		infraRetry: DefaultInfraRetry, infraRuns: DefaultInfraRuns, infraRunDelay: defaultInfraRunDelay,
+		configs: map[string]parsedConfig{},
 	}
 }
 
@@ -240,7 +246,7 @@ func (g *Grader) Grade(ctx context.Context, batchID, configID string, ref workfl
 		return grading.Outcome{}, fmt.Errorf("get delivery %s: %w", ref.ID, err)
 	}
 
-	report, err := g.run(ctx, configID, batchID, def, d)
+	report, err := g.runRetryingInfrastructure(ctx, configID, batchID, def, d)
 	switch {
 	case errors.Is(err, errMissingFiles):
 		// Record why this delivery has no grade, then fail it for good.
@@ -279,6 +285,40 @@ func (g *Grader) gradedInBatch(ctx context.Context, batchID, configID, deliveryI
 		return grading.Outcome{}, false, nil
 	}
 	return r.Outcome(), true, nil
+}
+
+// runRetryingInfrastructure runs the pipeline, and runs it again, from a
+// fresh scratch directory, while a step of its report failed because of
+// the worker rather than the student (the sandbox, the scratch area), at
+// most infraRuns times in all. A fault that persists keeps its report: the
+// delivery's result is then an error, never a score it did not earn.
+func (g *Grader) runRetryingInfrastructure(ctx context.Context, configID, batchID string, def *definition.Definition, d grading.Delivery) (engine.Report, error) {
+	delay := g.infraRunDelay
+	for run := 1; ; run++ {
+		report, err := g.run(ctx, configID, batchID, def, d)
+		step, failed := infrastructureStep(report.Steps)
+		if err != nil || !failed || run >= g.infraRuns || ctx.Err() != nil {
+			return report, err
+		}
+		g.log.WarnContext(ctx, "grading again: the worker failed a step", "delivery", d.ID,
+			"stage", step.Stage, "scenario", step.Scenario, "message", step.Message, "run", run)
+		select {
+		case <-ctx.Done():
+			return report, nil
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+// infrastructureStep returns the first step the worker failed, if any.
+func infrastructureStep(steps []grading.Step) (grading.Step, bool) {
+	for _, st := range steps {
+		if st.Infrastructure {
+			return st, true
+		}
+	}
+	return grading.Step{}, false
 }
 
 // run prepares a fresh scratch directory with the delivery's files, runs the

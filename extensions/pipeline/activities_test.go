@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -221,4 +222,62 @@ func TestHiddenFilesStayInTheWorkersScratch(t *testing.T) {
 	require.NotEmpty(t, e.in.PrivateDir)
 	assert.Equal(t, scratch, filepath.Dir(e.in.PrivateDir))
 	assert.NoDirExists(t, e.in.PrivateDir)
+}
+
+// faultyEngine fails a step for the worker's own fault (the sandbox) in
+// its first `faults` runs, then grades.
+type faultyEngine struct {
+	mu     sync.Mutex
+	faults int
+	calls  int
+}
+
+func (f *faultyEngine) Run(context.Context, *definition.Definition, engine.Input) (engine.Report, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls <= f.faults {
+		return engine.Report{Result: grading.Result{Status: grading.StatusError, MaxScore: 2, Steps: []grading.Step{
+			{Stage: "run", State: grading.StepError, Message: "run command: cgroup vanished", Infrastructure: true},
+		}}}, nil
+	}
+	return engine.Report{Result: grading.Result{Status: grading.StatusGraded, Score: 2, MaxScore: 2, Steps: []grading.Step{
+		{Stage: "run", State: grading.StepSuccess, Points: 2, MaxPoints: 2},
+	}}}, nil
+}
+
+// A step the worker failed (sandbox, scratch area) is not the student's
+// result: the activity grades the delivery again, and only a fault that
+// persists through every run leaves an error result.
+func TestInfrastructureFaultsAreGradedAgain(t *testing.T) {
+	tests := []struct {
+		name       string
+		faults     int
+		wantStatus grading.ResultStatus
+		wantCalls  int
+	}{
+		{name: "a passing fault", faults: 1, wantStatus: grading.StatusGraded, wantCalls: 2},
+		{name: "a fault that persists", faults: 100, wantStatus: grading.StatusError, wantCalls: DefaultInfraRuns},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, fs, _ := newTestActivities(t, "d1")
+			eng := &faultyEngine{faults: tt.faults}
+			a.grader.engine = eng
+			a.grader.infraRunDelay = time.Millisecond
+			var ts testsuite.WorkflowTestSuite
+			env := ts.NewTestActivityEnvironment()
+			env.RegisterActivity(a)
+			v, err := env.ExecuteActivity(workflows.ExecutePipelineName, workflows.ExecutePipelineInput{
+				BatchID: "b", ConfigID: "cfg", Delivery: workflows.DeliveryRef{ID: "d1", User: "user-d1"},
+			})
+			require.NoError(t, err)
+			var out grading.Outcome
+			require.NoError(t, v.Get(&out))
+			assert.Equal(t, tt.wantStatus, out.Status)
+			assert.Equal(t, tt.wantCalls, eng.calls)
+			require.Len(t, fs.saved, 1, "one result, saved once")
+			assert.Equal(t, tt.wantStatus, fs.saved[0].Status)
+		})
+	}
 }

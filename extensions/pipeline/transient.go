@@ -16,7 +16,12 @@ import (
 // activity attempts meant for genuine grading failures. The bound stays
 // well inside the default 10-minute attempt timeout.
 const (
-	DefaultInfraRetry    = 5 * time.Minute
+	DefaultInfraRetry = 5 * time.Minute
+	// DefaultInfraRuns is how many times a pipeline is run in all while
+	// the worker fails one of its steps (sandbox, scratch area); the waits
+	// between runs start at defaultInfraRunDelay and double.
+	DefaultInfraRuns     = 3
+	defaultInfraRunDelay = 2 * time.Second
 	infraInitialInterval = 250 * time.Millisecond
 	infraMaxInterval     = 10 * time.Second
 )
