@@ -94,8 +94,15 @@ type batch struct {
 	recording     workflow.Future
 	progressDirty bool
 	recordedAt    time.Time
-	full          bool // a partition has started all the deliveries it may
-	child         string
+	// unwritten: outcomes arrived since the last progress write; trailing:
+	// a timer will wake the loop to write them (progress-trailing), whose
+	// version is trailingVersion once trailingAsked.
+	unwritten       bool
+	trailing        bool
+	trailingAsked   bool
+	trailingVersion workflow.Version
+	full            bool // a partition has started all the deliveries it may
+	child           string
 }
 
 func newBatch(ctx workflow.Context, in BatchGradingInput) *batch {
@@ -291,6 +298,7 @@ func (b *batch) start(ctx workflow.Context, chunk []DeliveryRef) {
 		b.running--
 		b.inFlight -= len(chunk)
 		b.doneRun += len(chunk)
+		b.unwritten = true
 		for _, o := range b.outcomes(ctx, f, chunk) {
 			b.carry.Summary.Add(o)
 			if o.Status != grading.StatusError || o.DurationMS > 0 {

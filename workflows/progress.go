@@ -30,6 +30,17 @@ const (
 	progressPausedVersion = 1
 )
 
+// progressTrailingChange makes a batch write the outcomes a throttled (or
+// still running) write held back once progressEvery has passed, instead of
+// only when the next outcome arrives: a delivery that takes minutes left
+// the row showing nothing done for as long, however many had finished just
+// before it. Runs recorded before it start no such timer and replay as they
+// were.
+const (
+	progressTrailingChange  = "progress-trailing"
+	progressTrailingVersion = 1
+)
+
 // progressEvery is how often, at most, a batch writes its progress row while
 // outcomes arrive: a handful of history events every few seconds, whatever
 // the batch's rate.
@@ -63,6 +74,7 @@ func (b *batch) recordProgress(ctx workflow.Context) {
 	}
 	if b.recording != nil {
 		if !b.recording.IsReady() {
+			b.holdProgress(ctx, progressEvery)
 			return
 		}
 		if err := b.recording.Get(ctx, nil); err != nil {
@@ -72,13 +84,33 @@ func (b *batch) recordProgress(ctx workflow.Context) {
 	}
 	now := workflow.Now(ctx)
 	if !b.progressDirty && now.Sub(b.recordedAt) < progressEvery {
+		b.holdProgress(ctx, progressEvery-now.Sub(b.recordedAt))
 		return
 	}
-	b.progressDirty, b.recordedAt = false, now
+	b.progressDirty, b.recordedAt, b.unwritten = false, now, false
 	actx := workflow.WithActivityOptions(ctx, progressOptions(b.in.Queues.Core))
 	b.recording = workflow.ExecuteActivity(actx, RecordBatchProgressName, RecordBatchProgressInput{
 		BatchID: b.in.BatchID, Progress: b.progress(ctx),
 	})
+}
+
+// holdProgress makes sure outcomes that arrived since the last write are
+// written within wait even if no other outcome follows: a timer wakes the
+// run loop, which calls recordProgress again. At most one such timer runs,
+// and none while everything is written.
+func (b *batch) holdProgress(ctx workflow.Context, wait time.Duration) {
+	if !b.unwritten || b.trailing {
+		return
+	}
+	if !b.trailingAsked {
+		b.trailingVersion = workflow.GetVersion(ctx, progressTrailingChange, workflow.DefaultVersion, progressTrailingVersion)
+		b.trailingAsked = true
+	}
+	if b.trailingVersion < progressTrailingVersion {
+		return
+	}
+	b.trailing = true
+	b.selector.AddFuture(workflow.NewTimer(ctx, wait), func(workflow.Future) { b.trailing = false })
 }
 
 // settleProgress waits for a progress write that is still running. The

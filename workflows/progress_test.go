@@ -55,6 +55,43 @@ func (s *batchSuite) TestRecordsProgressWhileGrading() {
 	s.Positive(done, "a later write counts the outcomes that arrived by then")
 }
 
+// TestRecordsOutcomesHeldBackByTheThrottle: outcomes that arrive within
+// progressEvery of a write are written once it has passed, not only when
+// the next outcome arrives — a delivery that takes minutes must not leave
+// the row showing nothing done while the others are.
+func (s *batchSuite) TestRecordsOutcomesHeldBackByTheThrottle() {
+	s.expectConfig()
+	s.env.OnActivity(GetCollectionLatestDeliveriesName, mock.Anything, mock.Anything).Return(pager(users(3)))
+	slow := mock.MatchedBy(func(in ExecutePipelineInput) bool { return in.Delivery.ID == "d002" })
+	s.env.OnActivity(ExecutePipelineName, mock.Anything, slow).Return(graded(4)).After(10 * time.Minute)
+	s.env.OnActivity(ExecutePipelineName, mock.Anything, mock.Anything).Return(graded(4)).After(100 * time.Millisecond)
+	var mu sync.Mutex
+	var writes []Progress
+	s.env.OnActivity(RecordBatchProgressName, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in RecordBatchProgressInput) error {
+			mu.Lock()
+			defer mu.Unlock()
+			writes = append(writes, in.Progress)
+			return nil
+		})
+	s.expectRecord(grading.BatchCompleted)
+
+	in := input("c1")
+	in.Concurrency = 3
+	s.env.ExecuteWorkflow(BatchGradingName, in)
+
+	s.Require().NoError(s.env.GetWorkflowError())
+	mu.Lock()
+	defer mu.Unlock()
+	s.Require().NotEmpty(writes)
+	held := false
+	for _, w := range writes {
+		held = held || (w.Done == 2 && w.InFlight == 1)
+	}
+	s.True(held, "the two quick outcomes are written while the slow delivery runs: %+v", writes)
+	s.LessOrEqual(len(writes), 3, "no write, and no timer, while nothing new has arrived")
+}
+
 // TestPausedBatchRecordsSettledProgress: once the deliveries in flight at
 // pause time finish, the row says paused with nothing in flight.
 func (s *batchSuite) TestPausedBatchRecordsSettledProgress() {
