@@ -345,15 +345,20 @@ func (r *Runner) runInCell(ctx context.Context, j job, release func()) (Result, 
 	}
 	var done cleanups
 	broken := false
-	done.push(func() error {
+	// Once the command's mounts are undone the cell serves the next
+	// command, unless it broke or undoing them failed: a layer or view
+	// left in its directory would fail every later command it runs.
+	defer r.retiring.Go(func() {
+		if err := done.run(); err != nil {
+			r.log.Warn("sandbox: clean up cell command; the cell is replaced", "cell", c.id, "error", err)
+			broken = true
+		}
 		if broken {
 			r.replaceCell(c)
 		} else {
 			r.cells <- c
 		}
-		return nil
 	})
-	defer r.retire(c.id, &done)
 	res, err := r.cellCommand(ctx, c, j, &done)
 	// The command's CPU work ends here: undoing its mounts is mostly the
 	// kernel waiting for RCU grace periods, so the cell, not the slot, stays

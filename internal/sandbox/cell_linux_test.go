@@ -159,3 +159,37 @@ func TestCellsWorkUnderAStrictUmask(t *testing.T) {
 	res := run(t, r, Spec{Argv: sh("echo in a cell")})
 	assert.Equal(t, "in a cell\n", string(res.Stdout), string(res.Stderr))
 }
+
+// A cell whose command's mounts could not be undone (here: gone before the
+// clean-up, as after some timed-out commands) is replaced, instead of
+// failing every later command with "create layer: … file exists".
+func TestCellIsReplacedWhenItsCleanUpFails(t *testing.T) {
+	r := newCellRunner(t)
+	c := <-r.cells
+	r.cells <- c
+	dir := scratch(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "marker"), []byte("x"), 0o644))
+	ran := make(chan error, 1)
+	go func() {
+		_, err := r.Run(context.Background(), Spec{Argv: sh("sleep 2"), Dir: dir})
+		ran <- err
+	}()
+	view, layer := filepath.Join(c.dir, "view"), filepath.Join(c.dir, "layer")
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(filepath.Join(view, "marker"))
+		return err == nil
+	}, 10*time.Second, 5*time.Millisecond, "the command's view is mounted")
+	require.NoError(t, unix.Unmount(view, unix.MNT_DETACH))
+	require.NoError(t, unix.Unmount(layer, unix.MNT_DETACH))
+	<-ran
+	r.retiring.Wait()
+	for i := range 3 {
+		res, err := r.Run(context.Background(), Spec{Argv: sh("echo next"), Dir: scratch(t)})
+		require.NoError(t, err, "command %d after the failed clean-up", i)
+		assert.Equal(t, "next\n", string(res.Stdout))
+	}
+	fresh := <-r.cells
+	r.cells <- fresh
+	require.NotNil(t, fresh)
+	assert.NotEqual(t, c.id, fresh.id)
+}
