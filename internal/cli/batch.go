@@ -102,6 +102,9 @@ func (a *app) batchStart() *cobra.Command {
 			if err != nil {
 				return fail(err)
 			}
+			// The bar clears itself; say how the batch ended where it was,
+			// keeping stdout to the batch id.
+			printStatus(a.env.Stderr, v)
 			return a.finished(v)
 		},
 	}

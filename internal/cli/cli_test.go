@@ -119,6 +119,9 @@ func TestImportGradeAndReadResults(t *testing.T) {
 	require.Equal(t, cli.ExitFailures, code, "one delivery fails once: %s %s", out, stderr)
 	batchID := strings.TrimSpace(strings.Split(out, "\n")[0])
 	require.NotEmpty(t, batchID)
+	assert.Equal(t, batchID+"\n", out, "stdout holds the batch id only")
+	assert.Contains(t, stderr, "batch "+batchID+": completed\n", "the end of the batch is said once the bar is gone")
+	assert.Contains(t, stderr, "progress: 4/4 done, 1 failed, 0 in flight\ngraded: 3, ungraded: 1, error: 0")
 
 	code, out, _ = run(t, ts.URL, "batch", "results", batchID, "--format", "csv")
 	require.Equal(t, cli.ExitOK, code)
