@@ -66,7 +66,15 @@ func (r *Runner) startNetwork(ctx context.Context, pid int) (*userNetwork, error
 	cmd := exec.Command(r.host.networkPath, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox", "--enable-seccomp",
 		"--ready-fd=3", strconv.Itoa(pid), "tap0")
 	cmd.ExtraFiles = []*os.File{readyW}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// A mount namespace of its own, every mount in it private, before
+	// slirp4netns makes its sandbox: it unshares one more and makes only
+	// "/" private there, so the copies of every shared mount of the host
+	// (each cell's directory and the layer, scratch view and read-only
+	// files of the command running in it) stay peers of the host's, and
+	// detaching its old root then unmounted those of the host too: the
+	// cell command's commit failed ("lstat .") and its clean-up with
+	// EINVAL (TestCellCommandKeepsItsMountsWhileANetworkCommandStarts).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Unshareflags: syscall.CLONE_NEWNS}
 	if err := cmd.Start(); err != nil {
 		_ = readyW.Close()
 		return nil, fmt.Errorf("start slirp4netns: %w", err)
