@@ -24,6 +24,8 @@ import (
 // the disk limit is its size and inode count.
 type layer struct {
 	dir string
+	// dev is the tmpfs's device: the layer is intact while dir is still it.
+	dev uint64
 }
 
 // inodesPerMB bounds the files a command may create per MiB of disk.
@@ -43,6 +45,11 @@ func newLayer(dir string, diskMB int, scratch os.FileInfo, mode fs.FileMode) (*l
 		return nil, fmt.Errorf("mount layer: %w", err)
 	}
 	l := &layer{dir: dir}
+	var mounted unix.Stat_t
+	if err := unix.Stat(dir, &mounted); err != nil {
+		return l, fmt.Errorf("create layer: %w", errors.Join(err, l.release()))
+	}
+	l.dev = mounted.Dev
 	st, _ := scratch.Sys().(*syscall.Stat_t)
 	for _, d := range []struct {
 		name     string
@@ -158,6 +165,13 @@ func (l *layer) fileAtLimit(limit int64) bool {
 	return found
 }
 
+// intact reports whether the layer's tmpfs is still mounted on its
+// directory.
+func (l *layer) intact() bool {
+	var st unix.Stat_t
+	return unix.Stat(l.dir, &st) == nil && st.Dev == l.dev
+}
+
 // release unmounts the tmpfs (dropping everything the command wrote) and
 // removes its mount point.
 func (l *layer) release() error {
@@ -179,7 +193,15 @@ func (l *layer) release() error {
 // fitsLimit), or when they grow the scratch tree past it (treeFitsLimit).
 func (l *layer) commit(scratch string, skip map[string]bool, uid, gid int, limit int64) (err error) {
 	upper := filepath.Join(l.dir, "upper")
-	defer func() { err = commitError(err, upper, scratch) }()
+	defer func() {
+		if err != nil && !l.intact() {
+			// Not the command's doing: something on the host unmounted
+			// the layer (see "Cells" in LIMITS.md).
+			err = fmt.Errorf("commit changes: the command's layer was unmounted before its changes were kept: %w", err)
+			return
+		}
+		err = commitError(err, upper, scratch)
+	}()
 	if err := fitsLimit(upper, limit); err != nil {
 		return err
 	}

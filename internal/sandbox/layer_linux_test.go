@@ -26,6 +26,29 @@ func TestCommitErrorBlamesTheHostForItsOwnFaults(t *testing.T) {
 	assert.NoError(t, commitError(nil))
 }
 
+// A commit whose layer was unmounted under it (by a process on the host,
+// see TestCellCommandKeepsItsMountsWhileANetworkCommandStarts) fails as the
+// host's fault, not as something the command left.
+func TestCommitOfAnUnmountedLayerIsTheHostsFault(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a layer needs root")
+	}
+	dir, work := scratch(t), t.TempDir()
+	info, err := os.Stat(dir)
+	require.NoError(t, err)
+	l, err := newLayer(filepath.Join(work, "layer"), 8, info, 0o700)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(l.dir, "upper", "out"), []byte("x"), 0o644))
+	require.True(t, l.intact())
+	require.NoError(t, unix.Unmount(l.dir, unix.MNT_DETACH))
+	t.Cleanup(func() { _ = os.Remove(l.dir) })
+	assert.False(t, l.intact())
+	err = l.commit(dir, nil, sandboxUID, sandboxUID, 8<<20)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrCommit)
+	assert.Contains(t, err.Error(), "unmounted")
+}
+
 // A refused commit's message reaches the student: no host path of the
 // worker, and a bounded length however deep the command's tree.
 func TestCommitErrorHidesHostPaths(t *testing.T) {
