@@ -73,8 +73,18 @@ const browserToken = auth.KeyPrefix + "browser-test-admin"
 // apiServer serves the real API handler over the stack.
 func apiServer(t *testing.T, st *harness.Stack, prefix string) *httptest.Server {
 	t.Helper()
-	h, err := st.API(t.Context(), api.Config{TemporalUIURL: "http://127.0.0.1:8233"}, browserToken)
+	return apiServerWith(t, st, api.Config{TemporalUIURL: "http://127.0.0.1:8233"}, nil)
+}
+
+// apiServerWith is apiServer with a given configuration; wrap, if set,
+// wraps the API's handler (to record what the browser sends).
+func apiServerWith(t *testing.T, st *harness.Stack, cfg api.Config, wrap func(http.Handler) http.Handler) *httptest.Server {
+	t.Helper()
+	h, err := st.API(t.Context(), cfg, browserToken)
 	require.NoError(t, err)
+	if wrap != nil {
+		h = wrap(h)
+	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(func() {
 		// A page still open holds its event stream, and Close waits for
