@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -210,6 +211,15 @@ a.href = `+jsString(otherURL+"/after")+`; document.body.append(a); a.click(); re
 	assert.Empty(t, apiRefs.withToken(), "the token was sent back in a Referer")
 	assert.Empty(t, otherRefs.withToken(), "the token left in a Referer to another site")
 	assert.Empty(t, console.take(), "errors in the console")
+
+	// Nor does the token stay in the tab's history, where Back would
+	// show it in the address bar again.
+	hist, err := chromedp.Call(ctx, page.GetNavigationHistory, cdp.Empty{})
+	require.NoError(t, err)
+	require.NotEmpty(t, hist.Entries)
+	for _, e := range hist.Entries {
+		assert.NotContains(t, e.URL, "token=", "a history entry keeps the token")
+	}
 }
 
 // jsString quotes s as a JavaScript string literal.

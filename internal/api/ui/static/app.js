@@ -106,3 +106,20 @@ document.addEventListener("htmx:afterRequest", function (evt) {
   htmx.trigger("#progress", "refresh");
   htmx.trigger("#deliveries", "refresh");
 });
+
+// The sign-in page asked for by a link from another site is shown at the
+// link's URL, token included. When its button is pressed, the form holds
+// all it needs: take the token out of this page's entry in the tab's
+// history, or Back from the signed-in page would show it again. (Left
+// alone until then, so Back to this page still offers to sign in.)
+document.addEventListener("submit", function (evt) {
+  if (evt.target.id !== "sign-in" || !window.history || !window.URL) {
+    return;
+  }
+  var url = new URL(window.location.href);
+  if (!url.searchParams.has("token")) {
+    return;
+  }
+  url.searchParams.delete("token");
+  window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+});
