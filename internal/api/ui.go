@@ -151,6 +151,10 @@ func (s *Server) render(w http.ResponseWriter, status int, page, fragment string
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Content-Security-Policy", uiContentPolicy)
+	// No page needs a Referer, and one whose URL carries a key it did not
+	// sign in with (/ui?token=…, which is no sign-in URL) would send it on
+	// to its own scripts and through its links.
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 	return nil

@@ -237,3 +237,21 @@ func TestUIErrorsArePages(t *testing.T) {
 	api := browser.doWith(http.MethodGet, "/v1/batches/00000000-0000-0000-0000-000000000000", nil, "", http.Header{"Cookie": {sessionCookie + "=" + instructor}})
 	requireError(t, api, http.StatusNotFound, "not found")
 }
+
+// A page whose URL carries a key it did not sign in with (here /ui without
+// its slash, which is no sign-in URL: 401 without a session) must not send that URL on in a
+// Referer: not to the page's own scripts and stylesheet, nor through a link.
+func TestUIPagesSendNoReferer(t *testing.T) {
+	e := newEnv(t)
+	secret := e.apiKey(grading.RoleInstructor, "", grading.DefaultCourseID)
+	browser := e.as("")
+	for _, target := range []string{"/ui?token=" + secret, "/ui/nowhere?token=" + secret + "&x=1"} {
+		r := browser.do(http.MethodGet, target, nil, "")
+		assert.Contains(t, r.header.Get("Content-Type"), "text/html", target)
+		assert.Equal(t, "no-referrer", r.header.Get("Referrer-Policy"), target)
+	}
+	for _, target := range []string{"/ui/", "/ui/batches/00000000-0000-0000-0000-000000000000"} {
+		r := browser.doWith(http.MethodGet, target, nil, "", http.Header{"Cookie": {sessionCookie + "=" + secret}})
+		assert.Equal(t, "no-referrer", r.header.Get("Referrer-Policy"), target)
+	}
+}
