@@ -167,7 +167,12 @@ func uiStatic() http.Handler {
 		// The directory is embedded at build time; Sub only fails on a bad name.
 		return http.NotFoundHandler()
 	}
-	return http.StripPrefix("/ui/static/", http.FileServerFS(sub))
+	files := http.StripPrefix("/ui/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The scripts run only as the type they are served with.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		files.ServeHTTP(w, r)
+	})
 }
 
 // uiCollection is one collection on the overview with its recent batches.

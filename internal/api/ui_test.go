@@ -255,3 +255,14 @@ func TestUIPagesSendNoReferer(t *testing.T) {
 		assert.Equal(t, "no-referrer", r.header.Get("Referrer-Policy"), target)
 	}
 }
+
+// The embedded scripts and stylesheet are served with their type and
+// nosniff, so the pages' script-src 'self' runs them only as what they are.
+func TestUIStaticFilesAreNotSniffed(t *testing.T) {
+	e := newEnv(t)
+	for _, f := range []string{"app.js", "htmx.min.js", "style.css"} {
+		r := e.as("").do(http.MethodGet, "/ui/static/"+f, nil, "")
+		require.Equal(t, http.StatusOK, r.code, f)
+		assert.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"), f)
+	}
+}
