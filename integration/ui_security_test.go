@@ -262,6 +262,12 @@ func TestInstructorPagesWithoutEventStream(t *testing.T) {
 
 	recordCSP(t, ctx)
 	console := recordConsole(t, ctx)
+	// The recorder itself works: an error the page logs is seen.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[any](`console.error("probe"), null`))
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Contains(c, strings.Join(console.take(), "\n"), "probe")
+	}, 5*time.Second, 50*time.Millisecond)
 	check := func(what string) {
 		t.Helper()
 		assert.Empty(t, violations(t, ctx), "%s: blocked by the Content-Security-Policy", what)
