@@ -32,6 +32,16 @@ func TestTokenLinkSetsSessionCookieAndDropsToken(t *testing.T) {
 	r = e.do(http.MethodGet, "/v1/batches/b1?token="+secret, nil, "")
 	assert.Empty(t, r.header.Get("Set-Cookie"), "only /ui/ URLs sign in")
 
+	r = e.do(http.MethodGet, "/ui?token="+secret, nil, "")
+	require.Equal(t, http.StatusSeeOther, r.code, "/ui without its slash signs in too")
+	assert.Equal(t, "/ui/", r.header.Get("Location"))
+	assert.Contains(t, r.header.Get("Set-Cookie"), "zinc_session="+secret)
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		r = e.do(method, "/ui/?token="+secret, nil, "")
+		assert.Empty(t, r.header.Get("Set-Cookie"), "%s signs nobody in", method)
+		assert.NotEqual(t, http.StatusSeeOther, r.code, method)
+	}
+
 	assert.NotContains(t, cookie, "Secure", "plain HTTP, no proxy")
 	r = e.doWith(http.MethodGet, "/ui/?token="+secret, nil, "", http.Header{"X-Forwarded-Proto": {"https"}})
 	assert.Contains(t, r.header.Get("Set-Cookie"), "Secure", "behind a proxy that terminated TLS")

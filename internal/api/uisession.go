@@ -19,7 +19,7 @@ const sessionMaxAge = 12 * 60 * 60
 // withSession lets a browser use the API with the same credentials as any
 // client. It runs before authentication:
 //
-//   - GET /ui/…?token=KEY stores KEY in an HttpOnly, SameSite=Strict session
+//   - GET /ui/…?token=KEY (or /ui?token=KEY) stores KEY in an HttpOnly, SameSite=Strict session
 //     cookie and redirects to the same URL without the token, so the key
 //     leaves the address bar and the history; a link followed from another
 //     site first asks (see signIn);
@@ -33,7 +33,7 @@ const sessionMaxAge = 12 * 60 * 60
 //     (see codecFromUI).
 func (s *Server) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/ui/") && r.URL.Query().Has("token") {
+		if signInURL(r) {
 			s.signIn(w, r)
 			return
 		}
@@ -110,10 +110,24 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, c)
 	target := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+	if target.Path == "/ui" {
+		target.Path = "/ui/"
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	// Keep the token out of the page the browser is sent on to.
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, target.String(), http.StatusSeeOther)
+}
+
+// signInURL reports whether r is a link that signs a browser in: a GET (or
+// HEAD) of /ui or a page below it carrying ?token=. Another method with a
+// token is no sign-in; a client without Sec-Fetch-Site could otherwise be
+// signed in by a cross-site form post.
+func signInURL(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	return (r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/")) && r.URL.Query().Has("token")
 }
 
 // askSignIn shows a page whose button repeats the request from this site.
