@@ -31,23 +31,8 @@ func TestGetServesKeptProgressAndSays503WhenTemporalIsDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{IP: "127.0.0.1", UIPort: -1})
-	require.NoError(t, err)
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = srv.Stop()
-		}
-	})
-	c, err := temporal.Dial(ctx, temporal.Config{HostPort: srv.Address(), Namespace: "default"}, log, tracenoop.NewTracerProvider(), noop.NewMeterProvider())
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-
-	st := storetest.Open(t)
-	col, err := st.CreateCollection(ctx, grading.Collection{Name: "c"})
-	require.NoError(t, err)
-	cfg, err := st.CreateConfig(ctx, grading.Config{Name: "c", Source: "version: 1\n", Parsed: []byte(`{"version":1}`)})
-	require.NoError(t, err)
+	c, stopTemporal := stoppableTemporal(ctx, t, log)
+	st, col, cfg := storeWithPair(ctx, t)
 	newRunning := func() grading.Batch {
 		b, err := st.CreateBatch(ctx, grading.Batch{WorkflowID: "batch-grading:" + col.ID + ":" + cfg.ID, CollectionID: col.ID, ConfigID: cfg.ID})
 		require.NoError(t, err)
@@ -60,8 +45,7 @@ func TestGetServesKeptProgressAndSays503WhenTemporalIsDown(t *testing.T) {
 	require.NoError(t, st.SetBatchProgress(ctx, kept.ID, doc))
 
 	svc := batches.NewService(st, c, log)
-	require.NoError(t, srv.Stop())
-	stopped = true
+	stopTemporal()
 
 	v, err := svc.Get(ctx, kept.ID)
 	require.NoError(t, err)
@@ -87,23 +71,46 @@ func TestStartSays503WhenTemporalIsDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{IP: "127.0.0.1", UIPort: -1})
-	require.NoError(t, err)
-	c, err := temporal.Dial(ctx, temporal.Config{HostPort: srv.Address(), Namespace: "default"}, log, tracenoop.NewTracerProvider(), noop.NewMeterProvider())
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	st := storetest.Open(t)
-	col, err := st.CreateCollection(ctx, grading.Collection{Name: "c"})
-	require.NoError(t, err)
-	cfg, err := st.CreateConfig(ctx, grading.Config{Name: "c", Source: "version: 1\n", Parsed: []byte(`{"version":1}`)})
-	require.NoError(t, err)
+	c, stopTemporal := stoppableTemporal(ctx, t, log)
+	st, col, cfg := storeWithPair(ctx, t)
 	svc := batches.NewService(st, c, log)
-	require.NoError(t, srv.Stop())
+	stopTemporal()
 
-	_, err = svc.Start(ctx, batches.StartRequest{CollectionID: col.ID, ConfigID: cfg.ID})
+	_, err := svc.Start(ctx, batches.StartRequest{CollectionID: col.ID, ConfigID: cfg.ID})
 
 	require.ErrorIs(t, err, batches.ErrUnavailable)
 	left, _, err := st.Batches(ctx, col.ID, nil, "", store.MaxPageSize)
 	require.NoError(t, err)
 	require.Empty(t, left, "the batch that did not start is not kept")
+}
+
+// stoppableTemporal starts a Temporal dev server and a client of it; stop
+// takes the server away (cleanup stops it otherwise).
+func stoppableTemporal(ctx context.Context, t *testing.T, log *slog.Logger) (c *temporal.Client, stop func()) {
+	t.Helper()
+	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{IP: "127.0.0.1", UIPort: -1})
+	require.NoError(t, err)
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			require.NoError(t, srv.Stop())
+		}
+	}
+	t.Cleanup(stop)
+	c, err = temporal.Dial(ctx, temporal.Config{HostPort: srv.Address(), Namespace: "default"}, log, tracenoop.NewTracerProvider(), noop.NewMeterProvider())
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c, stop
+}
+
+// storeWithPair opens a store holding one collection and one config.
+func storeWithPair(ctx context.Context, t *testing.T) (*store.Store, grading.Collection, grading.Config) {
+	t.Helper()
+	st := storetest.Open(t)
+	col, err := st.CreateCollection(ctx, grading.Collection{Name: "c"})
+	require.NoError(t, err)
+	cfg, err := st.CreateConfig(ctx, grading.Config{Name: "c", Source: "version: 1\n", Parsed: []byte(`{"version":1}`)})
+	require.NoError(t, err)
+	return st, col, cfg
 }
