@@ -345,7 +345,7 @@ func startBatchOver(t *testing.T, apiURL, collectionID, configID string, concurr
 	req.Header.Set("Authorization", "Bearer "+browserToken)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var b grading.Batch
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&b))
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
