@@ -25,9 +25,6 @@ import (
 // Temporal is down; a batch without a fresh row needs Temporal, and its
 // being unreachable is ErrUnavailable, within the call's time bound.
 func TestGetServesKeptProgressAndSays503WhenTemporalIsDown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Temporal server")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
@@ -65,9 +62,6 @@ var _ batches.Store = (*store.Store)(nil)
 // marked unavailable), and its row stayed behind as a running batch. It is
 // ErrUnavailable (503 with Retry-After), and nothing is left.
 func TestStartSays503WhenTemporalIsDown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Temporal server")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
@@ -88,6 +82,9 @@ func TestStartSays503WhenTemporalIsDown(t *testing.T) {
 // takes the server away (cleanup stops it otherwise).
 func stoppableTemporal(ctx context.Context, t *testing.T, log *slog.Logger) (c *temporal.Client, stop func()) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
 	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{IP: "127.0.0.1", UIPort: -1})
 	require.NoError(t, err)
 	stopped := false
